@@ -1,0 +1,34 @@
+import ArgumentParser
+import CofferServer
+import Foundation
+import Hummingbird
+import Logging
+
+/// `coffer serve`: runs the API server until SIGTERM/SIGINT, then shuts down gracefully.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the Coffer API server.")
+
+    @Option(help: "Address to listen on.") var host = "127.0.0.1"
+    @Option(help: "Port to listen on.") var port = 8080
+    @Option(help: "Directory for the SQLite database, the master key and backup files.") var dataDir = "./coffer-data"
+    @Option(help: "sqlite:///path (default <data-dir>/coffer.sqlite) or postgres://user:pass@host:port/db.") var database: String?
+    @Option(help: "Region name: the first project's name.") var region = "local-1"
+    @Option(help: "Log level (trace, debug, info, notice, warning, error, critical).") var logLevel = "info"
+
+    func run() async throws {
+        var configuration = CofferConfiguration()
+        configuration.host = self.host
+        configuration.port = self.port
+        configuration.dataDirectory = self.dataDir
+        configuration.databaseURL = self.database
+        configuration.region = self.region
+        configuration.readEnvironment()
+        guard let level = Logger.Level(rawValue: self.logLevel) else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        var logger = Logger(label: "coffer")
+        logger.logLevel = level
+        let (app, _) = try await CofferApp.build(configuration, logger: logger)
+        try await app.runService()
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+
+/// One DCS backup, as listed by `GET /v2/{project_id}/instances/{instance_id}/backups`.
+package struct DCSBackupRecord: Sendable, Equatable {
+    /// The backup states of reference 2.2.
+    package enum Status: String, Sendable, Codable, CaseIterable {
+        case waiting, backuping, succeed, failed, expired, deleted
+    }
+
+    package var id: String
+    package var projectID: String
+    package var instanceID: String
+    package var name: String
+    /// `manual` | `auto`.
+    package var backupType: String
+    /// `rdb` | `aof`.
+    package var backupFormat: String
+    package var status: Status
+    /// Percentage as the wire shows it, e.g. `"100.00"`.
+    package var progress: String
+    package var size: Int64
+    package var remark: String?
+    /// `dcs.08.000x` when the backup failed.
+    package var errorCode: String?
+    /// "Backup execution time" for automatic backups; nil for manual ones.
+    package var period: String?
+    package var isSupportRestore: Bool
+    package var createdAt: Date
+    package var updatedAt: Date
+    package var executionAt: Date?
+    /// Key of the backup file in the blob store, once written.
+    package var blobKey: String?
+    package var sha256: String?
+
+    package init(
+        id: String, projectID: String, instanceID: String, name: String, backupType: String, backupFormat: String,
+        status: Status, progress: String, size: Int64, remark: String?, errorCode: String?, period: String?,
+        isSupportRestore: Bool, createdAt: Date, updatedAt: Date, executionAt: Date?, blobKey: String?, sha256: String?
+    ) {
+        self.id = id
+        self.projectID = projectID
+        self.instanceID = instanceID
+        self.name = name
+        self.backupType = backupType
+        self.backupFormat = backupFormat
+        self.status = status
+        self.progress = progress
+        self.size = size
+        self.remark = remark
+        self.errorCode = errorCode
+        self.period = period
+        self.isSupportRestore = isSupportRestore
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.executionAt = executionAt
+        self.blobKey = blobKey
+        self.sha256 = sha256
+    }
+}
+
+/// A page of the backup list: filters and window.
+package struct DCSBackupQuery: Sendable, Equatable {
+    package var projectID: String
+    package var instanceID: String
+    /// Inclusive lower bound on `created_at`.
+    package var begin: Date?
+    /// Inclusive upper bound on `created_at`.
+    package var end: Date?
+    package var offset: Int
+    package var limit: Int
+
+    package init(projectID: String, instanceID: String, begin: Date?, end: Date?, offset: Int, limit: Int) {
+        self.projectID = projectID
+        self.instanceID = instanceID
+        self.begin = begin
+        self.end = end
+        self.offset = offset
+        self.limit = limit
+    }
+}
+
+/// One page and the total number of matching records.
+package struct Page<Item: Sendable>: Sendable {
+    package var items: [Item]
+    package var total: Int
+
+    package init(items: [Item], total: Int) {
+        self.items = items
+        self.total = total
+    }
+}

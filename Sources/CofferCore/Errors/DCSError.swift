@@ -1,0 +1,67 @@
+/// DCS v2 error codes used by Coffer (reference section 7.0 and 7.1.2).
+package enum DCSError {
+    /// 400 `DCS.4800` "Invalid {0} in the request.", the generic invalid-parameter error.
+    package static func invalidParameter(_ name: String, _ detail: String? = nil) -> CofferError {
+        CofferError(status: 400, code: "DCS.4800", message: "Invalid \(name) in the request." + (detail.map { " \($0)" } ?? ""))
+    }
+    /// 400 `DCS.4004`, a body was required and none came.
+    package static let emptyBody = CofferError(status: 400, code: "DCS.4004", message: "Empty request body.")
+    /// 400 `DCS.4005`, the body is not JSON or has values of the wrong type.
+    package static func malformedBody(_ detail: String) -> CofferError {
+        CofferError(
+            status: 400, code: "DCS.4005",
+            message: "The message body contains invalid characters or is not in JSON format. \(detail)")
+    }
+    /// 400 `DCS.4006`.
+    package static let unsupportedEngine = CofferError(
+        status: 400, code: "DCS.4006", message: "The selected cache engine type is not supported.")
+    /// 400 `DCS.4010`.
+    package static let invalidName = CofferError(
+        status: 400, code: "DCS.4010",
+        message: "Invalid DCS instance name. The name must be 4 to 64 characters in length. Only letters (case-insensitive), digits, underscores (_) ,and hyphens (-) are allowed.")
+    /// 400 `DCS.4011`.
+    package static let descriptionTooLong = CofferError(
+        status: 400, code: "DCS.4011", message: "DCS instance description cannot exceed 1024 characters.")
+    /// 400 `DCS.4060`.
+    package static let nameExists = CofferError(status: 400, code: "DCS.4060", message: "This DCS instance name already exists.")
+    /// 400 `DCS.4061`.
+    package static let invalidInstanceID = CofferError(status: 400, code: "DCS.4061", message: "Invalid instance ID format.")
+    /// 400 `DCS.4072`–`DCS.4076`, one per backup-policy field.
+    package static let invalidSaveDays = CofferError(
+        status: 400, code: "DCS.4072", message: "Invalid saveDays instance backup policy parameter in the request.")
+    package static let invalidBackupType = CofferError(
+        status: 400, code: "DCS.4073", message: "Invalid backupType instance backup policy parameter in the request.")
+    package static let invalidPeriodType = CofferError(
+        status: 400, code: "DCS.4074", message: "Invalid periodType instance backup policy parameter in the request.")
+    package static let invalidBackupAt = CofferError(
+        status: 400, code: "DCS.4075", message: "Invalid backupAt instance backup policy parameter in the request.")
+    package static let invalidBeginAt = CofferError(
+        status: 400, code: "DCS.4076", message: "Invalid beginAt instance backup policy parameter in the request.")
+    /// 400 `DCS.4080`, the adopted Redis refused the password.
+    package static func redisPasswordRejected(_ address: String) -> CofferError {
+        CofferError(status: 400, code: "DCS.4080", message: "Instance password verify failed: the Redis server at \(address) rejected the credentials.")
+    }
+    /// 400 `DCS.4800` naming the address Coffer could not reach.
+    package static func redisUnreachable(_ address: String, _ reason: String) -> CofferError {
+        CofferError(
+            status: 400, code: "DCS.4800",
+            message: "Invalid private_ip/port in the request. Cannot connect to the Redis server at \(address): \(reason)")
+    }
+    /// 400 `DCS.4026`, the instance is busy with another task.
+    package static let stateForbids = CofferError(
+        status: 400, code: "DCS.4026", message: "This operation is not allowed when the DCS instance is in the current state.")
+    /// 404 `DCS.3022`.
+    package static let instanceNotFound = CofferError(status: 404, code: "DCS.3022", message: "This DCS instance does not exist.")
+    /// 401 `DCS.1004`, the path project is not the caller's project.
+    package static let projectMismatch = CofferError(status: 401, code: "DCS.1004", message: "Project ID does not match the token.")
+    /// 404 `DCS.4001`, no such route.
+    package static let unknownURL = CofferError(status: 404, code: "DCS.4001", message: "The requested URL does not exist.")
+    /// 405 `DCS.5001`, the route exists with another method.
+    package static let methodNotAllowed = CofferError(status: 405, code: "DCS.5001", message: "This request method is not allowed.")
+    /// 500 `DCS.5000`.
+    package static let internalError = CofferError(status: 500, code: "DCS.5000", message: "Internal service error.")
+    /// 413, the body is larger than the server accepts (reported as an invalid body, with status 413).
+    package static func bodyTooLarge(limit: Int) -> CofferError {
+        CofferError(status: 413, code: "DCS.4005", message: "The request body is larger than \(limit) bytes.")
+    }
+}

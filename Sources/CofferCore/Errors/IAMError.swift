@@ -1,0 +1,14 @@
+/// IAM (`/v3/auth/tokens`, `/v3/projects`) error codes, in IAM's `{error_code, error_msg}` form (reference 7.3).
+package enum IAMError {
+    package static func invalidParameter(_ key: String) -> CofferError {
+        CofferError(status: 400, code: "IAM.0007", message: "Request parameter \(key) is invalid.")
+    }
+    /// 401 for a wrong user name, domain or password; one message for all three, so names cannot be probed.
+    package static let wrongPassword = CofferError(
+        status: 401, code: "IAM.0004", message: "The username or password is wrong.")
+    package static let projectNotFound = CofferError(status: 401, code: "IAM.0006", message: "The project does not exist or is not the user's.")
+    package static let tokenInvalid = CofferError(status: 404, code: "IAM.0011", message: "The token could not be found or has expired.")
+    package static let unknownURL = CofferError(status: 404, code: "IAM.0001", message: "The requested URL does not exist.")
+    package static let methodNotAllowed = CofferError(status: 405, code: "IAM.0002", message: "This request method is not allowed.")
+    package static let internalError = CofferError(status: 500, code: "IAM.0009", message: "Internal server error.")
+}

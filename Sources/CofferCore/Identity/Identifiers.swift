@@ -1,0 +1,40 @@
+import Foundation
+
+/// Identifier formats, one place for all of them (reference section 1, "IDs").
+package enum Identifiers {
+    /// 32 lower-case hex characters, the form of Huawei project, domain and user ids.
+    package static func hex32() -> String {
+        UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+    }
+
+    /// A lower-case UUID, the form of DCS instance and backup ids.
+    package static func uuid() -> String { UUID().uuidString.lowercased() }
+
+    /// Whether `value` is a lower- or upper-case UUID string.
+    package static func isUUID(_ value: String) -> Bool { UUID(uuidString: value) != nil }
+
+    /// Whether `value` is 32 hex characters.
+    package static func isHex32(_ value: String) -> Bool {
+        value.utf8.count == 32 && value.utf8.allSatisfy { ("0"..."9").contains(Character(UnicodeScalar($0))) || ("a"..."f").contains(Character(UnicodeScalar($0))) }
+    }
+
+    /// A 20-character upper-case access key id, like Huawei's.
+    package static func accessKey() -> String {
+        String(Self.randomString(length: 20, alphabet: Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")))
+    }
+
+    /// A 40-character secret key.
+    package static func secretKey() -> String {
+        Self.randomString(length: 40, alphabet: Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"))
+    }
+
+    /// A password for the generated admin account: long, random, no characters that need quoting in a shell.
+    package static func password() -> String {
+        Self.randomString(length: 24, alphabet: Array("ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"))
+    }
+
+    private static func randomString(length: Int, alphabet: [Character]) -> String {
+        var generator = SystemRandomNumberGenerator()
+        return String((0..<length).map { _ in alphabet[Int(generator.next(upperBound: UInt64(alphabet.count)))] })
+    }
+}

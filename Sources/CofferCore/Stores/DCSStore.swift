@@ -1,0 +1,37 @@
+import Foundation
+
+/// Persistence of DCS instances and backup records, always scoped by project.
+package protocol DCSStore: Sendable {
+    func insertInstance(_ instance: DCSInstance) async throws
+    /// The instance if it exists in that project and is not deleted.
+    func instance(projectID: String, id: String) async throws -> DCSInstance?
+    func instanceNameExists(projectID: String, name: String) async throws -> Bool
+    func instances(projectID: String, filter: DCSInstanceFilter) async throws -> Page<DCSInstance>
+    func updateInstance(_ instance: DCSInstance) async throws
+    /// Marks the instance deleted; it is no longer visible.
+    func deleteInstance(projectID: String, id: String, at: Date) async throws
+
+    func insertBackup(_ record: DCSBackupRecord) async throws
+    func backup(projectID: String, instanceID: String, id: String) async throws -> DCSBackupRecord?
+    func updateBackup(_ record: DCSBackupRecord) async throws
+    func backups(_ query: DCSBackupQuery) async throws -> Page<DCSBackupRecord>
+}
+
+/// Filters of `GET /v2/{project_id}/instances`.
+package struct DCSInstanceFilter: Sendable, Equatable {
+    package var instanceID: String?
+    package var name: String?
+    package var nameEqual: Bool
+    package var status: String?
+    package var offset: Int
+    package var limit: Int
+
+    package init(instanceID: String? = nil, name: String? = nil, nameEqual: Bool = false, status: String? = nil, offset: Int = 0, limit: Int = 10) {
+        self.instanceID = instanceID
+        self.name = name
+        self.nameEqual = nameEqual
+        self.status = status
+        self.offset = offset
+        self.limit = limit
+    }
+}

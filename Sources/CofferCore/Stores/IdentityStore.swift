@@ -1,0 +1,34 @@
+import Foundation
+
+/// Persistence of domains, projects, users and access keys.
+///
+/// Every read goes to the store (no cache), so that the admin CLI's changes apply to a running
+/// server at once.
+package protocol IdentityStore: Sendable {
+    func insertDomain(_ domain: Domain) async throws
+    func domain(named name: String) async throws -> Domain?
+    func domain(id: String) async throws -> Domain?
+
+    func insertProject(_ project: Project) async throws
+    func project(id: String) async throws -> Project?
+    func projects(named name: String?, domainID: String?) async throws -> [Project]
+
+    func insertUser(_ user: User) async throws
+    func user(id: String) async throws -> User?
+    func user(named name: String, domainID: String) async throws -> User?
+    /// Users named `name` in any domain (the admin CLI addresses users by name).
+    func users(named name: String) async throws -> [User]
+    func updatePassword(userID: String, passwordHash: String, changedAt: Date) async throws
+    func deleteUser(id: String) async throws
+
+    func insertAccessKey(_ key: AccessKey) async throws
+    func accessKey(_ accessKey: String) async throws -> AccessKey?
+    /// Records a failed signature; locks the key for `lockDuration` once `limit` consecutive failures are reached.
+    /// - Returns: the key after the update.
+    func recordAccessKeyFailure(_ accessKey: String, now: Date, limit: Int, lockDuration: TimeInterval) async throws -> AccessKey?
+    /// Clears the failure counter after a good request (no write when it is already zero).
+    func resetAccessKeyFailures(_ accessKey: String) async throws
+
+    /// Whether any domain exists yet (first start).
+    func isEmpty() async throws -> Bool
+}

@@ -1,0 +1,24 @@
+import Foundation
+
+/// The durable job table. All transitions are conditional on the lease owner, so a worker that lost
+/// its lease can never overwrite the outcome decided by another.
+package protocol JobStore: Sendable {
+    func enqueue(_ job: Job) async throws
+    func job(id: String) async throws -> Job?
+    /// Jobs of a project, newest first.
+    func jobs(projectID: String, offset: Int, limit: Int) async throws -> Page<Job>
+    /// The queued or running job on a resource (an instance), if any.
+    func activeJob(projectID: String, resourceID: String) async throws -> Job?
+    /// Claims the oldest queued job of one of `kinds`: marks it running, owned by `owner` until `leaseUntil`.
+    func claim(kinds: [String], owner: String, now: Date, leaseUntil: Date) async throws -> Job?
+    /// Extends the lease; false when the job is no longer owned by `owner` (expired and taken over).
+    func renewLease(jobID: String, owner: String, until: Date, now: Date) async throws -> Bool
+    /// Finishes a running job owned by `owner`; false when the lease was lost.
+    func finish(jobID: String, owner: String, status: Job.Status, error: String?, now: Date) async throws -> Bool
+    /// Puts a running job owned by `owner` back in the queue (graceful shutdown of a retryable job).
+    func release(jobID: String, owner: String, now: Date) async throws -> Bool
+    /// Running jobs whose lease expired before `now`.
+    func expiredJobs(now: Date) async throws -> [Job]
+    /// Moves an expired running job to `queued` (retry) or `failed`, if it is still expired; returns whether it did.
+    func resolveExpired(jobID: String, requeue: Bool, error: String, now: Date) async throws -> Bool
+}

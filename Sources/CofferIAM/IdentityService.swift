@@ -1,0 +1,116 @@
+import CofferCore
+import Foundation
+
+/// Account administration shared by the first start, the admin CLI and IAM login.
+package struct IdentityService: Sendable {
+    private let store: any IdentityStore
+    private let hasher: PasswordHasher
+
+    package init(store: any IdentityStore, hasher: PasswordHasher) {
+        self.store = store
+        self.hasher = hasher
+    }
+
+    /// The account created on first start.
+    package struct Bootstrap: Codable, Sendable, Equatable {
+        package var domain: String
+        package var user: String
+        package var password: String
+        package var projectID: String
+        package var projectName: String
+        package var region: String
+        package var accessKey: String
+        package var secretKey: String
+        package var endpoint: String
+
+        enum CodingKeys: String, CodingKey {
+            case domain, user, password, region, endpoint
+            case projectID = "project_id"
+            case projectName = "project_name"
+            case accessKey = "access_key"
+            case secretKey = "secret_key"
+        }
+    }
+
+    /// Creates domain `coffer`, user `admin`, the region's project and an AK/SK, unless an account exists.
+    /// - Returns: the new account, or nil when the store already had one.
+    package func bootstrapIfEmpty(
+        region: String, endpoint: String, password: String?, accessKey: String?, secretKey: String?, now: Date
+    ) async throws -> Bootstrap? {
+        guard try await self.store.isEmpty() else { return nil }
+        let domain = Domain(id: Identifiers.hex32(), name: "coffer", createdAt: now)
+        try await self.store.insertDomain(domain)
+        let project = Project(id: Identifiers.hex32(), domainID: domain.id, name: region, createdAt: now)
+        try await self.store.insertProject(project)
+        let password = password ?? Identifiers.password()
+        let user = try await self.createUser(name: "admin", password: password, projectID: project.id, now: now)
+        let key = try await self.createAccessKey(userName: user.name, accessKey: accessKey, secretKey: secretKey, now: now)
+        return Bootstrap(
+            domain: domain.name, user: user.name, password: password, projectID: project.id, projectName: project.name,
+            region: region, accessKey: key.accessKey, secretKey: key.secretKey, endpoint: endpoint)
+    }
+
+    /// Creates a project in the (single) account.
+    package func createProject(name: String, now: Date) async throws -> Project {
+        guard !name.isEmpty, name.count <= 64 else { throw IAMError.invalidParameter("name") }
+        guard let domain = try await self.store.domain(named: "coffer") else { throw IAMError.invalidParameter("domain") }
+        guard try await self.store.projects(named: name, domainID: domain.id).isEmpty else {
+            throw CofferError(status: 409, code: "IAM.0012", message: "A project named \(name) already exists.")
+        }
+        let project = Project(id: Identifiers.hex32(), domainID: domain.id, name: name, createdAt: now)
+        try await self.store.insertProject(project)
+        return project
+    }
+
+    /// Creates a user working in `projectID`.
+    package func createUser(name: String, password: String, projectID: String, now: Date) async throws -> User {
+        guard !name.isEmpty, name.count <= 64 else { throw IAMError.invalidParameter("name") }
+        guard password.count >= 8 else {
+            throw CofferError(status: 400, code: "IAM.0007", message: "Request parameter password is invalid: at least 8 characters.")
+        }
+        guard let project = try await self.store.project(id: projectID) else { throw IAMError.invalidParameter("project") }
+        guard try await self.store.user(named: name, domainID: project.domainID) == nil else {
+            throw CofferError(status: 409, code: "IAM.0013", message: "A user named \(name) already exists.")
+        }
+        let user = User(
+            id: Identifiers.hex32(), domainID: project.domainID, projectID: project.id, name: name,
+            passwordHash: try self.hasher.hash(password), passwordChangedAt: now, createdAt: now)
+        try await self.store.insertUser(user)
+        return user
+    }
+
+    /// Changes a password; tokens issued before now stop working.
+    package func changePassword(userName: String, password: String, now: Date) async throws {
+        let user = try await self.uniqueUser(named: userName)
+        try await self.store.updatePassword(userID: user.id, passwordHash: try self.hasher.hash(password), changedAt: now)
+    }
+
+    /// Creates an AK/SK for the user (generated unless given).
+    package func createAccessKey(userName: String, accessKey: String? = nil, secretKey: String? = nil, now: Date) async throws -> AccessKey {
+        let user = try await self.uniqueUser(named: userName)
+        let key = AccessKey(
+            accessKey: accessKey ?? Identifiers.accessKey(), secretKey: secretKey ?? Identifiers.secretKey(), userID: user.id,
+            createdAt: now)
+        try await self.store.insertAccessKey(key)
+        return key
+    }
+
+    /// Password login (`POST /v3/auth/tokens`): the user of `domainName` named `userName`, if the password matches.
+    package func login(domainName: String, userName: String, password: String) async throws -> User {
+        guard let domain = try await self.store.domain(named: domainName),
+            let user = try await self.store.user(named: userName, domainID: domain.id),
+            self.hasher.verify(password, against: user.passwordHash)
+        else { throw IAMError.wrongPassword }
+        return user
+    }
+
+    package func user(named name: String) async throws -> User { try await self.uniqueUser(named: name) }
+
+    private func uniqueUser(named name: String) async throws -> User {
+        let users = try await self.store.users(named: name)
+        guard let user = users.first else {
+            throw CofferError(status: 404, code: "IAM.0014", message: "No user named \(name).")
+        }
+        return user
+    }
+}

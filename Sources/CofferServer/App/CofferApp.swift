@@ -1,0 +1,70 @@
+import CofferCore
+import CofferIAM
+import CofferJobs
+import CofferStorage
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+/// Builds the whole server from a configuration: the one function `coffer serve` and the tests call.
+package enum CofferApp {
+    /// What a built server is made of, for tests that reach behind the HTTP API.
+    package struct Parts: Sendable {
+        package let store: CofferStore
+        package let worker: JobWorker
+        package let metrics: HTTPMetrics
+        package let routes: RouteTable
+    }
+
+    /// Opens the store, creates the first account if needed, and wires routes, worker and services.
+    package static func build(
+        _ configuration: CofferConfiguration, logger: Logger, hasher: PasswordHasher = PasswordHasher(),
+        clock: @escaping @Sendable () -> Date = { Date() }
+    ) async throws -> (some ApplicationProtocol, Parts) {
+        let store = try await CofferStore.open(
+            dataDirectory: configuration.dataDirectory, databaseURL: configuration.databaseURL, logger: logger)
+        do {
+            return try await self.build(configuration, store: store, logger: logger, hasher: hasher, clock: clock)
+        } catch {
+            await store.close()
+            throw error
+        }
+    }
+
+    /// Wires a server over an opened store.
+    package static func build(
+        _ configuration: CofferConfiguration, store: CofferStore, logger: Logger, hasher: PasswordHasher = PasswordHasher(),
+        clock: @escaping @Sendable () -> Date = { Date() }
+    ) async throws -> (some ApplicationProtocol, Parts) {
+        try await Bootstrap.run(store: store, configuration: configuration, hasher: hasher, logger: logger)
+        let tokens = TokenService(key: store.masterKey.derive(purpose: "coffer-iam-token-v1"))
+        let authenticator = Authenticator(identities: store.identities, tokens: tokens)
+        let metrics = HTTPMetrics()
+        let tasks = InstanceTasks(jobs: store.jobs)
+        let inspector = RedisInspector(logger: logger)
+        let instances = DCSInstanceController(store: store.dcs, inspector: inspector, tasks: tasks, clock: clock)
+        let routes = RouteTable(
+            IAMController(
+                identities: store.identities, service: IdentityService(store: store.identities, hasher: hasher), tokens: tokens,
+                authenticator: authenticator, clock: clock
+            ).routes
+                + instances.routes
+                + DCSBackupController(store: store.dcs, instances: instances).routes
+                + OperationsController(metrics: metrics, database: { try await store.ping() })
+                .routes)
+        let worker = JobWorker(
+            store: store.jobs,
+            handlers: [BlobSweepJob(blobs: store.blobs, logger: logger, clock: clock)],
+            logger: logger, clock: clock)
+        try await store.jobs.enqueue(BlobSweepJob.job(now: clock()))
+        let responder = CofferResponder(routes: routes, authenticator: authenticator, metrics: metrics, clock: clock)
+        var services: [any Service] = [DatabaseService(store: store)]
+        if configuration.runsWorker { services.append(worker) }
+        let app = Application(
+            responder: responder,
+            configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port), serverName: "coffer"),
+            services: services, logger: logger)
+        return (app, Parts(store: store, worker: worker, metrics: metrics, routes: routes))
+    }
+}

@@ -1,0 +1,31 @@
+import Foundation
+import Logging
+
+/// How `coffer serve` runs: flags, with the first-start account values from the environment.
+package struct CofferConfiguration: Sendable {
+    package var host: String = "127.0.0.1"
+    package var port: Int = 8080
+    package var dataDirectory: String = "./coffer-data"
+    /// `sqlite:///path` or `postgres://…`; nil means `<data-dir>/coffer.sqlite`.
+    package var databaseURL: String?
+    package var region: String = "local-1"
+    package var logLevel: Logger.Level = .info
+    /// `COFFER_ADMIN_PASSWORD`, `COFFER_ADMIN_ACCESS_KEY`, `COFFER_ADMIN_SECRET_KEY`: used at first start only.
+    package var adminPassword: String?
+    package var adminAccessKey: String?
+    package var adminSecretKey: String?
+    /// Whether the job worker runs (tests drive jobs by hand).
+    package var runsWorker: Bool = true
+
+    package init() {}
+
+    /// Reads the first-start values from the process environment.
+    package mutating func readEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.adminPassword = environment["COFFER_ADMIN_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
+        self.adminAccessKey = environment["COFFER_ADMIN_ACCESS_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        self.adminSecretKey = environment["COFFER_ADMIN_SECRET_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// The endpoint users point the SDK at.
+    package var endpoint: String { "http://\(self.host.contains(":") ? "[\(self.host)]" : self.host):\(self.port)" }
+}

@@ -1,0 +1,210 @@
+import CofferCore
+import Foundation
+import Hummingbird
+import Logging
+
+/// DCS v2 instance operations (reference 2.10). A Coffer instance adopts a running Redis server.
+struct DCSInstanceController: Sendable {
+    let store: any DCSStore
+    let inspector: RedisInspector
+    let tasks: InstanceTasks
+    let clock: @Sendable () -> Date
+
+    var routes: [Route] {
+        [
+            Route(.post, "/v2/{project_id}/instances", handler: self.create),
+            Route(.get, "/v2/{project_id}/instances", handler: self.list),
+            Route(.get, "/v2/{project_id}/instances/{instance_id}", handler: self.show),
+            Route(.put, "/v2/{project_id}/instances/{instance_id}", handler: self.update),
+            Route(.delete, "/v2/{project_id}/instances/{instance_id}", handler: self.delete),
+        ]
+    }
+
+    // MARK: - Create
+
+    @Sendable func create(_ request: APIRequest) async throws -> Response {
+        let caller = try request.caller
+        guard let body = try request.jsonObject() else { throw DCSError.emptyBody }
+        let name = try body.requiredString("name")
+        try Self.validateName(name)
+        guard (try body.string("engine"))?.lowercased() == "redis" else { throw DCSError.unsupportedEngine }
+        let description = try body.string("description")
+        if let description, description.count > 1024 { throw DCSError.descriptionTooLong }
+        guard let host = try body.string("private_ip"), !host.isEmpty else {
+            throw DCSError.invalidParameter(
+                "private_ip", "Coffer adopts an existing Redis server: give its address in private_ip (and port).")
+        }
+        let port = try body.int("port") ?? 6379
+        guard (1...65535).contains(port) else { throw DCSError.invalidParameter("port", "Expected 1 to 65535.") }
+        let capacity = try body.double("capacity") ?? 0
+        guard capacity >= 0 else { throw DCSError.invalidParameter("capacity") }
+        let noPassword = try body.bool("no_password_access") ?? false
+        let password = noPassword ? nil : try body.string("password")
+        let policy = try body.object("instance_backup_policy").map(Self.backupPolicy)
+        _ = try body.string("engine_version")
+        _ = try body.string("spec_code")
+        let now = self.clock()
+        var extra: [String: JSONValue] = [:]
+        for key in DCSInstanceDTO.passThrough.union(["bss_param", "rename_commands", "instance_num", "spec_param", "security_group_id"]) {
+            if let value = body.fields[key], value != .null { extra[key] = value }
+        }
+        let instance = DCSInstance(
+            id: Identifiers.uuid(), projectID: caller.project.id, name: name, engine: "Redis",
+            requestedEngineVersion: try body.string("engine_version"), host: host, port: port,
+            accessUser: try body.string("access_user"), password: password, description: description, status: "RUNNING",
+            capacityGB: capacity, specCode: try body.string("spec_code"),
+            backupPolicy: policy.map { StoredBackupPolicy(id: Identifiers.uuid(), policy: $0, createdAt: now, updatedAt: now) },
+            extra: extra, createdAt: now, updatedAt: now)
+        guard try await !self.store.instanceNameExists(projectID: caller.project.id, name: name) else { throw DCSError.nameExists }
+        // Adopting means Coffer can reach and log in to the server; say so now rather than at the first backup.
+        _ = try await self.inspector.facts(of: instance)
+        try await self.store.insertInstance(instance)
+        request.logger.info("DCS instance created", metadata: ["instance.id": "\(instance.id)", "redis.address": "\(instance.address)"])
+        return try JSONCoding.response(CreatedInstances(instances: [.init(instanceID: instance.id, instanceName: instance.name)]))
+    }
+
+    private struct CreatedInstances: Encodable {
+        struct Item: Encodable {
+            var instanceID: String
+            var instanceName: String
+            enum CodingKeys: String, CodingKey {
+                case instanceID = "instance_id"
+                case instanceName = "instance_name"
+            }
+        }
+        var instances: [Item]
+    }
+
+    // MARK: - List and show
+
+    @Sendable func list(_ request: APIRequest) async throws -> Response {
+        let caller = try request.caller
+        let filter = DCSInstanceFilter(
+            instanceID: request.query["instance_id"], name: request.query["name"],
+            nameEqual: request.query["name_equal"]?.lowercased() == "true", status: request.query["status"],
+            offset: try request.intQuery("offset", in: 0...Int(Int32.max), default: 0),
+            limit: try request.intQuery("limit", in: 1...1000, default: 10))
+        let page = try await self.store.instances(projectID: caller.project.id, filter: filter)
+        // Facts are read live, concurrently, with the inspector's timeout bounding the slowest server.
+        let facts = await withTaskGroup(of: (Int, RedisFacts?).self) { group in
+            for (index, instance) in page.items.enumerated() {
+                group.addTask { (index, try? await self.inspector.facts(of: instance)) }
+            }
+            var facts = [RedisFacts?](repeating: nil, count: page.items.count)
+            for await (index, fact) in group { facts[index] = fact }
+            return facts
+        }
+        var dtos: [DCSInstanceDTO] = []
+        for (instance, fact) in zip(page.items, facts) {
+            dtos.append(DCSInstanceDTO(instance: instance, facts: fact, task: try await self.tasks.task(of: instance), detailed: false))
+        }
+        return try JSONCoding.response(InstanceList(instanceNum: page.total, instances: dtos))
+    }
+
+    private struct InstanceList: Encodable {
+        var instanceNum: Int
+        var instances: [DCSInstanceDTO]
+        enum CodingKeys: String, CodingKey {
+            case instanceNum = "instance_num"
+            case instances
+        }
+    }
+
+    @Sendable func show(_ request: APIRequest) async throws -> Response {
+        let instance = try await self.instance(request)
+        let facts = try? await self.inspector.facts(of: instance)
+        return try JSONCoding.response(
+            DCSInstanceDTO(instance: instance, facts: facts, task: try await self.tasks.task(of: instance), detailed: true))
+    }
+
+    // MARK: - Update and delete
+
+    @Sendable func update(_ request: APIRequest) async throws -> Response {
+        var instance = try await self.instance(request)
+        guard let body = try request.jsonObject() else { throw DCSError.emptyBody }
+        if let name = try body.string("name"), name != instance.name {
+            try Self.validateName(name)
+            guard try await !self.store.instanceNameExists(projectID: instance.projectID, name: name) else { throw DCSError.nameExists }
+            instance.name = name
+        }
+        if let description = try body.string("description") {
+            guard description.count <= 1024 else { throw DCSError.descriptionTooLong }
+            instance.description = description
+        }
+        for key in ["maintain_begin", "maintain_end"] {
+            if let value = try body.string(key) { instance.extra[key] = .string(value) }
+        }
+        if let security = try body.string("security_group_id") { instance.extra["security_group_id"] = .string(security) }
+        if let commands = try body.object("rename_commands") { instance.extra["rename_commands"] = .object(commands.fields) }
+        let now = self.clock()
+        if let policyBody = try body.object("instance_backup_policy") {
+            let policy = try Self.backupPolicy(policyBody)
+            instance.backupPolicy = StoredBackupPolicy(
+                id: instance.backupPolicy?.id ?? Identifiers.uuid(), policy: policy, createdAt: instance.backupPolicy?.createdAt ?? now,
+                updatedAt: now)
+        }
+        if let port = try body.int("port"), port != instance.port {
+            guard (1...65535).contains(port) else { throw DCSError.invalidParameter("port", "Expected 1 to 65535.") }
+            // The adopted server now answers elsewhere: check before switching.
+            instance.port = port
+            _ = try await self.inspector.facts(of: instance)
+        }
+        instance.updatedAt = now
+        try await self.store.updateInstance(instance)
+        return JSONCoding.noContent()
+    }
+
+    @Sendable func delete(_ request: APIRequest) async throws -> Response {
+        let instance = try await self.instance(request)
+        guard try await self.tasks.task(of: instance) == nil else { throw DCSError.stateForbids }
+        try await self.store.deleteInstance(projectID: instance.projectID, id: instance.id, at: self.clock())
+        request.logger.info("DCS instance deleted", metadata: ["instance.id": "\(instance.id)"])
+        return JSONCoding.noContent()
+    }
+
+    // MARK: - Helpers
+
+    /// The path's instance in the caller's project, or 404 `DCS.3022` (also for another project's instance).
+    func instance(_ request: APIRequest) async throws -> DCSInstance {
+        let caller = try request.caller
+        let id = request.path("instance_id")
+        guard Identifiers.isUUID(id), let instance = try await self.store.instance(projectID: caller.project.id, id: id.lowercased())
+        else { throw DCSError.instanceNotFound }
+        return instance
+    }
+
+    static func validateName(_ name: String) throws {
+        func isLetter(_ c: UInt8) -> Bool { (65...90).contains(c) || (97...122).contains(c) }
+        let bytes = Array(name.utf8)
+        guard (4...64).contains(bytes.count), let first = bytes.first, isLetter(first),
+            bytes.allSatisfy({ isLetter($0) || (48...57).contains($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") })
+        else { throw DCSError.invalidName }
+    }
+
+    /// Parses `instance_backup_policy` with the DCS.4072–4076 codes for each field.
+    static func backupPolicy(_ body: JSONObject) throws -> BackupPolicy {
+        guard let type = try? body.string("backup_type") else { throw DCSError.invalidBackupType }
+        var saveDays: Int?
+        if body.has("save_days") {
+            guard let days = try? body.int("save_days") else { throw DCSError.invalidSaveDays }
+            saveDays = days
+        }
+        var plan: BackupPlan?
+        if let planBody = try? body.object("periodical_backup_plan") {
+            guard let periodType = try? planBody.string("period_type") else { throw DCSError.invalidPeriodType }
+            guard let beginAt = try? planBody.string("begin_at") else { throw DCSError.invalidBeginAt }
+            guard let backupAt = try? planBody.array("backup_at") else { throw DCSError.invalidBackupAt }
+            let days = try backupAt.map { value -> Int in
+                guard case .number(let day) = value, day.rounded() == day else { throw DCSError.invalidBackupAt }
+                return Int(day)
+            }
+            let timezone = try? planBody.string("timezone_offset")
+            plan = BackupPlan(timezoneOffset: timezone, backupAt: days, periodType: periodType, beginAt: beginAt)
+        } else if body.has("periodical_backup_plan") {
+            throw DCSError.invalidPeriodType
+        }
+        let policy = BackupPolicy(backupType: type, saveDays: saveDays, periodicalBackupPlan: plan)
+        try policy.validate()
+        return policy
+    }
+}

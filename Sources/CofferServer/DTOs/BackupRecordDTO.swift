@@ -1,0 +1,45 @@
+import CofferCore
+
+/// A `BackupRecordResponse`: strings stay strings (`progress`, `is_support_restore`), `size` is an
+/// integer, and `period`/`error_code` are strings or absent, never `{}` (reference 2.9).
+struct BackupRecordDTO: Encodable {
+    var record: DCSBackupRecord
+
+    enum CodingKeys: String, CodingKey {
+        case backupID = "backup_id", period, backupName = "backup_name", instanceID = "instance_id", size
+        case backupType = "backup_type", createdAt = "created_at", updatedAt = "updated_at", progress
+        case errorCode = "error_code", remark, status, isSupportRestore = "is_support_restore"
+        case backupFormat = "backup_format", executionAt = "execution_at"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        let r = self.record
+        try c.encode(r.id, forKey: .backupID)
+        try c.encodeIfPresent(r.period, forKey: .period)
+        try c.encode(r.name, forKey: .backupName)
+        try c.encode(r.instanceID, forKey: .instanceID)
+        try c.encode(r.size, forKey: .size)
+        try c.encode(r.backupType, forKey: .backupType)
+        try c.encode(WireTime.dcs(r.createdAt), forKey: .createdAt)
+        try c.encode(WireTime.dcs(r.updatedAt), forKey: .updatedAt)
+        try c.encode(r.progress, forKey: .progress)
+        try c.encodeIfPresent(r.errorCode, forKey: .errorCode)
+        try c.encodeIfPresent(r.remark, forKey: .remark)
+        try c.encode(r.status.rawValue, forKey: .status)
+        try c.encode(r.isSupportRestore ? "TRUE" : "FALSE", forKey: .isSupportRestore)
+        try c.encode(r.backupFormat, forKey: .backupFormat)
+        try c.encodeIfPresent(r.executionAt.map(WireTime.dcs), forKey: .executionAt)
+    }
+}
+
+/// `ListBackupRecordsResponse`.
+struct BackupRecordListDTO: Encodable {
+    var totalNum: Int
+    var records: [BackupRecordDTO]
+
+    enum CodingKeys: String, CodingKey {
+        case totalNum = "total_num"
+        case records = "backup_record_response"
+    }
+}

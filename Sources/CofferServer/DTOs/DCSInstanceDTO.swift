@@ -1,0 +1,104 @@
+import CofferCore
+import Foundation
+
+/// An instance as `list_instances` and `show_instance` return it, with the SDK's field names and JSON
+/// types (`no_password_access` is a string, `capacity` an integer beside `capacity_minor`).
+struct DCSInstanceDTO: Encodable {
+    var instance: DCSInstance
+    /// Live facts; nil when the server could not be reached (status then reads `ERROR`).
+    var facts: RedisFacts?
+    /// `BACKUPING`/`RESTORING` while a job runs on the instance, else nil.
+    var task: String?
+    /// Show-instance adds the policy and the task; list leaves them out.
+    var detailed: Bool
+
+    private struct PolicyDTO: Encodable {
+        var stored: StoredBackupPolicy
+        var tenantID: String
+        enum CodingKeys: String, CodingKey {
+            case backupPolicyID = "backup_policy_id"
+            case createdAt = "created_at"
+            case updatedAt = "updated_at"
+            case policy
+            case tenantID = "tenant_id"
+        }
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(self.stored.id, forKey: .backupPolicyID)
+            try c.encode(WireTime.dcs(self.stored.createdAt), forKey: .createdAt)
+            try c.encode(WireTime.dcs(self.stored.updatedAt), forKey: .updatedAt)
+            try c.encode(self.stored.policy, forKey: .policy)
+            try c.encode(self.tenantID, forKey: .tenantID)
+        }
+    }
+
+    private struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(_ string: String) { self.stringValue = string }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: Key.self)
+        let i = self.instance
+        // Fields accepted at create time and kept as given.
+        for (name, value) in i.extra.sorted(by: { $0.key < $1.key }) where Self.passThrough.contains(name) {
+            try c.encode(value, forKey: Key(name))
+        }
+        try c.encode(i.id, forKey: Key("instance_id"))
+        try c.encode(i.name, forKey: Key("name"))
+        try c.encode("Redis", forKey: Key("engine"))
+        try c.encode(self.facts?.engineVersion ?? i.requestedEngineVersion ?? "", forKey: Key("engine_version"))
+        try c.encode(self.facts == nil ? "ERROR" : i.status, forKey: Key("status"))
+        try c.encode(Int(i.capacityGB.rounded(.down)), forKey: Key("capacity"))
+        if i.capacityGB < 1 && i.capacityGB > 0 {
+            try c.encode(Self.minor(i.capacityGB), forKey: Key("capacity_minor"))
+        }
+        let mib = 1024 * 1024
+        if let facts = self.facts {
+            let max = facts.maxMemory > 0 ? facts.maxMemory : (facts.totalSystemMemory ?? 0)
+            try c.encode(max / mib, forKey: Key("max_memory"))
+            try c.encode(facts.usedMemory / mib, forKey: Key("used_memory"))
+        }
+        try c.encode(i.host, forKey: Key("ip"))
+        try c.encode(i.host, forKey: Key("domain_name"))
+        try c.encode(i.port, forKey: Key("port"))
+        if let spec = i.specCode { try c.encode(spec, forKey: Key("spec_code")) }
+        try c.encode(0, forKey: Key("charging_mode"))
+        try c.encode(WireTime.dcs(i.createdAt), forKey: Key("created_at"))
+        try c.encode(WireTime.dcs(i.updatedAt), forKey: Key("updated_at"))
+        try c.encode(i.password == nil ? "true" : "false", forKey: Key("no_password_access"))
+        if let user = i.accessUser { try c.encode(user, forKey: Key("access_user")) }
+        try c.encode(false, forKey: Key("enable_ssl"))
+        try c.encode(false, forKey: Key("enable_publicip"))
+        if i.extra["az_codes"] == nil { try c.encode([String](), forKey: Key("az_codes")) }
+        if i.extra["tags"] == nil { try c.encode([JSONValue](), forKey: Key("tags")) }
+        if let description = i.description { try c.encode(description, forKey: Key("description")) }
+        try c.encode(i.projectID, forKey: Key("project_id"))
+        if self.detailed {
+            if let policy = i.backupPolicy {
+                try c.encode(PolicyDTO(stored: policy, tenantID: i.projectID), forKey: Key("instance_backup_policy"))
+            } else {
+                try c.encodeNil(forKey: Key("instance_backup_policy"))
+            }
+            if let task = self.task { try c.encode(task, forKey: Key("task")) } else { try c.encodeNil(forKey: Key("task")) }
+            try c.encode(WireTime.dcs(i.updatedAt), forKey: Key("update_at"))
+            try c.encode(WireTime.dcs(i.createdAt), forKey: Key("launched_at"))
+            if let codes = i.extra["az_codes"] { try c.encode(codes, forKey: Key("available_zones")) }
+        }
+    }
+
+    /// Create-time fields that show/list report back unchanged.
+    static let passThrough: Set<String> = [
+        "vpc_id", "vpc_name", "subnet_id", "security_group_id", "az_codes", "tags", "enterprise_project_id",
+        "enterprise_project_name", "maintain_begin", "maintain_end", "template_id", "publicip_id",
+    ]
+
+    private static func minor(_ capacity: Double) -> String {
+        var text = String(format: "%.3f", capacity)
+        while text.hasSuffix("0") { text.removeLast() }
+        return text
+    }
+}

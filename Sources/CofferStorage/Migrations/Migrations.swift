@@ -1,0 +1,101 @@
+import Foundation
+import Logging
+import SQLKit
+
+/// The append-only list of schema migrations and the code that applies them.
+///
+/// Types are portable between SQLite and PostgreSQL: `TEXT` ids, `BIGINT` epoch-milliseconds,
+/// `INTEGER` counters and flags, JSON kept in `TEXT`.
+package enum Migrations {
+    package static let all: [Migration] = [
+        Migration(
+            id: "0001_identity",
+            [
+                """
+                CREATE TABLE domains (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, created_at BIGINT NOT NULL)
+                """,
+                """
+                CREATE TABLE projects (id TEXT PRIMARY KEY, domain_id TEXT NOT NULL REFERENCES domains(id),
+                  name TEXT NOT NULL, created_at BIGINT NOT NULL, UNIQUE (domain_id, name))
+                """,
+                "CREATE INDEX projects_by_name ON projects (name)",
+                """
+                CREATE TABLE users (id TEXT PRIMARY KEY, domain_id TEXT NOT NULL REFERENCES domains(id),
+                  project_id TEXT NOT NULL REFERENCES projects(id), name TEXT NOT NULL, password_hash TEXT NOT NULL,
+                  password_changed_at BIGINT NOT NULL, created_at BIGINT NOT NULL, UNIQUE (domain_id, name))
+                """,
+                "CREATE INDEX users_by_name ON users (name)",
+                """
+                CREATE TABLE access_keys (access_key TEXT PRIMARY KEY, secret_sealed TEXT NOT NULL,
+                  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE, created_at BIGINT NOT NULL,
+                  failures INTEGER NOT NULL DEFAULT 0, locked_until BIGINT)
+                """,
+                "CREATE INDEX access_keys_by_user ON access_keys (user_id)",
+            ]),
+        Migration(
+            id: "0002_dcs",
+            [
+                """
+                CREATE TABLE dcs_instances (id TEXT PRIMARY KEY, project_id TEXT NOT NULL, name TEXT NOT NULL,
+                  engine TEXT NOT NULL, engine_version TEXT, host TEXT NOT NULL, port INTEGER NOT NULL, access_user TEXT,
+                  password_sealed TEXT, description TEXT, status TEXT NOT NULL, capacity_gb DOUBLE PRECISION NOT NULL,
+                  spec_code TEXT, backup_policy TEXT, extra TEXT NOT NULL, created_at BIGINT NOT NULL,
+                  updated_at BIGINT NOT NULL, deleted_at BIGINT)
+                """,
+                "CREATE INDEX dcs_instances_by_project ON dcs_instances (project_id, created_at)",
+                """
+                CREATE TABLE dcs_backups (id TEXT PRIMARY KEY, project_id TEXT NOT NULL, instance_id TEXT NOT NULL,
+                  name TEXT NOT NULL, backup_type TEXT NOT NULL, backup_format TEXT NOT NULL, status TEXT NOT NULL,
+                  progress TEXT NOT NULL, size BIGINT NOT NULL, remark TEXT, error_code TEXT, period TEXT,
+                  is_support_restore TEXT NOT NULL, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL,
+                  execution_at BIGINT, blob_key TEXT, sha256 TEXT)
+                """,
+                // The list query: one project, one instance, a created_at range, newest first.
+                "CREATE INDEX dcs_backups_by_instance_time ON dcs_backups (project_id, instance_id, created_at, id)",
+            ]),
+        Migration(
+            id: "0003_jobs",
+            [
+                """
+                CREATE TABLE jobs (id TEXT PRIMARY KEY, kind TEXT NOT NULL, project_id TEXT NOT NULL,
+                  resource_id TEXT NOT NULL, status TEXT NOT NULL, payload TEXT NOT NULL, attempts INTEGER NOT NULL,
+                  max_attempts INTEGER NOT NULL, lease_owner TEXT, lease_expires_at BIGINT, error TEXT,
+                  created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, started_at BIGINT, finished_at BIGINT)
+                """,
+                // Claiming: the oldest queued job. Recovery: running jobs by lease expiry.
+                "CREATE INDEX jobs_by_status_time ON jobs (status, created_at)",
+                "CREATE INDEX jobs_by_status_lease ON jobs (status, lease_expires_at)",
+                "CREATE INDEX jobs_by_project_time ON jobs (project_id, created_at)",
+                // One task at a time per instance: the active job of a resource.
+                "CREATE INDEX jobs_by_resource ON jobs (project_id, resource_id, status)",
+            ]),
+    ]
+
+    /// Applies every migration not yet recorded, in order, in one transaction.
+    ///
+    /// Concurrent starters are safe: SQLite's `BEGIN IMMEDIATE` and a PostgreSQL advisory lock let one apply
+    /// while the others wait and then find nothing to do.
+    /// - Returns: the ids applied now.
+    @discardableResult
+    package static func apply(on provider: any DatabaseProvider, logger: Logger, migrations: [Migration] = Migrations.all) async throws
+        -> [String]
+    {
+        let kind = provider.kind
+        return try await provider.withTransaction { db in
+            if kind == .postgres { try await db.raw("SELECT pg_advisory_xact_lock(7171001)").run() }
+            try await db.raw("CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)").run()
+            let done = Set(try await db.raw("SELECT id FROM schema_migrations").all().map { try $0.decode(column: "id", as: String.self) })
+            var applied: [String] = []
+            for migration in migrations where !done.contains(migration.id) {
+                for statement in migration.statements {
+                    try await db.raw(SQLQueryString(statement)).run()
+                }
+                let now = Int64(Date().timeIntervalSince1970 * 1000)
+                try await db.raw("INSERT INTO schema_migrations (id, applied_at) VALUES (\(bind: migration.id), \(bind: now))").run()
+                applied.append(migration.id)
+                logger.info("Applied migration", metadata: ["migration.id": "\(migration.id)"])
+            }
+            return applied
+        }
+    }
+}

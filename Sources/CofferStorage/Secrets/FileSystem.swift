@@ -1,0 +1,34 @@
+import Foundation
+
+/// Small file helpers with the durability and permission rules Coffer needs.
+package enum FileSystem {
+    /// Writes a new file atomically with `mode`: temporary file, fsync, rename, directory fsync.
+    /// Fails if the file already exists.
+    package static func writeNew(path: String, contents: Data, mode: mode_t) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: directory.isEmpty ? "." : directory, withIntermediateDirectories: true)
+        let temporary = path + ".tmp-\(UUID().uuidString)"
+        let fd = open(temporary, O_CREAT | O_EXCL | O_WRONLY, mode)
+        guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        defer { unlink(temporary) }
+        fchmod(fd, mode)
+        let written = contents.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        guard written == contents.count, fsync(fd) == 0 else {
+            close(fd)
+            throw POSIXError(.EIO)
+        }
+        close(fd)
+        // link() fails when the target exists, unlike rename(): two racing first starts cannot both win.
+        guard link(temporary, path) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EEXIST) }
+        Self.syncDirectory(directory.isEmpty ? "." : directory)
+    }
+
+    /// fsyncs a directory so that a rename in it survives a crash.
+    package static func syncDirectory(_ path: String) {
+        let fd = open(path, O_RDONLY)
+        if fd >= 0 {
+            fsync(fd)
+            close(fd)
+        }
+    }
+}

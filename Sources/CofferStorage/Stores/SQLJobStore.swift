@@ -1,0 +1,148 @@
+import CofferCore
+import Foundation
+import SQLKit
+
+/// `JobStore` over SQL. Claims and transitions are single conditional UPDATEs inside a transaction,
+/// so two workers (or two servers on one PostgreSQL) never run the same job.
+package struct SQLJobStore: JobStore {
+    private let provider: any DatabaseProvider
+
+    package init(provider: any DatabaseProvider) {
+        self.provider = provider
+    }
+
+    package func enqueue(_ job: Job) async throws {
+        try await self.provider.withDatabase { db in
+            try await db.raw(
+                """
+                INSERT INTO jobs (id, kind, project_id, resource_id, status, payload, attempts, max_attempts, lease_owner,
+                  lease_expires_at, error, created_at, updated_at, started_at, finished_at)
+                VALUES (\(bind: job.id), \(bind: job.kind), \(bind: job.projectID), \(bind: job.resourceID), \(bind: job.status.rawValue),
+                  \(bind: job.payload), \(bind: Int64(job.attempts)), \(bind: Int64(job.maxAttempts)), \(bind: job.leaseOwner),
+                  \(bind: millis(job.leaseExpiresAt)), \(bind: job.error), \(bind: millis(job.createdAt)), \(bind: millis(job.updatedAt)),
+                  \(bind: millis(job.startedAt)), \(bind: millis(job.finishedAt)))
+                """
+            ).run()
+        }
+    }
+
+    package func job(id: String) async throws -> Job? {
+        try await self.provider.withDatabase { db in
+            try await db.raw("SELECT * FROM jobs WHERE id = \(bind: id)").first().map(Self.job)
+        }
+    }
+
+    package func jobs(projectID: String, offset: Int, limit: Int) async throws -> Page<Job> {
+        try await self.provider.withDatabase { db in
+            let total = try await db.raw("SELECT count(*) AS n FROM jobs WHERE project_id = \(bind: projectID)").first()?
+                .decode(column: "n", as: Int64.self) ?? 0
+            let rows = try await db.raw(
+                """
+                SELECT * FROM jobs WHERE project_id = \(bind: projectID) ORDER BY created_at DESC, id
+                LIMIT \(bind: Int64(limit)) OFFSET \(bind: Int64(offset))
+                """
+            ).all()
+            return Page(items: try rows.map(Self.job), total: Int(total))
+        }
+    }
+
+    package func activeJob(projectID: String, resourceID: String) async throws -> Job? {
+        try await self.provider.withDatabase { db in
+            try await db.raw(
+                """
+                SELECT * FROM jobs WHERE project_id = \(bind: projectID) AND resource_id = \(bind: resourceID)
+                  AND status IN ('queued', 'running') ORDER BY created_at LIMIT 1
+                """
+            ).first().map(Self.job)
+        }
+    }
+
+    package func claim(kinds: [String], owner: String, now: Date, leaseUntil: Date) async throws -> Job? {
+        guard !kinds.isEmpty else { return nil }
+        return try await self.provider.withTransaction { db in
+            guard
+                let candidate = try await db.select().column("id").from("jobs").where("status", .equal, Job.Status.queued.rawValue)
+                    .where("kind", .in, kinds).orderBy("created_at").orderBy("id").limit(1).first()
+            else { return nil }
+            let id = try candidate.string("id")
+            try await db.raw(
+                """
+                UPDATE jobs SET status = 'running', lease_owner = \(bind: owner), lease_expires_at = \(bind: millis(leaseUntil)),
+                  attempts = attempts + 1, started_at = \(bind: millis(now)), updated_at = \(bind: millis(now))
+                WHERE id = \(bind: id) AND status = 'queued'
+                """
+            ).run()
+            let job = try await db.raw("SELECT * FROM jobs WHERE id = \(bind: id)").first().map(Self.job)
+            return job?.leaseOwner == owner && job?.status == .running ? job : nil
+        }
+    }
+
+    package func renewLease(jobID: String, owner: String, until: Date, now: Date) async throws -> Bool {
+        try await self.conditionalUpdate(
+            jobID: jobID,
+            """
+            UPDATE jobs SET lease_expires_at = \(bind: millis(until)), updated_at = \(bind: millis(now))
+            WHERE id = \(bind: jobID) AND status = 'running' AND lease_owner = \(bind: owner)
+            """)
+    }
+
+    package func finish(jobID: String, owner: String, status: Job.Status, error: String?, now: Date) async throws -> Bool {
+        try await self.conditionalUpdate(
+            jobID: jobID,
+            """
+            UPDATE jobs SET status = \(bind: status.rawValue), error = \(bind: error), lease_owner = NULL, lease_expires_at = NULL,
+              finished_at = \(bind: millis(now)), updated_at = \(bind: millis(now))
+            WHERE id = \(bind: jobID) AND status = 'running' AND lease_owner = \(bind: owner)
+            """)
+    }
+
+    package func release(jobID: String, owner: String, now: Date) async throws -> Bool {
+        try await self.conditionalUpdate(
+            jobID: jobID,
+            """
+            UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, updated_at = \(bind: millis(now))
+            WHERE id = \(bind: jobID) AND status = 'running' AND lease_owner = \(bind: owner)
+            """)
+    }
+
+    package func expiredJobs(now: Date) async throws -> [Job] {
+        try await self.provider.withDatabase { db in
+            try await db.raw("SELECT * FROM jobs WHERE status = 'running' AND lease_expires_at < \(bind: millis(now)) ORDER BY created_at")
+                .all().map(Self.job)
+        }
+    }
+
+    package func resolveExpired(jobID: String, requeue: Bool, error: String, now: Date) async throws -> Bool {
+        let status = requeue ? Job.Status.queued : Job.Status.failed
+        let finished: Int64? = requeue ? nil : WireTime.epochMilliseconds(now)
+        return try await self.conditionalUpdate(
+            jobID: jobID,
+            """
+            UPDATE jobs SET status = \(bind: status.rawValue), error = \(bind: error), lease_owner = NULL, lease_expires_at = NULL,
+              finished_at = \(bind: finished), updated_at = \(bind: millis(now))
+            WHERE id = \(bind: jobID) AND status = 'running' AND lease_expires_at < \(bind: millis(now))
+            """)
+    }
+
+    /// Runs one conditional UPDATE … RETURNING (SQLite ≥ 3.35 and PostgreSQL both support it) and tells
+    /// whether it matched a row.
+    private func conditionalUpdate(jobID: String, _ statement: SQLQueryString) async throws -> Bool {
+        var statement = statement
+        statement.appendLiteral(" RETURNING id")
+        let query = statement
+        return try await self.provider.withDatabase { db in try await db.raw(query).first() != nil }
+    }
+
+    private static func job(_ row: any SQLRow) throws -> Job {
+        guard let status = Job.Status(rawValue: try row.string("status")) else {
+            throw StorageError.corrupt("jobs.status \(try row.string("status"))")
+        }
+        return Job(
+            id: try row.string("id"), kind: try row.string("kind"), projectID: try row.string("project_id"),
+            resourceID: try row.string("resource_id"), status: status, payload: try row.string("payload"),
+            attempts: try row.int("attempts"), maxAttempts: try row.int("max_attempts"),
+            leaseOwner: try row.optionalString("lease_owner"), leaseExpiresAt: try row.optionalDate("lease_expires_at"),
+            error: try row.optionalString("error"), createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at"),
+            startedAt: try row.optionalDate("started_at"), finishedAt: try row.optionalDate("finished_at"))
+    }
+}
