@@ -100,22 +100,35 @@ let package = Package(
         ),
         .target(
             name: "CofferTestSupport",
-            dependencies: ["CofferRedis", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "CofferRedis", "CofferStorage",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SQLKit", package: "sql-kit"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "CofferIAMTests",
-            dependencies: ["CofferIAM", "CofferCore", "CofferTestSupport"],
+            dependencies: ["CofferIAM", "CofferCore", "CofferTestSupport", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "CofferStorageTests",
-            dependencies: ["CofferStorage", "CofferCore", "CofferJobs", "CofferTestSupport"],
+            dependencies: [
+                "CofferStorage", "CofferCore", "CofferJobs", "CofferTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "CofferRedisTests",
-            dependencies: ["CofferRedis", "CofferTestSupport"],
+            dependencies: [
+                "CofferRedis", "CofferTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

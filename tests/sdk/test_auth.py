@@ -47,7 +47,6 @@ from conftest import (
     dcs_client,
     http_config,
     iam_client,
-    is_int,
     signed_request,
     skewed_credentials,
     token_credentials,
@@ -153,18 +152,39 @@ def test_validate_token(coffer, admin_token):
     assert resp.token.user.name == ADMIN_USER
 
 
-def test_wrong_password_is_401(coffer):
+def test_wrong_password_is_iam_0004(coffer):
     with pytest.raises(ClientRequestException) as excinfo:
         iam_client(coffer.url).keystone_create_user_token_by_password(
             token_request(ADMIN_USER, coffer.admin_password + "-wrong", project_name=REGION))
-    assert_sdk_error(excinfo.value, 401, code_prefix="IAM.")
+    assert_sdk_error(excinfo.value, 401, "IAM.0004")
 
 
-def test_unknown_user_is_401(coffer):
+def test_unknown_user_is_iam_0004(coffer):
     with pytest.raises(ClientRequestException) as excinfo:
         iam_client(coffer.url).keystone_create_user_token_by_password(
             token_request("nobody-" + uuid.uuid4().hex[:8], "whatever", project_name=REGION))
-    assert_sdk_error(excinfo.value, 401, code_prefix="IAM.")
+    assert_sdk_error(excinfo.value, 401, "IAM.0004")
+
+
+def test_token_scoped_to_another_users_project_is_iam_0006(coffer, second_tenant):
+    with pytest.raises(ClientRequestException) as excinfo:
+        iam_client(coffer.url).keystone_create_user_token_by_password(
+            token_request(ADMIN_USER, coffer.admin_password, project_id=second_tenant.project_id))
+    assert_sdk_error(excinfo.value, 401, "IAM.0006")
+
+
+def test_validate_unknown_subject_token_is_iam_0011(coffer, admin_token):
+    client = iam_client(coffer.url, IamCredentials(admin_token))
+    with pytest.raises(ClientRequestException) as excinfo:
+        client.keystone_validate_token(KeystoneValidateTokenRequest(x_subject_token="MIIbogus" + uuid.uuid4().hex))
+    assert_sdk_error(excinfo.value, 404, "IAM.0011")
+
+
+def test_validate_without_valid_caller_token_is_apigw_0301(coffer, admin_token):
+    client = iam_client(coffer.url, IamCredentials("MIIbogus" + uuid.uuid4().hex))
+    with pytest.raises(ClientRequestException) as excinfo:
+        client.keystone_validate_token(KeystoneValidateTokenRequest(x_subject_token=admin_token))
+    assert_sdk_error(excinfo.value, 401, "APIGW.0301")
 
 
 def test_token_lists_instances(coffer, admin_token, primary_instance):
@@ -249,6 +269,14 @@ def test_fresh_credential_works_immediately(coffer, fresh_credential, primary_in
 
 
 # ----------------------------------------------------------------------------------------------- projects
+
+
+def test_client_without_project_id_is_dcs_4002(coffer):
+    """with_endpoint() and no project id: the SDK sends the literal, percent-encoded {project_id} (reference 4.3)."""
+    client = dcs_client(coffer.url, BasicCredentials(coffer.admin_access_key, coffer.admin_secret_key))
+    with pytest.raises(ClientRequestException) as excinfo:
+        client.list_instances(ListInstancesRequest())
+    assert_sdk_error(excinfo.value, 400, "DCS.4002")
 
 
 def test_credentials_of_another_project_on_this_project_path_is_dcs_1004(coffer, second_tenant):

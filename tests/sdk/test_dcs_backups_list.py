@@ -236,6 +236,13 @@ def test_invalid_parameters_are_dcs_4800(dcs, backup_instance, params):
     assert_sdk_error(excinfo.value, 400, "DCS.4800")
 
 
+def test_begin_after_end_is_dcs_4025(dcs, backup_instance):
+    with pytest.raises(ClientRequestException) as excinfo:
+        dcs.list_backup_records(ListBackupRecordsRequest(instance_id=backup_instance, begin_time="20240302000000",
+                                                         end_time="20240301000000"))
+    assert_sdk_error(excinfo.value, 400, "DCS.4025")
+
+
 def test_invalid_parameter_raw_error_body(coffer, backup_instance):
     resp = signed_request(coffer.url, "GET", f"/v2/{coffer.project_id}/instances/{backup_instance}/backups",
                           ak=coffer.admin_access_key, sk=coffer.admin_secret_key, project_id=coffer.project_id,

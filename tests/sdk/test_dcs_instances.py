@@ -164,6 +164,12 @@ def test_create_with_invalid_name_is_dcs_4010(dcs, redis_nopw, name):
     assert_sdk_error(excinfo.value, 400, "DCS.4010")
 
 
+def test_create_with_a_name_already_used_is_dcs_4060(dcs, cache01, redis_nopw):
+    with pytest.raises(ClientRequestException) as excinfo:
+        create_adopting_instance(dcs, "cache-01", redis_nopw)
+    assert_sdk_error(excinfo.value, 400, "DCS.4060")
+
+
 @pytest.mark.parametrize("engine", ["Memcached", "redis-cluster"])
 def test_create_with_other_engine_is_dcs_4006(dcs, redis_nopw, engine):
     with pytest.raises(ClientRequestException) as excinfo:

@@ -17,8 +17,8 @@ enum Bootstrap {
         let path = store.dataDirectory + "/bootstrap.json"
         try FileSystem.writeNew(path: path, contents: try encoder.encode(account) + Data("\n".utf8), mode: 0o600)
         logger.notice("Created the first account", metadata: ["file": "\(path)"])
-        // Printed once, to the terminal only: the log line above carries no secret.
-        print(
+        // Printed once, to standard output only: the log line above carries no secret.
+        FileHandle.standardOutput.write(Data((
             """
 
             Coffer is ready. First-start account (also in \(path), mode 0600):
@@ -34,7 +34,6 @@ enum Bootstrap {
               creds = BasicCredentials("\(account.accessKey)", "<secret key>", "\(account.projectID)")
               client = DcsClient.new_builder().with_credentials(creds).with_endpoint("\(account.endpoint)").build()
 
-            """)
-        fflush(stdout)
+            """ + "\n").utf8))
     }
 }

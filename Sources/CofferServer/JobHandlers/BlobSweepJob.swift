@@ -8,8 +8,8 @@ import Logging
 ///
 /// Enqueued at every start. Idempotent (removing what is already gone is a no-op), so an interrupted
 /// sweep is simply run again.
-struct BlobSweepJob: JobHandler {
-    static let kind = "blob.sweep"
+package struct BlobSweepJob: JobHandler {
+    package static let kind = "blob.sweep"
     /// A write older than this is abandoned: no backup stream runs silent that long (the job lease would expire first).
     static let abandonedAfter: TimeInterval = 3600
 
@@ -17,18 +17,24 @@ struct BlobSweepJob: JobHandler {
     let logger: Logger
     let clock: @Sendable () -> Date
 
-    var kind: String { Self.kind }
-    var isIdempotent: Bool { true }
+    package init(blobs: any BlobStore, logger: Logger, clock: @escaping @Sendable () -> Date) {
+        self.blobs = blobs
+        self.logger = logger
+        self.clock = clock
+    }
 
-    func run(_ job: Job) async throws {
+    package var kind: String { Self.kind }
+    package var isIdempotent: Bool { true }
+
+    package func run(_ job: Job) async throws {
         let removed = try self.blobs.sweepAbandonedWrites(olderThan: Self.abandonedAfter, now: self.clock())
         if removed > 0 { self.logger.notice("Removed abandoned blob writes", metadata: ["blob.removed": "\(removed)"]) }
     }
 
-    func jobFailed(_ job: Job, reason: String) async {}
+    package func jobFailed(_ job: Job, reason: String) async {}
 
     /// The job to enqueue at start.
-    static func job(now: Date) -> Job {
+    package static func job(now: Date) -> Job {
         Job.new(kind: Self.kind, projectID: "system", resourceID: "blobs", maxAttempts: 3, now: now)
     }
 }

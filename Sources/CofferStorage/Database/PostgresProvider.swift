@@ -27,6 +27,8 @@ package final class PostgresProvider: DatabaseProvider {
         configuration.options.maximumConnections = 16
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         let task = Task { await client.run() }
+        // Let run() start before the first lease, or the pool logs a warning for every early request.
+        try? await Task.sleep(for: .milliseconds(20))
         let provider = PostgresProvider(client: client, runTask: task, logger: logger)
         do {
             try await provider.withDatabase { db in try await db.raw("SELECT 1").run() }

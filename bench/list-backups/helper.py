@@ -1,0 +1,198 @@
+#!/usr/bin/env python3
+"""Python side of bench/list-backups/run.sh: the work that bash does badly.
+
+Subcommands (stdlib only, so it runs without the project's venv):
+  port                                    print a free TCP port on 127.0.0.1
+  setup    ENDPOINT BOOTSTRAP REDIS_PORT  create the bench instances via the API; print their ids
+  seed     DB PROJECT INSTANCE OTHER N    insert N backup records straight into SQLite
+  sign     ENDPOINT BOOTSTRAP INSTANCE DB sign one list request, check it, print what wrk needs
+  wrk      FILE                           parse wrk --latency output into "req/s p99_ms"
+"""
+import hashlib
+import hmac
+import json
+import random
+import socket
+import sqlite3
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from urllib.parse import quote, urlsplit
+
+DAY_MS = 86_400_000
+WINDOW_DAYS = 30  # the list query asks for "the last 30 days": what a console user typically looks at
+
+
+def die(message):
+    sys.exit(f"helper.py: {message}")
+
+
+# --- SDK-HMAC-SHA256 (reference huawei-api.md 5.2/5.3), with a fixed header set: host;x-sdk-date ---
+
+def sign(method, host, path, query_pairs, ak, sk, sdk_date, body=b""):
+    """Returns (query string to send, Authorization). The query is sent exactly as canonicalised."""
+    uri = "/".join(quote(s, safe="~") for s in path.split("/"))
+    uri = uri if uri.endswith("/") else uri + "/"
+    query = "&".join(f"{quote(k, safe='~')}={quote(str(v), safe='~')}" for k, v in sorted(query_pairs))
+    headers = f"host:{host}\nx-sdk-date:{sdk_date}\n"
+    creq = "\n".join([method, uri, query, headers, "host;x-sdk-date", hashlib.sha256(body).hexdigest()])
+    sts = f"SDK-HMAC-SHA256\n{sdk_date}\n{hashlib.sha256(creq.encode()).hexdigest()}"
+    sig = hmac.new(sk.encode(), sts.encode(), hashlib.sha256).hexdigest()
+    return query, f"SDK-HMAC-SHA256 Access={ak}, SignedHeaders=host;x-sdk-date, Signature={sig}"
+
+
+# Golden vector EX1 of the reference: if this fails, the signer (not the server) is wrong.
+assert sign("GET", "127.0.0.1:8080", "/v2/PROJ/instances/INST/backups", [("offset", 0), ("limit", 10)],
+            "AKEXAMPLE", "SKEXAMPLE", "20240101T000000Z")[1].endswith(
+    "Signature=051b05ffacaf83582ef196ef0bae5cf1f37a77352b59aa4776b30ee7b3d0e663")
+
+
+def call(endpoint, account, method, path, query_pairs=(), body=None):
+    """One signed request; returns (status, parsed JSON or raw text, headers dict for wrk)."""
+    host = urlsplit(endpoint).netloc
+    sdk_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    data = json.dumps(body).encode() if body is not None else b""
+    query, auth = sign(method, host, path, list(query_pairs), account["access_key"], account["secret_key"], sdk_date, data)
+    headers = {"Host": host, "X-Sdk-Date": sdk_date, "Authorization": auth}
+    req = urllib.request.Request(f"{endpoint}{path}" + (f"?{query}" if query else ""), data=data or None,
+                                 method=method, headers={**headers, "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            status, text = resp.status, resp.read().decode()
+    except urllib.error.HTTPError as err:
+        status, text = err.code, err.read().decode()
+    try:
+        payload = json.loads(text) if text else None
+    except ValueError:
+        payload = text
+    return status, payload, req.full_url, headers
+
+
+def load_account(bootstrap):
+    with open(bootstrap) as f:
+        return json.load(f)
+
+
+# --- subcommands ---
+
+def cmd_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        print(s.getsockname()[1])
+
+
+def cmd_setup(endpoint, bootstrap, redis_port):
+    """Two instances on the same throwaway Redis: the bench one, and a neighbour whose records
+    share the table and index (10% of rows) as they would on a real server."""
+    account = load_account(bootstrap)
+    ids = []
+    for name in ("bench-01", "bench-02"):
+        body = {"name": name, "engine": "Redis", "capacity": 1, "private_ip": "127.0.0.1", "port": int(redis_port)}
+        status, payload, _, _ = call(endpoint, account, "POST", f"/v2/{account['project_id']}/instances", body=body)
+        if status != 200:
+            die(f"create instance {name}: HTTP {status}: {payload}")
+        ids.append(payload["instances"][0]["instance_id"])
+    print(account["project_id"], *ids)
+
+
+def cmd_seed(db, project, instance, other, count):
+    """Bulk insert in one transaction. Rows are generated lazily (1M tuples would hold ~0.5 GB)
+    and in created_at order, so the (project, instance, created_at, id) index grows at its end."""
+    count = int(count)
+    rng = random.Random(20241122)  # fixed seed: the same data set on every run
+    now_ms = int(time.time() * 1000)
+    stamps = sorted(now_ms - rng.randrange(365 * DAY_MS) for _ in range(count))  # the last 365 days
+
+    def rows():
+        for created in stamps:
+            inst = other if rng.random() < 0.10 else instance
+            bid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+            auto = rng.random() < 0.9  # mostly daily policy backups, some manual ones
+            roll = rng.random()
+            status = "succeed" if roll < 0.95 else "failed" if roll < 0.98 else "expired"
+            ok = status != "failed"
+            yield (bid, project, inst, "backup_" + time.strftime("%Y%m%d%H%M%S", time.gmtime(created // 1000)),
+                   "auto" if auto else "manual", "rdb", status, "100.00" if ok else "0.00",
+                   rng.randrange(1 << 20, 1 << 31) if ok else 0,
+                   None if auto else "before maintenance", None if ok else "dcs.08.0001",
+                   "02:00-03:00" if auto else None, "TRUE" if status == "succeed" else "FALSE",
+                   created, created + rng.randrange(5_000, 300_000), created if auto else None,
+                   f"dcs/{project}/{inst}/{bid}.rdb" if ok else None, f"{rng.getrandbits(256):064x}" if ok else None)
+
+    started = time.time()
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA synchronous = OFF")   # scratch data: durability buys nothing here
+    conn.execute("PRAGMA cache_size = -262144")  # 256 MiB: the random-UUID primary key index stays in memory
+    conn.execute("BEGIN")
+    conn.executemany("INSERT INTO dcs_backups (id, project_id, instance_id, name, backup_type, backup_format, status,"
+                     " progress, size, remark, error_code, period, is_support_restore, created_at, updated_at,"
+                     " execution_at, blob_key, sha256) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows())
+    conn.execute("COMMIT")
+    # Fold the WAL into the main file so the restarted server opens a settled database.
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    print(f"{time.time() - started:.1f}")
+
+
+def cmd_sign(endpoint, bootstrap, instance, db):
+    """Signs the list request once (valid ±15 min: wrk replays it), checks it answers 200 with a full
+    page whose total matches SQLite, and prints URL and the three headers, one per line."""
+    account = load_account(bootstrap)
+    end = int(time.time())
+    begin = end - WINDOW_DAYS * 86_400
+    fmt = lambda t: time.strftime("%Y%m%d%H%M%S", time.gmtime(t))
+    query = [("begin_time", fmt(begin)), ("end_time", fmt(end)), ("limit", 10), ("offset", 0)]
+    path = f"/v2/{account['project_id']}/instances/{instance}/backups"
+    status, payload, url, headers = call(endpoint, account, "GET", path, query)
+    if status != 200:
+        die(f"signed list request: HTTP {status}: {payload}")
+    records = payload.get("backup_record_response") or []
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:  # WAL: safe beside the running server
+        expected = conn.execute("SELECT count(*) FROM dcs_backups WHERE project_id = ? AND instance_id = ?"
+                                " AND created_at BETWEEN ? AND ?",
+                                (account["project_id"], instance, begin * 1000, end * 1000 + 999)).fetchone()[0]
+    problems = []
+    if len(records) != 10:
+        problems.append(f"{len(records)} records, expected 10")
+    if payload.get("total_num") != expected:
+        problems.append(f"total_num {payload.get('total_num')}, SQLite counts {expected} in the window")
+    stamps = [r.get("created_at", "") for r in records]
+    if stamps != sorted(stamps, reverse=True) or any(r.get("instance_id") != instance for r in records):
+        problems.append("page not newest-first or not all of the bench instance")
+    if problems:
+        die("signed list request answered 200 but: " + "; ".join(problems))
+    print(url)
+    for name in ("Host", "X-Sdk-Date", "Authorization"):
+        print(f"{name}: {headers[name]}")
+    print(expected)
+
+
+def cmd_wrk(path):
+    """wrk prints latencies as 812.00us / 1.23ms / 2.01s / 1.00m; a run with any non-2xx answer
+    measured the error path, not the route, so it is rejected."""
+    text = open(path).read()
+    rps = p99 = None
+    for line in text.splitlines():
+        words = line.split()
+        if line.startswith("Requests/sec:"):
+            rps = float(words[1])
+        elif len(words) == 2 and words[0] == "99%":
+            value, unit = float(words[1].rstrip("usmh")), words[1].lstrip("0123456789.")
+            p99 = value * {"us": 0.001, "ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}[unit]
+        elif "Non-2xx or 3xx responses" in line:
+            die(f"wrk got error responses, so it did not measure the route:\n{text}")
+    if rps is None or p99 is None:
+        die(f"cannot parse wrk output {path}:\n{text}")
+    for line in text.splitlines():
+        if line.strip().startswith("Socket errors"):  # timeouts under overload: worth seeing, not fatal
+            print(f"WARNING: wrk {line.strip()} ({path})", file=sys.stderr)
+    print(f"{rps:.0f} {p99:.2f}")
+
+
+if __name__ == "__main__":
+    commands = {"port": cmd_port, "setup": cmd_setup, "seed": cmd_seed, "sign": cmd_sign, "wrk": cmd_wrk}
+    if len(sys.argv) < 2 or sys.argv[1] not in commands:
+        die(__doc__)
+    commands[sys.argv[1]](*sys.argv[2:])
