@@ -97,7 +97,7 @@ package final class JobWorker: Service {
             } catch {
                 self.logger.error("Job recovery failed", metadata: ["error": "\(error)"])
             }
-            try? await Task.sleep(for: self.configuration.recoveryInterval)
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.configuration.recoveryInterval) }
         }
     }
 
@@ -108,7 +108,7 @@ package final class JobWorker: Service {
             } catch {
                 self.logger.error("Claiming a job failed", metadata: ["error": "\(error)"])
             }
-            try? await Task.sleep(for: self.configuration.pollInterval)
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.configuration.pollInterval) }
         }
     }
 

@@ -17,6 +17,7 @@ enum Bootstrap {
         let path = store.dataDirectory + "/bootstrap.json"
         try FileSystem.writeNew(path: path, contents: try encoder.encode(account) + Data("\n".utf8), mode: 0o600)
         logger.notice("Created the first account", metadata: ["file": "\(path)"])
+        guard configuration.announcesFirstStart else { return }
         // Printed once, to standard output only: the log line above carries no secret.
         FileHandle.standardOutput.write(Data((
             """

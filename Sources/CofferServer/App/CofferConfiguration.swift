@@ -16,6 +16,8 @@ package struct CofferConfiguration: Sendable {
     package var adminSecretKey: String?
     /// Whether the job worker runs (tests drive jobs by hand).
     package var runsWorker: Bool = true
+    /// Whether the first start prints the new account to standard output (tests read bootstrap.json instead).
+    package var announcesFirstStart: Bool = true
 
     package init() {}
 

@@ -53,9 +53,8 @@ struct DCSInstanceDTO: Encodable {
         try c.encode(self.facts?.engineVersion ?? i.requestedEngineVersion ?? "", forKey: Key("engine_version"))
         try c.encode(self.facts == nil ? "ERROR" : i.status, forKey: Key("status"))
         try c.encode(Int(i.capacityGB.rounded(.down)), forKey: Key("capacity"))
-        if i.capacityGB < 1 && i.capacityGB > 0 {
-            try c.encode(Self.minor(i.capacityGB), forKey: Key("capacity_minor"))
-        }
+        // Sub-GB sizes (0.125 …) only fit in the string field; whole sizes leave it empty, as DCS does.
+        try c.encode(i.capacityGB < 1 && i.capacityGB > 0 ? Self.minor(i.capacityGB) : "", forKey: Key("capacity_minor"))
         let mib = 1024 * 1024
         if let facts = self.facts {
             let max = facts.maxMemory > 0 ? facts.maxMemory : (facts.totalSystemMemory ?? 0)

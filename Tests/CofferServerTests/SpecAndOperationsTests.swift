@@ -1,0 +1,102 @@
+import CofferCore
+import CofferServer
+import CofferStorage
+import CofferTestSupport
+import Foundation
+import HTTPTypes
+import NIOCore
+import Testing
+import Yams
+
+@Suite("Routes, spec and operations endpoints")
+struct SpecAndOperationsTests {
+    static let specPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("docs/openapi.yaml")
+
+    @Test("Every served route is in docs/openapi.yaml and every spec operation is served")
+    func routesMatchSpec() async throws {
+        let spec = try #require(try Yams.load(yaml: String(contentsOf: Self.specPath, encoding: .utf8)) as? [String: Any])
+        let paths = try #require(spec["paths"] as? [String: Any])
+        var documented = Set<String>()
+        for (path, item) in paths {
+            for method in (item as? [String: Any] ?? [:]).keys where ["get", "post", "put", "delete", "patch", "head"].contains(method) {
+                documented.insert(method.uppercased() + " " + path)
+            }
+        }
+        let expected = documented
+        try await TestServer.run { server in
+            let documented = expected
+            let served = Set(server.parts.routes.routes.map { $0.method.rawValue + " " + $0.template })
+            #expect(served == documented, "served but undocumented: \(served.subtracting(documented)); documented but not served: \(documented.subtracting(served))")
+        }
+    }
+
+    @Test("The served /openapi.yaml is docs/openapi.yaml")
+    func servesSpec() async throws {
+        try await TestServer.run { server in
+            let reply = try await server.raw(.get, "/openapi.yaml")
+            #expect(reply.status == .ok)
+            #expect(String(buffer: reply.body) == (try String(contentsOf: Self.specPath, encoding: .utf8)))
+        }
+    }
+
+    @Test("/health and /metrics answer without credentials; metrics count requests per route")
+    func operations() async throws {
+        try await TestServer.run { server in
+            let health = try await server.raw(.get, "/health")
+            #expect(health.status == .ok)
+            #expect(health.json["status"] as? String == "ok")
+            #expect(health.requestID?.count == 32)
+            _ = try await server.signed(.get, "/v2/\(server.projectID)/instances")
+            let metrics = String(buffer: try await server.raw(.get, "/metrics").body)
+            #expect(metrics.contains(#"coffer_http_requests_total{route="/health",method="GET",status="200"} 1"#))
+            #expect(metrics.contains(#"coffer_http_requests_total{route="/v2/{project_id}/instances",method="GET",status="200"} 1"#))
+            #expect(metrics.contains("coffer_http_request_duration_seconds_bucket"))
+        }
+    }
+
+    @Test("Unknown URLs and methods answer in each service's error form, with a request id")
+    func unknownRoutes() async throws {
+        try await TestServer.run { server in
+            let dcs = try await server.raw(.get, "/v2/\(server.projectID)/nothing")
+            #expect(dcs.status == .notFound)
+            #expect(dcs.errorCode == "DCS.4001")
+            #expect(dcs.json.keys.contains("error_ext_msg"))
+            #expect(dcs.requestID != nil)
+            let method = try await server.raw(.patch, "/v2/\(server.projectID)/instances")
+            #expect(method.status == .methodNotAllowed)
+            #expect(method.errorCode == "DCS.5001")
+            let ddm = try await server.raw(.get, "/v3/\(server.projectID)/nothing")
+            #expect(ddm.status == .notFound)
+            #expect(ddm.json["errCode"] as? String == ddm.errorCode)
+            #expect(ddm.json["externalMessage"] != nil)
+            let iam = try await server.raw(.delete, "/v3/auth/tokens")
+            #expect(iam.status == .methodNotAllowed)
+            #expect(iam.errorCode?.hasPrefix("IAM.") == true)
+        }
+    }
+
+    @Test("Malformed JSON, wrong types and oversized bodies are 400/413, never 500")
+    func badBodies() async throws {
+        try await TestServer.run { server in
+            let base = "/v2/\(server.projectID)/instances"
+            let malformed = try await server.signed(.post, base, json: "{not json")
+            #expect(malformed.status == .badRequest)
+            #expect(malformed.errorCode == "DCS.4005")
+            let array = try await server.signed(.post, base, json: "[1, 2]")
+            #expect(array.status == .badRequest)
+            let wrongType = try await server.signed(.post, base, json: #"{"name": "cache-01", "engine": "Redis", "private_ip": "127.0.0.1", "port": "6379"}"#)
+            #expect(wrongType.status == .badRequest)
+            #expect(wrongType.errorCode == "DCS.4800")
+            #expect((wrongType.json["error_msg"] as? String)?.contains("port") == true)
+            let empty = try await server.signed(.post, base)
+            #expect(empty.errorCode == "DCS.4004")
+            let huge = try await server.signed(.post, base, json: "{\"name\": \"" + String(repeating: "x", count: 1 << 20) + "\"}")
+            #expect(huge.status.code == 413)
+            #expect(huge.requestID != nil)
+            let badQuery = try await server.signed(.get, base + "?limit=abc")
+            #expect(badQuery.status == .badRequest)
+            #expect(badQuery.errorCode == "DCS.4800")
+        }
+    }
+}
