@@ -67,7 +67,8 @@ package final class RedisServer: Sendable {
     ///   - extraArguments: More `redis-server` arguments, e.g. `["--maxmemory", "100mb"]`.
     /// - Returns: The running server.
     /// - Throws: ``RedisServerError`` when `redis-server` is missing or does not come up.
-    package static func start(password: String? = nil, extraArguments: [String] = []) async throws -> RedisServer {
+    ///   - preload: an RDB file the server loads at start (copied into its directory as `dump.rdb`).
+    package static func start(password: String? = nil, extraArguments: [String] = [], preload: URL? = nil) async throws -> RedisServer {
         guard let executable = ProcessRunner.locate("redis-server") else {
             throw RedisServerError.executableNotFound
         }
@@ -79,6 +80,9 @@ package final class RedisServer: Sendable {
             let process: ProcessRunner
             do {
                 port = try FreePort.next()
+                if let preload {
+                    try FileManager.default.copyItem(at: preload, to: directory.file("dump.rdb"))
+                }
                 var arguments = [
                     "--port", "\(port)", "--bind", "127.0.0.1", "--dir", directory.path,
                     "--save", "", "--appendonly", "no", "--daemonize", "no",

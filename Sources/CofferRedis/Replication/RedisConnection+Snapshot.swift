@@ -1,0 +1,108 @@
+import Logging
+import NIOCore
+
+extension RedisConnection {
+    /// Pulls a point-in-time RDB snapshot over the replication protocol, as `redis-cli --rdb` does, and
+    /// streams it into `sink` as it arrives; memory stays flat whatever the dataset size.
+    ///
+    /// Handshake (reference §1): `REPLCONF capa eof` (accept the diskless form), `REPLCONF rdb-only 1`
+    /// (≥ 6.2: no replication buffer on the master, which closes after the RDB), then `SYNC`. Errors to
+    /// the two REPLCONFs are tolerated, like redis-cli, since older servers lack them. Both payload
+    /// framings are read: `$<length>` and `$EOF:<40-byte mark>`. The RDB is parsed while it streams, so
+    /// its end and CRC-64 are checked and keys are counted. Any early end is a failure; the caller
+    /// discards what the sink received.
+    ///
+    /// The connection is used up: it is closed when this returns or throws.
+    ///
+    /// - Parameters:
+    ///   - idleTimeout: longest silence tolerated (the master sends `\n` every second while it prepares).
+    ///   - expectedKeys: per-database key counts from `INFO keyspace`, for progress before `RESIZEDB` says.
+    ///   - sink: receives the RDB bytes in order.
+    ///   - progress: called at most four times a second.
+    /// - Returns: what was received.
+    package nonisolated func pullSnapshot(
+        idleTimeout: Duration = .seconds(60), expectedKeys: [Int: Int] = [:],
+        sink: @escaping (UnsafeRawBufferPointer) throws -> Void, progress: @escaping (SnapshotProgress) -> Void = { _ in }
+    ) async throws -> SnapshotSummary {
+        do {
+            let summary = try await self.pull(idleTimeout: idleTimeout, expectedKeys: expectedKeys, sink: sink, progress: progress)
+            await self.close()
+            return summary
+        } catch {
+            await self.close()
+            throw error
+        }
+    }
+
+    private nonisolated func pull(
+        idleTimeout: Duration, expectedKeys: [Int: Int], sink: @escaping (UnsafeRawBufferPointer) throws -> Void,
+        progress: @escaping (SnapshotProgress) -> Void
+    ) async throws -> SnapshotSummary {
+        _ = try await self.command(["REPLCONF", "capa", "eof"])
+        _ = try await self.command(["REPLCONF", "rdb-only", "1"])
+        try await self.sendRaw(RESPEncoder().encode(["SYNC"]))
+        var source = ReplicationSource(connection: self, idleTimeout: idleTimeout, sink: sink, progress: progress)
+        source.keysTotalPerDatabase = expectedKeys
+        let header = try await source.readHeaderLine()
+        if header.hasPrefix("-") {
+            let message = String(header.dropFirst())
+            throw message.hasPrefix("NOPERM") || message.hasPrefix("NOAUTH") || message.hasPrefix("WRONGPASS")
+                ? RedisError.authenticationFailed(message) : RedisError.server(message)
+        }
+        guard header.hasPrefix("$") else { throw RedisError.protocolViolation("unexpected reply to SYNC: \(header.prefix(64))") }
+        var mark: [UInt8]?
+        if header.hasPrefix("$EOF:") {
+            let bytes = Array(header.utf8.dropFirst(5))
+            guard bytes.count == 40 else { throw RedisError.protocolViolation("the $EOF: mark is not 40 bytes") }
+            mark = bytes
+            source.startPayload(length: nil)
+        } else {
+            guard let length = Int64(header.dropFirst()), length >= 0 else {
+                throw RedisError.protocolViolation("bad payload length in \(header.prefix(64))")
+            }
+            source.startPayload(length: length)
+        }
+        let (version, keys, verified) = try await source.scanRDB()
+        let size = source.written
+        if let mark {
+            guard try await source.read(40) == mark else {
+                throw RedisError.protocolViolation("the diskless payload did not end with its $EOF: mark")
+            }
+        } else if let total = source.totalLength, total != size {
+            throw RedisError.protocolViolation("the RDB ended after \(size) of \(total) announced bytes")
+        }
+        source.keysTotalPerDatabase = keys
+        source.recording = true
+        source.report(force: true)
+        return SnapshotSummary(bytes: size, diskless: mark != nil, rdbVersion: version, keysPerDatabase: keys, checksumVerified: verified)
+    }
+
+    /// Writes raw bytes (the `SYNC` that turns the connection into a replication stream).
+    func sendRaw(_ bytes: ByteBuffer) async throws {
+        guard case .open = self.state else { throw RedisError.connectionClosed }
+        do {
+            try await self.outbound.write(bytes)
+        } catch {
+            self.fail()
+            throw RedisError.connectionClosed
+        }
+    }
+
+    /// Hands over the buffered bytes, or the next chunk from the socket, waiting at most `idleTimeout`.
+    /// - Returns: nil at end of stream.
+    func takeChunk(idleTimeout: Duration) async throws -> ByteBuffer? {
+        if self.readBuffer.readableBytes > 0 {
+            let chunk = self.readBuffer
+            self.readBuffer = ByteBuffer()
+            return chunk
+        }
+        guard case .open = self.state else { throw RedisError.connectionClosed }
+        // End of stream is thrown inside the deadline, so a close caused by the deadline reads as a time-out.
+        try await self.withDeadline(idleTimeout, operation: "SYNC") {
+            guard try await self.receive() else { throw RedisError.connectionClosed }
+        }
+        let chunk = self.readBuffer
+        self.readBuffer = ByteBuffer()
+        return chunk
+    }
+}

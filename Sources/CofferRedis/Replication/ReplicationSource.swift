@@ -1,0 +1,173 @@
+import NIOCore
+
+/// The RDB payload of a `SYNC`, read chunk by chunk from the connection: written to the sink as it
+/// is consumed, checksummed, and handed byte by byte to the RDB scanner.
+///
+/// Memory stays flat: only the chunk in hand is held. Bytes go to the sink once the scanner has
+/// consumed them, so the sink receives exactly the RDB (no framing, no `$EOF:` mark) and nothing
+/// past a failure point.
+struct ReplicationSource {
+    typealias Sink = (UnsafeRawBufferPointer) throws -> Void
+
+    let connection: RedisConnection
+    let idleTimeout: Duration
+    let sink: Sink
+    let progress: (SnapshotProgress) -> Void
+
+    /// The chunk being consumed; bytes before `flushedIndex` were already written to the sink.
+    private var buffer = ByteBuffer()
+    private var flushedIndex = 0
+    /// `$<length>` framing: payload bytes not yet taken from the connection. Nil for `$EOF:`.
+    var remainingLength: Int64?
+    var totalLength: Int64?
+    /// Payload bytes consumed so far.
+    private(set) var consumed: Int64 = 0
+    /// Payload bytes written to the sink so far.
+    private(set) var written: Int64 = 0
+    private var crc = CRC64()
+    /// Offset just past the RDB's `0xFF` byte, once seen: the checksum covers everything before it.
+    var checksumEnd: Int64?
+    /// Whether sink writes are on: off while reading the framing and the trailing mark.
+    var recording = false
+
+    var keysParsed = 0
+    var keysTotalPerDatabase: [Int: Int] = [:]
+    private var lastReport = ContinuousClock.now
+
+    init(connection: RedisConnection, idleTimeout: Duration, sink: @escaping Sink, progress: @escaping (SnapshotProgress) -> Void) {
+        self.connection = connection
+        self.idleTimeout = idleTimeout
+        self.sink = sink
+        self.progress = progress
+    }
+
+    /// The checksum of the bytes before `checksumEnd`.
+    var checksum: UInt64 { self.crc.value }
+
+    // MARK: - Reading
+
+    mutating func readByte() async throws -> UInt8 {
+        if self.buffer.readableBytes == 0 { try await self.refill() }
+        self.consumed += 1
+        return self.buffer.readInteger(as: UInt8.self)!
+    }
+
+    /// Reads `count` bytes (small reads: headers, lengths, ids).
+    mutating func read(_ count: Int) async throws -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(count)
+        while out.count < count {
+            if self.buffer.readableBytes == 0 { try await self.refill() }
+            let n = min(count - out.count, self.buffer.readableBytes)
+            out += self.buffer.readBytes(length: n)!
+            self.consumed += Int64(n)
+        }
+        return out
+    }
+
+    /// Skips `count` bytes without holding them (large values).
+    mutating func skip(_ count: Int) async throws {
+        var left = count
+        while left > 0 {
+            if self.buffer.readableBytes == 0 { try await self.refill() }
+            let n = min(left, self.buffer.readableBytes)
+            self.buffer.moveReaderIndex(forwardBy: n)
+            self.consumed += Int64(n)
+            left -= n
+        }
+    }
+
+    /// Reads a framing line up to `\r\n`, after discarding the `\n` keep-alives the master sends while
+    /// it prepares the snapshot.
+    mutating func readHeaderLine() async throws -> String {
+        var line: [UInt8] = []
+        while true {
+            let byte = try await self.readByte()
+            if line.isEmpty && byte == UInt8(ascii: "\n") { continue }
+            if byte == UInt8(ascii: "\n"), line.last == UInt8(ascii: "\r") {
+                line.removeLast()
+                return String(decoding: line, as: UTF8.self)
+            }
+            line.append(byte)
+            if line.count > 1024 { throw RedisError.protocolViolation("replication header line longer than 1024 bytes") }
+        }
+    }
+
+    /// Starts recording: from here on consumed bytes are RDB payload. Resets the byte counters.
+    mutating func startPayload(length: Int64?) {
+        self.flushedIndex = self.buffer.readerIndex
+        self.consumed = 0
+        self.totalLength = length
+        if let length {
+            // Bytes already buffered past the header count against the length.
+            let buffered = Int64(self.buffer.readableBytes)
+            if buffered > length {
+                self.buffer = self.buffer.getSlice(at: self.buffer.readerIndex, length: Int(length))!
+                self.flushedIndex = self.buffer.readerIndex
+                self.remainingLength = 0
+            } else {
+                self.remainingLength = length - buffered
+            }
+        }
+        self.recording = true
+    }
+
+    /// Writes what was consumed and not yet written, then stops recording.
+    mutating func finishPayload() throws {
+        try self.flush()
+        self.recording = false
+    }
+
+    // MARK: - Internals
+
+    private mutating func flush() throws {
+        guard self.recording else {
+            self.flushedIndex = self.buffer.readerIndex
+            return
+        }
+        let count = self.buffer.readerIndex - self.flushedIndex
+        guard count > 0 else { return }
+        let start = self.written
+        let range = self.flushedIndex..<self.buffer.readerIndex
+        // The bytes are already consumed (before readerIndex), which the checked accessors refuse to reach.
+        try self.buffer.withVeryUnsafeBytes { storage in
+            let bytes = UnsafeRawBufferPointer(rebasing: storage[range])
+            try self.sink(bytes)
+            // Checksum everything before the end mark; the 8 checksum bytes themselves are excluded.
+            let limit = self.checksumEnd.map { max(0, min(Int64(bytes.count), $0 - start)) } ?? Int64(bytes.count)
+            if limit > 0 { self.crc.update(UnsafeRawBufferPointer(rebasing: bytes[0..<Int(limit)])) }
+        }
+        self.written += Int64(count)
+        self.flushedIndex = self.buffer.readerIndex
+    }
+
+    private mutating func refill() async throws {
+        try self.flush()
+        if let remaining = self.remainingLength, remaining <= 0 {
+            throw RedisError.protocolViolation("the RDB payload ended before the RDB did (announced length too short or corrupt data)")
+        }
+        guard var chunk = try await self.connection.takeChunk(idleTimeout: self.idleTimeout) else {
+            throw RedisError.connectionClosed
+        }
+        if let remaining = self.remainingLength {
+            if Int64(chunk.readableBytes) > remaining {
+                // After the announced length comes the replication stream (no rdb-only): not ours.
+                chunk = chunk.getSlice(at: chunk.readerIndex, length: Int(remaining))!
+            }
+            self.remainingLength = remaining - Int64(chunk.readableBytes)
+        }
+        self.buffer = chunk
+        self.flushedIndex = chunk.readerIndex
+        self.report(force: false)
+    }
+
+    /// Calls the progress callback at most every 250 ms (and when forced).
+    mutating func report(force: Bool) {
+        guard self.recording else { return }
+        let now = ContinuousClock.now
+        guard force || now - self.lastReport >= .milliseconds(250) else { return }
+        self.lastReport = now
+        let total = self.keysTotalPerDatabase.isEmpty ? nil : self.keysTotalPerDatabase.values.reduce(0, +)
+        self.progress(SnapshotProgress(bytes: self.consumed, totalBytes: self.totalLength, keysParsed: self.keysParsed, keysTotal: total))
+    }
+}

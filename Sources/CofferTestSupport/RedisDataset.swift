@@ -1,0 +1,88 @@
+import CofferRedis
+import Foundation
+import NIOCore
+
+/// Test data of every Redis type, and a way to compare two servers key by key.
+package enum RedisDataset {
+    /// Writes `scale` keys of each kind into databases 0 and 3: strings (small ints, long compressible
+    /// and random-ish values), lists, sets (intset and plain), sorted sets (small and large), hashes (small
+    /// and large), streams with a consumer group and pending entries, and keys with TTLs.
+    /// - Returns: the number of keys written.
+    @discardableResult
+    package static func populate(_ connection: RedisConnection, scale: Int = 200) async throws -> Int {
+        var commands: [[String]] = []
+        var keys = 0
+        for database in [0, 3] {
+            commands.append(["SELECT", "\(database)"])
+            for i in 0..<scale {
+                let p = "db\(database):\(i)"
+                commands.append(["SET", "\(p):int", "\(i * 7)"])
+                commands.append(["SET", "\(p):text", String(repeating: "coffer-\(i)-", count: 1 + i % 40)])
+                commands.append(["RPUSH", "\(p):list"] + (0..<(1 + i % 7)).map { "item-\($0)-\(i)" })
+                commands.append(["SADD", "\(p):intset"] + (0..<(1 + i % 5)).map { "\($0 * 3)" })
+                commands.append(["SADD", "\(p):set"] + (0..<(1 + i % 5)).map { "member-\($0)" })
+                commands.append(["ZADD", "\(p):zset"] + (0..<(1 + i % 6)).flatMap { ["\(Double($0) * 1.5)", "z\($0)"] })
+                commands.append(["HSET", "\(p):hash"] + (0..<(1 + i % 6)).flatMap { ["field\($0)", "value-\($0)-\(i)"] })
+                commands.append(["SET", "\(p):ttl", "expiring", "PX", "\(3_600_000 + i * 1000)"])
+                keys += 8
+            }
+            // Encodings past the listpack limits (hashtable, skiplist, quicklist of several nodes).
+            commands.append(["HSET", "db\(database):bighash"] + (0..<600).flatMap { ["f\($0)", String(repeating: "v", count: $0 % 90)] })
+            commands.append(["ZADD", "db\(database):bigzset"] + (0..<600).flatMap { ["\($0)", "m\($0)"] })
+            commands.append(["RPUSH", "db\(database):biglist"] + (0..<3000).map { "element-\($0)" })
+            commands.append(["SADD", "db\(database):bigset"] + (0..<600).map { "s\($0)" })
+            commands.append(["SET", "db\(database):binary", String(decoding: (0..<256).map { UInt8($0) }, as: UTF8.self)])
+            for s in 0..<3 {
+                for e in 0..<50 { commands.append(["XADD", "db\(database):stream\(s)", "*", "n", "\(e)", "s", "\(s)"]) }
+                commands.append(["XGROUP", "CREATE", "db\(database):stream\(s)", "group", "0"])
+                commands.append(["XREADGROUP", "GROUP", "group", "consumer-\(s)", "COUNT", "5", "STREAMS", "db\(database):stream\(s)", ">"])
+            }
+            commands.append(["HSET", "db\(database):ttlhash", "a", "1"])
+            commands.append(["EXPIRE", "db\(database):ttlhash", "86400"])
+            keys += 5 + 3 + 1
+        }
+        commands.append(["SELECT", "0"])
+        for batch in stride(from: 0, to: commands.count, by: 500) {
+            let replies = try await connection.pipeline(Array(commands[batch..<min(batch + 500, commands.count)]))
+            if let error = replies.first(where: { $0.errorMessage != nil }) { throw RedisError.server(error.errorMessage ?? "") }
+        }
+        return keys
+    }
+
+    /// One key as restored data must match it: its `DUMP` payload and whether it expires.
+    package struct KeyState: Equatable, Sendable {
+        package var dump: ByteBuffer?
+        /// Remaining TTL in ms, or -1 when none.
+        package var pttl: Int64
+    }
+
+    /// Every key of databases 0–15, by database and name.
+    package static func snapshot(_ connection: RedisConnection) async throws -> [Int: [String: KeyState]] {
+        var result: [Int: [String: KeyState]] = [:]
+        for database in 0..<16 {
+            _ = try await connection.commandExpectingSuccess(["SELECT", "\(database)"])
+            var cursor = "0"
+            var names: [String] = []
+            repeat {
+                let reply = try await connection.commandExpectingSuccess(["SCAN", cursor, "COUNT", "1000"])
+                guard let parts = reply.array, parts.count == 2, let next = parts[0].string, let batch = parts[1].array else {
+                    throw RedisError.protocolViolation("unexpected SCAN reply")
+                }
+                cursor = next
+                names += batch.compactMap(\.string)
+            } while cursor != "0"
+            guard !names.isEmpty else { continue }
+            var keys: [String: KeyState] = [:]
+            for chunk in stride(from: 0, to: names.count, by: 500) {
+                let slice = Array(names[chunk..<min(chunk + 500, names.count)])
+                let replies = try await connection.pipeline(slice.flatMap { [["DUMP", $0], ["PTTL", $0]] })
+                for (index, name) in slice.enumerated() {
+                    keys[name] = KeyState(dump: replies[2 * index].bytes, pttl: replies[2 * index + 1].integer ?? -2)
+                }
+            }
+            result[database] = keys
+        }
+        _ = try await connection.commandExpectingSuccess(["SELECT", "0"])
+        return result
+    }
+}

@@ -1,0 +1,119 @@
+import CofferRedis
+import CofferTestSupport
+import Foundation
+import Logging
+import Synchronization
+import Testing
+
+@Suite("Snapshot over the replication protocol")
+struct SnapshotTests {
+    @Test("CRC-64 check value and split updates")
+    func crc64() {
+        var crc = CRC64()
+        crc.update(Array("123456789".utf8))
+        #expect(crc.value == 0xe9c6_d914_c4b8_d9ca)
+        var split = CRC64()
+        let bytes = Array((0..<1000).map { UInt8($0 % 251) })
+        var whole = CRC64()
+        whole.update(bytes)
+        split.update(Array(bytes[0..<3]))
+        split.update(Array(bytes[3..<517]))
+        split.update(Array(bytes[517...]))
+        #expect(split.value == whole.value)
+    }
+
+    @Test("Both framings: every type, two databases; key counts, CRC and redis-check-rdb agree", arguments: ["yes", "no"])
+    func pull(diskless: String) async throws {
+        try await RedisServer.withServer(
+            password: "pw", extraArguments: ["--repl-diskless-sync", diskless, "--repl-diskless-sync-delay", "0"]
+        ) { server in
+            let writer = try await server.connect(timeout: .seconds(5), logger: testLogger)
+            let written = try await RedisDataset.populate(writer, scale: 300)
+            await writer.close()
+
+            let directory = try TemporaryDirectory(prefix: "coffer-snapshot")
+            defer { directory.remove() }
+            let file = directory.file("dump.rdb")
+            FileManager.default.createFile(atPath: file.path, contents: nil)
+            let handle = try FileHandle(forWritingTo: file)
+            let reports = Mutex<[SnapshotProgress]>([])
+            let connection = try await server.connect(timeout: .seconds(5), logger: testLogger)
+            let summary = try await connection.pullSnapshot(
+                sink: { bytes in try handle.write(contentsOf: Data(bytes)) },
+                progress: { report in reports.withLock { $0.append(report) } })
+            try handle.close()
+
+            #expect(summary.diskless == (diskless == "yes"))
+            #expect(summary.keys == written)
+            #expect(summary.keysPerDatabase[0] == written / 2)
+            #expect(summary.keysPerDatabase[3] == written / 2)
+            #expect(summary.checksumVerified)
+            #expect(summary.rdbVersion >= 9)
+            let size = try FileManager.default.attributesOfItem(atPath: file.path)[.size] as? NSNumber
+            #expect(size?.int64Value == summary.bytes)
+            #expect(reports.withLock { $0.last?.fraction } == 1)
+            if diskless == "no" { #expect(reports.withLock { $0.last?.totalBytes } == summary.bytes) }
+
+            let check = try Self.run("redis-check-rdb", [file.path])
+            #expect(check.status == 0, "\(check.output)")
+            #expect(check.output.contains("RDB looks OK"))
+        }
+    }
+
+    @Test("A server killed mid-transfer fails the pull")
+    func killedMidTransfer() async throws {
+        // rdb-key-save-delay slows the fork child (microseconds per key) so the kill lands mid-stream.
+        let server = try await RedisServer.start(extraArguments: ["--repl-diskless-sync-delay", "0", "--rdb-key-save-delay", "2000"])
+        let writer = try await server.connect(timeout: .seconds(5), logger: testLogger)
+        try await RedisDataset.populate(writer, scale: 200)
+        await writer.close()
+        let connection = try await server.connect(timeout: .seconds(5), logger: testLogger)
+        let received = Atomic<Int>(0)
+        async let outcome: Result<SnapshotSummary, any Error> = {
+            do {
+                return .success(try await connection.pullSnapshot(sink: { received.add($0.count, ordering: .relaxed) }))
+            } catch {
+                return .failure(error)
+            }
+        }()
+        while received.load(ordering: .relaxed) == 0 { try await Task.sleep(for: .milliseconds(20)) }
+        server.kill()
+        let result = await outcome
+        guard case .failure(let error) = result else {
+            Issue.record("the pull succeeded although the server was killed")
+            await server.stop()
+            return
+        }
+        #expect(error is RedisError)
+        await server.stop()
+    }
+
+    @Test("A master silent for longer than the idle timeout fails the pull")
+    func idleTimeout() async throws {
+        // While the diskless delay runs the master only sends a newline a second: longer than 300 ms.
+        try await RedisServer.withServer(extraArguments: ["--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "5"]) { server in
+            let connection = try await server.connect(timeout: .seconds(5), logger: testLogger)
+            let started = ContinuousClock.now
+            do {
+                _ = try await connection.pullSnapshot(idleTimeout: .milliseconds(300), sink: { _ in })
+                Issue.record("the pull did not time out")
+            } catch let error as RedisError {
+                #expect(error.kind == "timedOut")
+            }
+            #expect(ContinuousClock.now - started < .seconds(3))
+        }
+    }
+
+    static func run(_ tool: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = ProcessRunner.locate(tool)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}
