@@ -50,6 +50,19 @@ package enum DCSError {
     /// 400 `DCS.4026`, the instance is busy with another task.
     package static let stateForbids = CofferError(
         status: 400, code: "DCS.4026", message: "This operation is not allowed when the DCS instance is in the current state.")
+    /// 400 `DCS.4096`, a backup runs on the instance (also refuses deleting a backup that is still running).
+    package static let backupRunning = CofferError(
+        status: 400, code: "DCS.4096", message: "the instance is backuping. Backing up the instance... Please try again later.")
+    /// 400 `DCS.4097`, a restore runs on the instance.
+    package static let restoreRunning = CofferError(status: 400, code: "DCS.4097", message: "the instance is restoring.")
+    /// 400 `DCS.4098`, a remark longer than 128 characters.
+    package static let remarkTooLong = CofferError(
+        status: 400, code: "DCS.4098", message: "Invalid remark in the request: at most 128 characters.")
+    /// 400 `DCS.4031`: the backup does not exist or is already deleted (Huawei's observed answer to DELETE).
+    package static let backupGone = CofferError(status: 400, code: "DCS.4031", message: "The backup does not exist or has been deleted.")
+    /// 403 for a download link that expired, was altered, or whose backup is gone.
+    package static let downloadDenied = CofferError(
+        status: 403, code: "DCS.2003", message: "The download link is invalid or has expired, or the backup file no longer exists.")
     /// 404 `DCS.3022`.
     package static let instanceNotFound = CofferError(status: 404, code: "DCS.3022", message: "This DCS instance does not exist.")
     /// 401 `DCS.1004`, the path project is not the caller's project.

@@ -12,8 +12,13 @@ package protocol DCSStore: Sendable {
     func deleteInstance(projectID: String, id: String, at: Date) async throws
 
     func insertBackup(_ record: DCSBackupRecord) async throws
+    /// Inserts a backup record and the job that makes it, atomically.
+    /// - Returns: false (and inserts nothing) when another task already occupies the job's resource.
+    func insertBackup(_ record: DCSBackupRecord, job: Job) async throws -> Bool
     func backup(projectID: String, instanceID: String, id: String) async throws -> DCSBackupRecord?
     func updateBackup(_ record: DCSBackupRecord) async throws
+    /// Records progress of a running backup (a narrow write, so it never overwrites a final state).
+    func updateBackupProgress(projectID: String, id: String, progress: String, at: Date) async throws
     func backups(_ query: DCSBackupQuery) async throws -> Page<DCSBackupRecord>
 }
 

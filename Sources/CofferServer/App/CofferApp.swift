@@ -50,14 +50,26 @@ package enum CofferApp {
                 authenticator: authenticator, clock: clock
             ).routes
                 + instances.routes
-                + DCSBackupController(store: store.dcs, instances: instances).routes
+                + DCSBackupController(
+                    store: store.dcs, blobs: store.blobs, instances: instances, tasks: tasks,
+                    links: DownloadLinks(key: store.masterKey.derive(purpose: "coffer-download-link-v1")), clock: clock
+                ).routes
                 + OperationsController(metrics: metrics, database: { try await store.ping() })
                 .routes)
         let worker = JobWorker(
             store: store.jobs,
-            handlers: [BlobSweepJob(blobs: store.blobs, logger: logger, clock: clock)],
+            handlers: [
+                BlobSweepJob(blobs: store.blobs, logger: logger, clock: clock),
+                DCSBackupJob(store: store.dcs, blobs: store.blobs, logger: logger, clock: clock, idleTimeout: configuration.backupIdleTimeout),
+            ],
             logger: logger, clock: clock)
-        try await store.jobs.enqueue(BlobSweepJob.job(now: clock()))
+        let sweep = BlobSweepJob.job(now: clock())
+        do {
+            try await store.jobs.enqueue(sweep)
+        } catch {
+            // The unique index on active jobs: a sweep is already queued (by an earlier start, or another node).
+            guard try await store.jobs.activeJob(projectID: sweep.projectID, resourceID: sweep.resourceID) != nil else { throw error }
+        }
         let responder = CofferResponder(routes: routes, authenticator: authenticator, metrics: metrics, clock: clock)
         var services: [any Service] = [DatabaseService(store: store)]
         if configuration.runsWorker { services.append(worker) }

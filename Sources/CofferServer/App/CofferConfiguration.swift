@@ -19,6 +19,9 @@ package struct CofferConfiguration: Sendable {
     /// Whether the first start prints the new account to standard output (tests read bootstrap.json instead).
     package var announcesFirstStart: Bool = true
 
+    /// A backup fails when the Redis master stays silent this long (it sends a newline every second while preparing).
+    package var backupIdleTimeout: Duration = .seconds(60)
+
     package init() {}
 
     /// Reads the first-start values from the process environment.

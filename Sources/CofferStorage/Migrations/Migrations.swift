@@ -69,6 +69,13 @@ package enum Migrations {
                 // One task at a time per instance: the active job of a resource.
                 "CREATE INDEX jobs_by_resource ON jobs (project_id, resource_id, status)",
             ]),
+        Migration(
+            id: "0004_one_task_per_resource",
+            [
+                // One queued-or-running job per resource (a DCS instance runs one task at a time), enforced by the
+                // database so that two servers, or two racing requests, cannot both start one.
+                "CREATE UNIQUE INDEX jobs_one_active_per_resource ON jobs (project_id, resource_id) WHERE status IN ('queued', 'running')"
+            ]),
     ]
 
     /// Applies every migration not yet recorded, in order, in one transaction.

@@ -106,19 +106,43 @@ package struct SQLDCSStore: DCSStore {
     // MARK: - Backups
 
     package func insertBackup(_ record: DCSBackupRecord) async throws {
-        try await self.provider.withDatabase { db in
-            try await db.raw(
-                """
-                INSERT INTO dcs_backups (id, project_id, instance_id, name, backup_type, backup_format, status, progress, size,
-                  remark, error_code, period, is_support_restore, created_at, updated_at, execution_at, blob_key, sha256)
-                VALUES (\(bind: record.id), \(bind: record.projectID), \(bind: record.instanceID), \(bind: record.name),
-                  \(bind: record.backupType), \(bind: record.backupFormat), \(bind: record.status.rawValue), \(bind: record.progress),
-                  \(bind: record.size), \(bind: record.remark), \(bind: record.errorCode), \(bind: record.period),
-                  \(bind: record.isSupportRestore ? "TRUE" : "FALSE"), \(bind: millis(record.createdAt)),
-                  \(bind: millis(record.updatedAt)), \(bind: millis(record.executionAt)), \(bind: record.blobKey), \(bind: record.sha256))
-                """
-            ).run()
+        try await self.provider.withDatabase { db in try await Self.insert(record, on: db) }
+    }
+
+    package func insertBackup(_ record: DCSBackupRecord, job: Job) async throws -> Bool {
+        do {
+            try await self.provider.withTransaction { db in
+                try await Self.insert(record, on: db)
+                try await SQLJobStore.insert(job, on: db)
+            }
+            return true
+        } catch {
+            // The unique index on active jobs refused a second task on the instance; anything else is a real error.
+            let active = try await self.provider.withDatabase { db in
+                try await db.raw(
+                    """
+                    SELECT id FROM jobs WHERE project_id = \(bind: job.projectID) AND resource_id = \(bind: job.resourceID)
+                      AND status IN ('queued', 'running')
+                    """
+                ).first()
+            }
+            if active != nil { return false }
+            throw error
         }
+    }
+
+    private static func insert(_ record: DCSBackupRecord, on db: any SQLDatabase) async throws {
+        try await db.raw(
+            """
+            INSERT INTO dcs_backups (id, project_id, instance_id, name, backup_type, backup_format, status, progress, size,
+              remark, error_code, period, is_support_restore, created_at, updated_at, execution_at, blob_key, sha256)
+            VALUES (\(bind: record.id), \(bind: record.projectID), \(bind: record.instanceID), \(bind: record.name),
+              \(bind: record.backupType), \(bind: record.backupFormat), \(bind: record.status.rawValue), \(bind: record.progress),
+              \(bind: record.size), \(bind: record.remark), \(bind: record.errorCode), \(bind: record.period),
+              \(bind: record.isSupportRestore ? "TRUE" : "FALSE"), \(bind: millis(record.createdAt)),
+              \(bind: millis(record.updatedAt)), \(bind: millis(record.executionAt)), \(bind: record.blobKey), \(bind: record.sha256))
+            """
+        ).run()
     }
 
     package func backup(projectID: String, instanceID: String, id: String) async throws -> DCSBackupRecord? {
@@ -141,6 +165,17 @@ package struct SQLDCSStore: DCSStore {
                   updated_at = \(bind: millis(record.updatedAt)), execution_at = \(bind: millis(record.executionAt)),
                   blob_key = \(bind: record.blobKey), sha256 = \(bind: record.sha256)
                 WHERE project_id = \(bind: record.projectID) AND id = \(bind: record.id)
+                """
+            ).run()
+        }
+    }
+
+    package func updateBackupProgress(projectID: String, id: String, progress: String, at date: Date) async throws {
+        try await self.provider.withDatabase { db in
+            try await db.raw(
+                """
+                UPDATE dcs_backups SET progress = \(bind: progress), updated_at = \(bind: millis(date))
+                WHERE project_id = \(bind: projectID) AND id = \(bind: id) AND status = 'backuping'
                 """
             ).run()
         }

@@ -12,18 +12,21 @@ package struct SQLJobStore: JobStore {
     }
 
     package func enqueue(_ job: Job) async throws {
-        try await self.provider.withDatabase { db in
-            try await db.raw(
-                """
-                INSERT INTO jobs (id, kind, project_id, resource_id, status, payload, attempts, max_attempts, lease_owner,
-                  lease_expires_at, error, created_at, updated_at, started_at, finished_at)
-                VALUES (\(bind: job.id), \(bind: job.kind), \(bind: job.projectID), \(bind: job.resourceID), \(bind: job.status.rawValue),
-                  \(bind: job.payload), \(bind: Int64(job.attempts)), \(bind: Int64(job.maxAttempts)), \(bind: job.leaseOwner),
-                  \(bind: millis(job.leaseExpiresAt)), \(bind: job.error), \(bind: millis(job.createdAt)), \(bind: millis(job.updatedAt)),
-                  \(bind: millis(job.startedAt)), \(bind: millis(job.finishedAt)))
-                """
-            ).run()
-        }
+        try await self.provider.withDatabase { db in try await Self.insert(job, on: db) }
+    }
+
+    /// The INSERT of a job, for stores that enqueue a job in the same transaction as their own rows.
+    static func insert(_ job: Job, on db: any SQLDatabase) async throws {
+        try await db.raw(
+            """
+            INSERT INTO jobs (id, kind, project_id, resource_id, status, payload, attempts, max_attempts, lease_owner,
+              lease_expires_at, error, created_at, updated_at, started_at, finished_at)
+            VALUES (\(bind: job.id), \(bind: job.kind), \(bind: job.projectID), \(bind: job.resourceID), \(bind: job.status.rawValue),
+              \(bind: job.payload), \(bind: Int64(job.attempts)), \(bind: Int64(job.maxAttempts)), \(bind: job.leaseOwner),
+              \(bind: millis(job.leaseExpiresAt)), \(bind: job.error), \(bind: millis(job.createdAt)), \(bind: millis(job.updatedAt)),
+              \(bind: millis(job.startedAt)), \(bind: millis(job.finishedAt)))
+            """
+        ).run()
     }
 
     package func job(id: String) async throws -> Job? {

@@ -1,0 +1,163 @@
+import CofferCore
+import CofferJobs
+import CofferRedis
+import CofferStorage
+import Foundation
+import Logging
+import Synchronization
+
+/// `dcs.backup`: pulls a point-in-time RDB snapshot of the adopted Redis over the replication
+/// protocol, straight into the blob store, and keeps the backup record's status and progress.
+///
+/// Not idempotent: a snapshot taken later than requested is another backup, so an interrupted
+/// backup ends `failed` (never retried, never left `backuping`).
+package struct DCSBackupJob: JobHandler {
+    package static let kind = "dcs.backup"
+
+    /// The job's input: which record to fill.
+    struct Payload: Codable {
+        var backupID: String
+        enum CodingKeys: String, CodingKey { case backupID = "backup_id" }
+    }
+
+    let store: any DCSStore
+    let blobs: any BlobStore
+    let logger: Logger
+    let clock: @Sendable () -> Date
+    /// Longest silence from the master before the backup fails (it sends `\n` every second while preparing).
+    let idleTimeout: Duration
+    let connectTimeout: Duration
+
+    package init(
+        store: any DCSStore, blobs: any BlobStore, logger: Logger, clock: @escaping @Sendable () -> Date,
+        idleTimeout: Duration = .seconds(60), connectTimeout: Duration = .seconds(10)
+    ) {
+        self.store = store
+        self.blobs = blobs
+        self.logger = logger
+        self.clock = clock
+        self.idleTimeout = idleTimeout
+        self.connectTimeout = connectTimeout
+    }
+
+    package var kind: String { Self.kind }
+    package var isIdempotent: Bool { false }
+
+    /// The job that fills `record`.
+    static func job(for record: DCSBackupRecord, now: Date) throws -> Job {
+        let payload = String(decoding: try JSONEncoder().encode(Payload(backupID: record.id)), as: UTF8.self)
+        return Job.new(kind: Self.kind, projectID: record.projectID, resourceID: record.instanceID, payload: payload, now: now)
+    }
+
+    /// Where a backup's file lives in the blob store.
+    static func blobKey(_ record: DCSBackupRecord) -> String { "dcs/\(record.projectID)/\(record.instanceID)/\(record.id).rdb" }
+
+    package func run(_ job: Job) async throws {
+        let payload = try JSONDecoder().decode(Payload.self, from: Data(job.payload.utf8))
+        guard var record = try await self.store.backup(projectID: job.projectID, instanceID: job.resourceID, id: payload.backupID) else {
+            throw CofferError(status: 500, code: "DCS.5000", message: "backup record \(payload.backupID) is missing")
+        }
+        guard let instance = try await self.store.instance(projectID: job.projectID, id: job.resourceID) else {
+            try await self.fail(&record, .redis)
+            throw DCSError.instanceNotFound
+        }
+        let started = self.clock()
+        record.status = .backuping
+        record.progress = "0.00"
+        record.executionAt = started
+        record.updatedAt = started
+        try await self.store.updateBackup(record)
+        let writer: any BlobWriter
+        do {
+            writer = try self.blobs.makeWriter(key: Self.blobKey(record))
+        } catch {
+            try await self.fail(&record, .storage)
+            throw error
+        }
+        do {
+            let summary = try await self.pull(instance: instance, record: record, into: writer)
+            let blob = try writer.commit()
+            record.status = .succeed
+            record.progress = "100.00"
+            record.size = blob.size
+            record.sha256 = blob.sha256
+            record.blobKey = blob.key
+            record.isSupportRestore = true
+            record.updatedAt = self.clock()
+            try await self.store.updateBackup(record)
+            self.logger.info(
+                "DCS backup succeeded",
+                metadata: [
+                    "backup.id": "\(record.id)", "backup.bytes": "\(blob.size)", "backup.keys": "\(summary.keys)",
+                    "backup.diskless": "\(summary.diskless)", "backup.seconds": "\(record.updatedAt.timeIntervalSince(started))",
+                ])
+        } catch {
+            writer.abort()
+            let cause: BackupFailure =
+                switch error {
+                case RedisError.timedOut, is CancellationError: .timedOut
+                case is RedisError: .redis
+                default: .storage
+                }
+            self.logger.error("DCS backup failed", metadata: ["backup.id": "\(record.id)", "error": "\(error)"])
+            try? await self.fail(&record, cause)
+            throw error
+        }
+    }
+
+    package func jobFailed(_ job: Job, reason: String) async {
+        // Crash recovery and shutdown land here; a backup that failed in `run` is already marked.
+        guard let payload = try? JSONDecoder().decode(Payload.self, from: Data(job.payload.utf8)),
+            var record = try? await self.store.backup(projectID: job.projectID, instanceID: job.resourceID, id: payload.backupID),
+            record.status == .waiting || record.status == .backuping
+        else { return }
+        try? await self.fail(&record, .timedOut)
+    }
+
+    private func fail(_ record: inout DCSBackupRecord, _ cause: BackupFailure) async throws {
+        record.status = .failed
+        record.errorCode = cause.rawValue
+        record.isSupportRestore = false
+        record.updatedAt = self.clock()
+        try await self.store.updateBackup(record)
+    }
+
+    /// Streams the snapshot into `writer`, recording progress about once a second.
+    private func pull(instance: DCSInstance, record: DCSBackupRecord, into writer: any BlobWriter) async throws -> SnapshotSummary {
+        let endpoint = RedisEndpoint(host: instance.host, port: instance.port, username: instance.accessUser, password: instance.password)
+        let connection = try await RedisConnection.connect(to: endpoint, timeout: self.connectTimeout, logger: self.logger)
+        // Key counts now, for progress of the diskless form until RESIZEDB gives the snapshot's own.
+        let keyspace = (try? await connection.info("keyspace"))?.dbKeyCounts?.mapValues(\.keys) ?? [:]
+        let latest = LatestProgress()
+        return try await withThrowingTaskGroup(of: SnapshotSummary?.self) { group in
+            group.addTask {
+                var recorded: String?
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(1))
+                    guard let fraction = latest.value.withLock({ $0 })?.fraction else { continue }
+                    let text = String(format: "%.2f", min(99.99, fraction * 100))
+                    if text != recorded {
+                        try? await self.store.updateBackupProgress(projectID: record.projectID, id: record.id, progress: text, at: self.clock())
+                        recorded = text
+                    }
+                }
+                return nil
+            }
+            group.addTask {
+                try await connection.pullSnapshot(
+                    idleTimeout: self.idleTimeout, expectedKeys: keyspace, sink: { try writer.write($0) },
+                    progress: { report in latest.value.withLock { $0 = report } })
+            }
+            defer { group.cancelAll() }
+            while let next = try await group.next() {
+                if let summary = next { return summary }
+            }
+            throw CancellationError()
+        }
+    }
+}
+
+/// The newest progress report, shared between the pull and the task that records it.
+private final class LatestProgress: Sendable {
+    let value = Mutex<SnapshotProgress?>(nil)
+}
