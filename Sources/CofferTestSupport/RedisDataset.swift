@@ -49,11 +49,23 @@ package enum RedisDataset {
         return keys
     }
 
-    /// One key as restored data must match it: its `DUMP` payload and whether it expires.
+    /// One key as restored data must match it: its type, its value in a canonical form (members sorted
+    /// where the type is unordered, since hash-table iteration order changes on reload) and its TTL.
     package struct KeyState: Equatable, Sendable {
-        package var dump: ByteBuffer?
+        package var type: String
+        package var value: [String]
         /// Remaining TTL in ms, or -1 when none.
         package var pttl: Int64
+    }
+
+    private static func flatten(_ value: RESPValue) -> [String] {
+        switch value {
+        case .array(let items?): items.flatMap(Self.flatten)
+        case .integer(let n): [String(n)]
+        case .bulkString(let bytes?): [String(buffer: bytes)]
+        case .simpleString(let text): [text]
+        default: ["<nil>"]
+        }
     }
 
     /// Every key of databases 0–15, by database and name.
@@ -73,12 +85,32 @@ package enum RedisDataset {
             } while cursor != "0"
             guard !names.isEmpty else { continue }
             var keys: [String: KeyState] = [:]
-            for chunk in stride(from: 0, to: names.count, by: 500) {
-                let slice = Array(names[chunk..<min(chunk + 500, names.count)])
-                let replies = try await connection.pipeline(slice.flatMap { [["DUMP", $0], ["PTTL", $0]] })
-                for (index, name) in slice.enumerated() {
-                    keys[name] = KeyState(dump: replies[2 * index].bytes, pttl: replies[2 * index + 1].integer ?? -2)
+            for name in names {
+                let type = try await connection.commandExpectingSuccess(["TYPE", name]).string ?? "none"
+                let pttl = try await connection.commandExpectingSuccess(["PTTL", name]).integer ?? -2
+                let reply: RESPValue
+                var sorted = false
+                switch type {
+                case "string": reply = try await connection.commandExpectingSuccess(["GET", name])
+                case "list": reply = try await connection.commandExpectingSuccess(["LRANGE", name, "0", "-1"])
+                case "set":
+                    reply = try await connection.commandExpectingSuccess(["SMEMBERS", name])
+                    sorted = true
+                case "zset": reply = try await connection.commandExpectingSuccess(["ZRANGE", name, "0", "-1", "WITHSCORES"])
+                case "hash":
+                    reply = try await connection.commandExpectingSuccess(["HGETALL", name])
+                    sorted = true
+                case "stream":
+                    let entries = try await connection.commandExpectingSuccess(["XRANGE", name, "-", "+"])
+                    let groups = try await connection.commandExpectingSuccess(["XINFO", "GROUPS", name])
+                    reply = .array([entries, groups])
+                default: reply = .simpleString(type)
                 }
+                var value = Self.flatten(reply)
+                if sorted {
+                    value = type == "hash" ? stride(from: 0, to: value.count, by: 2).map { value[$0] + "=" + value[$0 + 1] }.sorted() : value.sorted()
+                }
+                keys[name] = KeyState(type: type, value: value, pttl: pttl)
             }
             result[database] = keys
         }

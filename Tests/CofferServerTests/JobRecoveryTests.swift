@@ -24,7 +24,8 @@ struct JobRecoveryTests {
         try await TestServer.run(database: database) { server in
             let store = server.parts.store
             let now = Date()
-            // The dead worker claimed the start-up sweep and vanished; its lease ran out a second ago.
+            // A sweep was claimed by a worker that then died; its lease ran out a second ago.
+            try await store.jobs.enqueue(BlobSweepJob.job(now: now))
             let claimed = try #require(
                 try await store.jobs.claim(kinds: [BlobSweepJob.kind], owner: "crashed-worker", now: now, leaseUntil: now.addingTimeInterval(-1)))
             let stale = server.dataDirectory + "/blobs/incoming/left-by-crash.part"

@@ -1,5 +1,6 @@
 import CofferCore
 import CofferIAM
+import CofferJobs
 import CofferServer
 import CofferStorage
 import CofferTestSupport
@@ -27,7 +28,8 @@ struct TestServer {
 
     /// Runs `body` against a new server; everything is removed afterwards.
     static func run(
-        database: TestDatabase = .sqlite, clock: @escaping @Sendable () -> Date = { Date() }, _ body: @escaping @Sendable (TestServer) async throws -> Void
+        database: TestDatabase = .sqlite, clock: @escaping @Sendable () -> Date = { Date() },
+        configure: (inout CofferConfiguration) -> Void = { _ in }, _ body: @escaping @Sendable (TestServer) async throws -> Void
     ) async throws {
         try await database.withFreshURL { url in
             let directory = try TemporaryDirectory(prefix: "coffer-server")
@@ -40,11 +42,14 @@ struct TestServer {
             configuration.adminPassword = Self.password
             configuration.adminAccessKey = Self.accessKey
             configuration.adminSecretKey = Self.secretKey
+            configure(&configuration)
             var logger = Logger(label: "coffer.test")
             logger.logLevel = .warning
             let (app, parts) = try await CofferApp.build(configuration, logger: logger, hasher: PasswordHasher(iterations: 1000), clock: clock)
             let account = try JSONDecoder().decode(
                 IdentityService.Bootstrap.self, from: Data(contentsOf: URL(fileURLWithPath: directory.path + "/bootstrap.json")))
+            // The start-up sweep is the only queued job; run it so each test's jobs are the next ones claimed.
+            _ = try await parts.worker.runOnce()
             try await app.test(.router) { client in
                 try await body(TestServer(client: client, parts: parts, account: account, dataDirectory: directory.path))
             }
