@@ -284,15 +284,23 @@ class RedisFactory:
     base_dir: Path
     servers: list[RedisServer] = field(default_factory=list)
 
-    def start(self, password: Optional[str] = None) -> RedisServer:
+    def start(self, password: Optional[str] = None, *, extra_args: Iterable[str] = (),
+              rdb_file: Optional[Path] = None) -> RedisServer:
+        """Start a redis-server. ``extra_args`` are appended to the command line (e.g.
+        ``("--repl-diskless-sync", "no")``); ``rdb_file`` is copied to ``<workdir>/dump.rdb`` first, so the
+        server starts with that snapshot loaded."""
         port = free_port()
         workdir = self.base_dir / f"redis-{port}"
         workdir.mkdir(parents=True)
         log = workdir / "redis.log"
+        if rdb_file is not None:
+            shutil.copyfile(rdb_file, workdir / "dump.rdb")
         args = [self.binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir),
-                "--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "no"]
+                "--dbfilename", "dump.rdb", "--save", "", "--appendonly", "no", "--daemonize", "no",
+                "--protected-mode", "no"]
         if password is not None:
             args += ["--requirepass", password]
+        args += list(extra_args)
         with open(log, "wb") as out:
             proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         server = RedisServer(port=port, password=password, workdir=workdir, proc=proc)
@@ -527,9 +535,9 @@ def primary_instance(dcs: DcsClient, redis_factory: RedisFactory) -> str:
 
 # --------------------------------------------------------------------------------------------------- store access
 
-# Backup records cannot be created through the API yet. Until the backup engine lands, tests insert them
-# straight into the SQLite store. THIS HELPER GOES AWAY WHEN THE BACKUP ENGINE LANDS: the tests will then
-# create backups with copy_instance and wait for them instead.
+# Real backups are made with copy_instance (test_dcs_backups.py), but their created_at is always "now". The
+# list tests need many records at chosen past times and in every status, so they insert them straight into the
+# SQLite store with this helper.
 
 BACKUP_COLUMNS = ("id", "project_id", "instance_id", "name", "backup_type", "backup_format", "status", "progress",
                   "size", "remark", "error_code", "period", "is_support_restore", "created_at", "updated_at",

@@ -1,7 +1,8 @@
 """ListBackupRecords (the seed, reference 2.2) through the official SDK.
 
-Records are inserted straight into the SQLite store (``insert_backup_record`` in conftest) until the backup
-engine lands.
+Records are inserted straight into the SQLite store (``insert_backup_record`` in conftest): these tests need many
+records at chosen past times and in every status, which copy_instance cannot make. Real backups are listed in
+test_dcs_backups.py.
 """
 
 from __future__ import annotations

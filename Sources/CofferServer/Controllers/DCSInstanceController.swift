@@ -41,8 +41,6 @@ struct DCSInstanceController: Sendable {
         let noPassword = try body.bool("no_password_access") ?? false
         let password = noPassword ? nil : try body.string("password")
         let policy = try body.object("instance_backup_policy").map(Self.backupPolicy)
-        _ = try body.string("engine_version")
-        _ = try body.string("spec_code")
         let now = self.clock()
         var extra: [String: JSONValue] = [:]
         for key in DCSInstanceDTO.passThrough.union(["bss_param", "rename_commands", "instance_num", "spec_param", "security_group_id"]) {

@@ -1,0 +1,274 @@
+#!/usr/bin/env python3
+"""Python side of bench/backup-vs-redis-cli/run.sh: the work that bash does badly.
+
+Subcommands (stdlib only, so it runs without the project's venv):
+  port                                         print a free TCP port on 127.0.0.1
+  setup    ENDPOINT BOOTSTRAP REDIS_PORT       adopt the Redis as instance bench-01; print "project instance"
+  resp     KEYS VALUE_BYTES                    write KEYS `SET key:<n> <random value>` commands (RESP) to stdout
+  rediscli REDIS_PORT FILE REDIS_PID           time `redis-cli --rdb FILE`, delete FILE; print a result row
+  coffer   ENDPOINT BOOTSTRAP INSTANCE SERVER_PID REDIS_PID
+                                               time one Coffer backup, sample the server's RSS, delete the
+                                               backup; print a result row
+  summary  ROWS DATASET                        medians, ratio and peak RSS growth of one dataset's rows
+
+A result row is "wall_s server_s rdb_bytes rss_growth_MiB tool_cpu_s fork_cpu_s" ("-" where not applicable).
+"""
+import hashlib
+import hmac
+import json
+import os
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from datetime import datetime, timezone
+from urllib.parse import quote, urlsplit
+
+POLL_S = 0.05  # status polling and RSS sampling period
+TICKS = os.sysconf("SC_CLK_TCK")
+SIZE_TOLERANCE = 0.02  # redis-cli's and Coffer's RDB of the same dataset
+
+
+def die(message):
+    sys.exit(f"helper.py: {message}")
+
+
+# --- SDK-HMAC-SHA256 (reference huawei-api.md 5.2/5.3), with a fixed header set: host;x-sdk-date ---
+
+def sign(method, host, path, query_pairs, ak, sk, sdk_date, body=b""):
+    """Returns (query string to send, Authorization). The query is sent exactly as canonicalised."""
+    uri = "/".join(quote(s, safe="~") for s in path.split("/"))
+    uri = uri if uri.endswith("/") else uri + "/"
+    query = "&".join(f"{quote(k, safe='~')}={quote(str(v), safe='~')}" for k, v in sorted(query_pairs))
+    headers = f"host:{host}\nx-sdk-date:{sdk_date}\n"
+    creq = "\n".join([method, uri, query, headers, "host;x-sdk-date", hashlib.sha256(body).hexdigest()])
+    sts = f"SDK-HMAC-SHA256\n{sdk_date}\n{hashlib.sha256(creq.encode()).hexdigest()}"
+    sig = hmac.new(sk.encode(), sts.encode(), hashlib.sha256).hexdigest()
+    return query, f"SDK-HMAC-SHA256 Access={ak}, SignedHeaders=host;x-sdk-date, Signature={sig}"
+
+
+# Golden vector EX1 of the reference: if this fails, the signer (not the server) is wrong.
+assert sign("GET", "127.0.0.1:8080", "/v2/PROJ/instances/INST/backups", [("offset", 0), ("limit", 10)],
+            "AKEXAMPLE", "SKEXAMPLE", "20240101T000000Z")[1].endswith(
+    "Signature=051b05ffacaf83582ef196ef0bae5cf1f37a77352b59aa4776b30ee7b3d0e663")
+
+
+def call(endpoint, account, method, path, query_pairs=(), body=None):
+    """One signed request; returns (status, parsed JSON or raw text)."""
+    host = urlsplit(endpoint).netloc
+    sdk_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    data = json.dumps(body).encode() if body is not None else b""
+    query, auth = sign(method, host, path, list(query_pairs), account["access_key"], account["secret_key"], sdk_date, data)
+    headers = {"Host": host, "X-Sdk-Date": sdk_date, "Authorization": auth}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    req = urllib.request.Request(f"{endpoint}{path}" + (f"?{query}" if query else ""), data=data or None,
+                                 method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            status, text = resp.status, resp.read().decode()
+    except urllib.error.HTTPError as err:
+        status, text = err.code, err.read().decode()
+    try:
+        payload = json.loads(text) if text else None
+    except ValueError:
+        payload = text
+    return status, payload
+
+
+def load_account(bootstrap):
+    with open(bootstrap) as f:
+        return json.load(f)
+
+
+def proc_rss_kib(pid):
+    """VmRSS and VmHWM of a process, in KiB."""
+    rss = hwm = None
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1])
+            elif line.startswith("VmHWM:"):
+                hwm = int(line.split()[1])
+    return rss, hwm
+
+
+def proc_cpu_s(pid):
+    """(own utime+stime, reaped children's cutime+cstime) of a process, in seconds. Redis reaps its
+    fork child when the snapshot ends, so the second figure grows by the child's CPU time."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()  # after "(comm)": field 3 is fields[0]
+    utime, stime, cutime, cstime = (int(x) for x in fields[11:15])
+    return (utime + stime) / TICKS, (cutime + cstime) / TICKS
+
+
+def parse_dcs_time(text):
+    """'2024-11-22T17:06:00.123Z' -> epoch ms."""
+    stamp = datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    return round(stamp.timestamp() * 1000)
+
+
+# --- subcommands ---
+
+def cmd_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        print(s.getsockname()[1])
+
+
+def cmd_setup(endpoint, bootstrap, redis_port):
+    account = load_account(bootstrap)
+    body = {"name": "bench-01", "engine": "Redis", "capacity": 1, "private_ip": "127.0.0.1", "port": int(redis_port)}
+    status, payload = call(endpoint, account, "POST", f"/v2/{account['project_id']}/instances", body=body)
+    if status != 200:
+        die(f"create instance bench-01: HTTP {status}: {payload}")
+    print(account["project_id"], payload["instances"][0]["instance_id"])
+
+
+def cmd_resp(keys, value_bytes):
+    """SET commands with random (incompressible) values, written in ~4 MiB slabs; the values of a slab
+    are slices of one os.urandom call, which is far cheaper than one call per key."""
+    keys, value_bytes = int(keys), int(value_bytes)
+    out = sys.stdout.buffer
+    per_slab = max(1, (4 << 20) // value_bytes)
+    vlen = f"${value_bytes}\r\n".encode()
+    for start in range(0, keys, per_slab):
+        count = min(per_slab, keys - start)
+        pool = os.urandom(count * value_bytes)
+        parts = []
+        for i in range(count):
+            key = b"key:%d" % (start + i)
+            parts += [b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n" % (len(key), key), vlen,
+                      pool[i * value_bytes:(i + 1) * value_bytes], b"\r\n"]
+        out.write(b"".join(parts))
+    out.flush()
+
+
+def cmd_rediscli(redis_port, path, redis_pid):
+    redis_pid = int(redis_pid)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    _, fork_before = proc_cpu_s(redis_pid)
+    started = time.monotonic()
+    proc = subprocess.run(["redis-cli", "-p", redis_port, "--rdb", path], capture_output=True, text=True)
+    wall = time.monotonic() - started
+    _, fork_after = proc_cpu_s(redis_pid)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    output = (proc.stdout + proc.stderr).strip()
+    if proc.returncode != 0 or "Transfer finished with success" not in output:
+        die(f"redis-cli --rdb failed (exit {proc.returncode}):\n{output}")
+    size = os.path.getsize(path)
+    os.unlink(path)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    print(f"{wall:.3f} - {size} - {cpu:.2f} {fork_after - fork_before:.2f}")
+
+
+def cmd_coffer(endpoint, bootstrap, instance, server_pid, redis_pid):
+    account = load_account(bootstrap)
+    base = f"/v2/{account['project_id']}/instances/{instance}/backups"
+    server_pid, redis_pid = int(server_pid), int(redis_pid)
+
+    # RSS: VmRSS sampled every 50 ms by a thread, plus the kernel's own high-water mark VmHWM, reset
+    # just before the POST (writing 5 to clear_refs), which also catches peaks between two samples.
+    try:
+        with open(f"/proc/{server_pid}/clear_refs", "w") as f:
+            f.write("5")
+        hwm_reset = True
+    except OSError:
+        hwm_reset = False
+    base_rss, _ = proc_rss_kib(server_pid)
+    peak = [base_rss]
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            try:
+                rss, _ = proc_rss_kib(server_pid)
+            except OSError:
+                return
+            peak[0] = max(peak[0], rss)
+            done.wait(POLL_S)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    cpu_before, fork_before = proc_cpu_s(server_pid)[0], proc_cpu_s(redis_pid)[1]
+
+    started = time.monotonic()
+    status, payload = call(endpoint, account, "POST", base)
+    if status != 200 or not isinstance(payload, dict) or "backup_id" not in payload:
+        die(f"POST {base}: HTTP {status}: {payload}")
+    backup_id = payload["backup_id"]
+    deadline = started + 3600
+    while True:
+        status, payload = call(endpoint, account, "GET", base, [("limit", 10), ("offset", 0)])
+        if status != 200:
+            die(f"GET {base}: HTTP {status}: {payload}")
+        record = next((r for r in payload.get("backup_record_response") or [] if r.get("backup_id") == backup_id), None)
+        if record is None:
+            die(f"backup {backup_id} is not in the 10 newest records: {payload}")
+        if record["status"] == "succeed":
+            wall = time.monotonic() - started
+            break
+        if record["status"] != "waiting" and record["status"] != "backuping":
+            die(f"backup {backup_id} ended {record['status']}, error_code {record.get('error_code')}: {record}")
+        if time.monotonic() > deadline:
+            die(f"backup {backup_id} still {record['status']} after an hour")
+        time.sleep(POLL_S)
+
+    done.set()
+    sampler.join()
+    cpu_after, fork_after = proc_cpu_s(server_pid)[0], proc_cpu_s(redis_pid)[1]
+    _, hwm = proc_rss_kib(server_pid)
+    top = max(peak[0], hwm) if hwm_reset else peak[0]
+    growth_mib = max(0, top - base_rss) / 1024
+    server_s = (parse_dcs_time(record["updated_at"]) - parse_dcs_time(record["execution_at"])) / 1000
+
+    status, payload = call(endpoint, account, "DELETE", f"{base}/{backup_id}")
+    if status != 204:
+        die(f"DELETE {base}/{backup_id}: HTTP {status}: {payload}")
+    print(f"{wall:.3f} {server_s:.3f} {record['size']} {growth_mib:.1f} {cpu_after - cpu_before:.2f} "
+          f"{fork_after - fork_before:.2f}")
+
+
+def cmd_summary(rows_path, dataset):
+    """ROWS holds lines 'tool wall_s server_s rdb_bytes rss_growth_MiB tool_cpu_s fork_cpu_s'."""
+    rows = {"redis-cli": [], "coffer": []}
+    with open(rows_path) as f:
+        for line in f:
+            words = line.split()
+            rows[words[0]].append(words[1:])
+    cli, cof = rows["redis-cli"], rows["coffer"]
+    if not cli or not cof:
+        die(f"no rows for both tools in {rows_path}")
+    med = lambda rs, i: statistics.median(float(r[i]) for r in rs)
+    cli_wall, cof_wall = med(cli, 0), med(cof, 0)
+    cli_size, cof_size = med(cli, 2), med(cof, 2)
+    peak = max(float(r[3]) for r in cof)
+    ratio = cof_wall / cli_wall
+    print(f"median redis-cli = {cli_wall:.3f} s   ({cli_size / cli_wall / 1e6:.0f} MB/s, rdb {cli_size:.0f} bytes,"
+          f" redis-cli cpu {med(cli, 4):.2f} s, fork child cpu {med(cli, 5):.2f} s)")
+    print(f"median coffer    = {cof_wall:.3f} s   ({cof_size / cof_wall / 1e6:.0f} MB/s, rdb {cof_size:.0f} bytes,"
+          f" coffer cpu {med(cof, 4):.2f} s, fork child cpu {med(cof, 5):.2f} s; server-side {med(cof, 1):.3f} s)")
+    verdict = "ok" if ratio <= 1.05 else f"MISSED by {(ratio / 1.05 - 1) * 100:.1f}%"
+    print(f"ratio coffer/redis-cli = {ratio:.2f} (goal ≤ 1.05): {verdict}")
+    print(f"ratio coffer server-side/redis-cli = {med(cof, 1) / cli_wall:.2f} (excludes job-claim latency)")
+    verdict = "ok" if peak <= 64 else f"MISSED by {peak - 64:.1f} MiB"
+    print(f"peak RSS growth = {peak:.0f} MiB (goal ≤ 64): {verdict}")
+    # Both tools pulled an RDB of the same unchanged dataset: only the AUX fields (ctime, used-mem,
+    # repl-id, ...) may differ. A larger gap means one of them did not get the whole snapshot.
+    sizes = [float(r[2]) for r in cli + cof]
+    if max(sizes) > min(sizes) * (1 + SIZE_TOLERANCE):
+        die(f"{dataset}: RDB sizes differ by more than {SIZE_TOLERANCE:.0%}: redis-cli {[r[2] for r in cli]},"
+            f" coffer {[r[2] for r in cof]}")
+
+
+if __name__ == "__main__":
+    commands = {"port": cmd_port, "setup": cmd_setup, "resp": cmd_resp, "rediscli": cmd_rediscli,
+                "coffer": cmd_coffer, "summary": cmd_summary}
+    if len(sys.argv) < 2 or sys.argv[1] not in commands:
+        die(__doc__)
+    commands[sys.argv[1]](*sys.argv[2:])
