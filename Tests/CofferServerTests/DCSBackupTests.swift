@@ -220,6 +220,28 @@ struct DCSBackupTests {
         }
     }
 
+    @Test("A link stops working when it expires")
+    func expiredLink() async throws {
+        let clock = Clock()
+        try await RedisServer.withServer(extraArguments: Self.redisArguments(diskless: "yes")) { redis in
+            try await TestServer.run(clock: { clock.value }) { server in
+                let instanceID = try await Self.adopt(server, redis)
+                let backupID = try #require(try await Self.requestBackup(server, instanceID).json["backup_id"] as? String)
+                #expect(try await server.parts.worker.runOnce()?.status == .succeeded)
+                let links = try await server.signed(
+                    .post, "/v2/\(server.projectID)/instances/\(instanceID)/backups/\(backupID)/links", json: #"{"expiration": 300}"#)
+                let link = try #require((links.json["links"] as? [[String: Any]])?.first?["link"] as? String)
+                let path = String(link.dropFirst("http://localhost".count))
+                clock.advance(299)
+                #expect(try await server.raw(.get, path).status == .ok)
+                clock.advance(2)
+                let expired = try await server.raw(.get, path)
+                #expect(expired.status == .forbidden)
+                #expect(expired.errorCode == "DCS.2003")
+            }
+        }
+    }
+
     @Test("A silent master fails the backup after the idle timeout with dcs.08.0002")
     func idleTimeout() async throws {
         try await RedisServer.withServer(extraArguments: ["--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "5"]) { redis in

@@ -5,8 +5,8 @@ Subcommands (stdlib only, so it runs without the project's venv):
   port                                         print a free TCP port on 127.0.0.1
   setup    ENDPOINT BOOTSTRAP REDIS_PORT       adopt the Redis as instance bench-01; print "project instance"
   resp     KEYS VALUE_BYTES                    write KEYS `SET key:<n> <random value>` commands (RESP) to stdout
-  rediscli REDIS_PORT FILE REDIS_PID           time `redis-cli --rdb FILE`, delete FILE; print a result row
-  coffer   ENDPOINT BOOTSTRAP INSTANCE SERVER_PID REDIS_PID
+  rediscli REDIS_PORT REDIS_PID FILE           time `redis-cli --rdb FILE`, delete FILE; print a result row
+  coffer   REDIS_PORT REDIS_PID ENDPOINT BOOTSTRAP INSTANCE SERVER_PID
                                                time one Coffer backup, sample the server's RSS, delete the
                                                backup; print a result row
   summary  ROWS DATASET                        medians, ratio and peak RSS growth of one dataset's rows
@@ -107,6 +107,32 @@ def proc_cpu_s(pid):
     return (utime + stime) / TICKS, (cutime + cstime) / TICKS
 
 
+def redis_info(port, section):
+    """INFO <section> of the Redis on 127.0.0.1:port, as a dict."""
+    with socket.create_connection(("127.0.0.1", int(port)), timeout=10) as s:
+        s.sendall(f"INFO {section}\r\n".encode())
+        data = b""
+        while b"\r\n" not in data:
+            data += s.recv(65536) or die("Redis closed the connection")
+        header, data = data.split(b"\r\n", 1)
+        if not header.startswith(b"$"):
+            die(f"INFO {section}: {header.decode(errors='replace')}")
+        length = int(header[1:])
+        while len(data) < length:
+            data += s.recv(65536) or die("Redis closed the connection")
+    return dict(line.split(":", 1) for line in data[:length].decode().splitlines() if ":" in line)
+
+
+def wait_redis_idle(port):
+    """Until Redis has reaped its last fork child: a SYNC that arrives while a child still runs waits for
+    the next one, and the child's CPU time shows in the parent's cutime only once it is reaped."""
+    deadline = time.monotonic() + 60
+    while redis_info(port, "persistence").get("rdb_bgsave_in_progress") != "0":
+        if time.monotonic() > deadline:
+            die("Redis still has a fork child after 60 s")
+        time.sleep(0.01)
+
+
 def parse_dcs_time(text):
     """'2024-11-22T17:06:00.123Z' -> epoch ms."""
     stamp = datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
@@ -149,13 +175,15 @@ def cmd_resp(keys, value_bytes):
     out.flush()
 
 
-def cmd_rediscli(redis_port, path, redis_pid):
+def cmd_rediscli(redis_port, redis_pid, path):
     redis_pid = int(redis_pid)
+    wait_redis_idle(redis_port)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     _, fork_before = proc_cpu_s(redis_pid)
     started = time.monotonic()
     proc = subprocess.run(["redis-cli", "-p", redis_port, "--rdb", path], capture_output=True, text=True)
     wall = time.monotonic() - started
+    wait_redis_idle(redis_port)
     _, fork_after = proc_cpu_s(redis_pid)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     output = (proc.stdout + proc.stderr).strip()
@@ -167,10 +195,11 @@ def cmd_rediscli(redis_port, path, redis_pid):
     print(f"{wall:.3f} - {size} - {cpu:.2f} {fork_after - fork_before:.2f}")
 
 
-def cmd_coffer(endpoint, bootstrap, instance, server_pid, redis_pid):
+def cmd_coffer(redis_port, redis_pid, endpoint, bootstrap, instance, server_pid):
     account = load_account(bootstrap)
     base = f"/v2/{account['project_id']}/instances/{instance}/backups"
     server_pid, redis_pid = int(server_pid), int(redis_pid)
+    wait_redis_idle(redis_port)
 
     # RSS: VmRSS sampled every 50 ms by a thread, plus the kernel's own high-water mark VmHWM, reset
     # just before the POST (writing 5 to clear_refs), which also catches peaks between two samples.
@@ -221,8 +250,10 @@ def cmd_coffer(endpoint, bootstrap, instance, server_pid, redis_pid):
 
     done.set()
     sampler.join()
-    cpu_after, fork_after = proc_cpu_s(server_pid)[0], proc_cpu_s(redis_pid)[1]
     _, hwm = proc_rss_kib(server_pid)
+    cpu_after = proc_cpu_s(server_pid)[0]
+    wait_redis_idle(redis_port)
+    fork_after = proc_cpu_s(redis_pid)[1]
     top = max(peak[0], hwm) if hwm_reset else peak[0]
     growth_mib = max(0, top - base_rss) / 1024
     server_s = (parse_dcs_time(record["updated_at"]) - parse_dcs_time(record["execution_at"])) / 1000

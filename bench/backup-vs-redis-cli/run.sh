@@ -176,11 +176,11 @@ for SET in ${SIZES//,/ }; do
     printf '%-8s %-9s %3s %8s %9s %12s %14s %10s %10s\n' \
         dataset tool run wall_s server_s rdb_bytes rss_growth_MiB tool_cpu_s fork_cpu_s
     for RUN in $(seq "$RUNS"); do
-        OUT=$("${HELPER[@]}" rediscli "$REDIS_PORT" "$WORK/redis-cli.rdb" "$REDIS_PID")
+        OUT=$("${HELPER[@]}" rediscli "$REDIS_PORT" "$REDIS_PID" "$WORK/redis-cli.rdb")
         echo "redis-cli $OUT" >>"$ROWS"
         read -r WALL SRV SIZE RSS CPU FORK <<<"$OUT"
         printf '%-8s %-9s %3s %8s %9s %12s %14s %10s %10s\n' "$SET" redis-cli "$RUN" "$WALL" "($SRV)" "$SIZE" "$RSS" "$CPU" "$FORK"
-        OUT=$("${HELPER[@]}" coffer "$ENDPOINT" "$DATA/bootstrap.json" "$INSTANCE" "$SERVER_PID" "$REDIS_PID")
+        OUT=$("${HELPER[@]}" coffer "$REDIS_PORT" "$REDIS_PID" "$ENDPOINT" "$DATA/bootstrap.json" "$INSTANCE" "$SERVER_PID")
         echo "coffer $OUT" >>"$ROWS"
         read -r WALL SRV SIZE RSS CPU FORK <<<"$OUT"
         printf '%-8s %-9s %3s %8s %9s %12s %14s %10s %10s\n' "$SET" coffer "$RUN" "$WALL" "($SRV)" "$SIZE" "$RSS" "$CPU" "$FORK"

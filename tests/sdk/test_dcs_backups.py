@@ -22,8 +22,10 @@ import re
 import signal
 import socket
 import subprocess
+import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -248,6 +250,18 @@ def fork_children(server: RedisServer) -> list[int]:
             return [int(x) for x in f.read().split()]
     except OSError:
         return []
+
+
+def wait_until_snapshotting(dcs, server: RedisServer, instance_id: str, backup_id: str) -> list[int]:
+    """Wait until the redis has forked the child that writes the snapshot and the record says ``backuping``;
+    returns the child PIDs. (The child keeps the ``rdb-key-save-delay`` it was forked with.)"""
+    deadline = time.monotonic() + 10
+    while True:
+        children = fork_children(server)
+        if children and record(dcs, instance_id, backup_id)["status"] == "backuping":
+            return children
+        assert time.monotonic() < deadline, "the backup never started writing a snapshot"
+        time.sleep(0.02)
 
 
 # --------------------------------------------------------------------------------------------------- API helpers
@@ -521,6 +535,8 @@ def test_rdb_restores_the_same_dataset(finished: FinishedBackup, download: Downl
     assert dbsizes(source.server, expected) == expected, "the source changed during the test"
     assert read_values(restored, source.dataset.sample) == read_values(source.server, source.dataset.sample)
     digest = debug_digest(source.server)
+    if int(redis_version.split(".")[0]) >= 7:
+        assert digest is not None, "DEBUG should be enabled (--enable-debug-command local)"
     if digest is not None:
         assert debug_digest(restored) == digest, "DEBUG DIGEST differs between the source and the restored file"
 
@@ -599,18 +615,23 @@ def test_link_request_body_errors(coffer, dcs, finished: FinishedBackup):
     with pytest.raises(ClientRequestException) as excinfo:
         dcs.list_backup_file_links(ListBackupFileLinksRequest(instance_id=instance_id, backup_id=backup_id))
     assert_sdk_error(excinfo.value, 400, "DCS.4004")
-    # A string where an integer is expected (the v1 doc typed it as a string).
+    # Not an integer (the v1 doc typed it as a string; the v2 SDK sends an int).
     path = f"/v2/{coffer.project_id}/instances/{instance_id}/backups/{backup_id}/links"
-    resp = signed_request(coffer.url, "POST", path, ak=coffer.admin_access_key, sk=coffer.admin_secret_key,
-                          project_id=coffer.project_id, body={"expiration": 3600.5})
-    assert resp.status_code == 400 and resp.json()["error_code"] in ("DCS.4800", "DCS.4005"), resp.text
+    for value in ("3600", 3600.5, True, None):
+        resp = signed_request(coffer.url, "POST", path, ak=coffer.admin_access_key, sk=coffer.admin_secret_key,
+                              project_id=coffer.project_id, body={"expiration": value})
+        assert resp.status_code == 400, (value, resp.text)
+        assert resp.json()["error_code"] == "DCS.4800", (value, resp.text)
 
 
-def test_links_of_unknown_backups_are_4031(dcs, finished: FinishedBackup):
+def test_links_of_unknown_backups_are_4031(dcs, primary_instance, finished: FinishedBackup):
     for backup_id in (str(uuid.uuid4()), "not-a-uuid"):
         with pytest.raises(ClientRequestException) as excinfo:
             create_links(dcs, finished.source.instance_id, backup_id)
         assert_sdk_error(excinfo.value, 400, "DCS.4031")
+    with pytest.raises(ClientRequestException) as excinfo:
+        create_links(dcs, primary_instance, finished.backup_id)  # a backup of another instance
+    assert_sdk_error(excinfo.value, 400, "DCS.4031")
     with pytest.raises(ClientRequestException) as excinfo:
         create_links(dcs, str(uuid.uuid4()), finished.backup_id)
     assert_sdk_error(excinfo.value, 404, "DCS.3022")
@@ -678,12 +699,17 @@ def test_delete_raw_204(coffer, dcs, finished: FinishedBackup):
     assert record(dcs, instance_id, backup_id)["status"] == "deleted"
 
 
-def test_delete_unknown_backups_are_4031(dcs, finished: FinishedBackup):
+def test_delete_unknown_backups_are_4031(dcs, primary_instance, finished: FinishedBackup):
     for backup_id in (str(uuid.uuid4()), "not-a-uuid"):
         with pytest.raises(ClientRequestException) as excinfo:
             dcs.delete_backup_file(DeleteBackupFileRequest(instance_id=finished.source.instance_id,
                                                            backup_id=backup_id))
         assert_sdk_error(excinfo.value, 400, "DCS.4031")
+    # A backup id of another instance of the same project is unknown here.
+    with pytest.raises(ClientRequestException) as excinfo:
+        dcs.delete_backup_file(DeleteBackupFileRequest(instance_id=primary_instance, backup_id=finished.backup_id))
+    assert_sdk_error(excinfo.value, 400, "DCS.4031")
+    assert record(dcs, finished.source.instance_id, finished.backup_id)["status"] == "succeed"
     with pytest.raises(ClientRequestException) as excinfo:
         dcs.delete_backup_file(DeleteBackupFileRequest(instance_id=str(uuid.uuid4()), backup_id=finished.backup_id))
     assert_sdk_error(excinfo.value, 404, "DCS.3022")
@@ -702,8 +728,9 @@ def test_busy_instance(dcs, redis_factory: RedisFactory, redis_version: str):
         with pytest.raises(ClientRequestException) as excinfo:
             copy_instance(dcs, instance_id, remark="second")
         assert_sdk_error(excinfo.value, 400, "DCS.4096")
+        wait_until_snapshotting(dcs, server, instance_id, first)
         with pytest.raises(ClientRequestException) as excinfo:
-            copy_instance(dcs, instance_id)  # without a body too
+            copy_instance(dcs, instance_id)  # without a body too, and now while the snapshot is being written
         assert_sdk_error(excinfo.value, 400, "DCS.4096")
 
         raw = show_raw(dcs, instance_id)
@@ -722,7 +749,8 @@ def test_busy_instance(dcs, redis_factory: RedisFactory, redis_version: str):
 
         running = list_records(dcs, instance_id)
         assert [r["backup_id"] for r in running] == [first], "refused requests leave no record"
-        assert running[0]["status"] in ("waiting", "backuping"), running[0]
+        assert running[0]["status"] == "backuping", running[0]
+        assert DCS_TIME_RE.match(running[0]["execution_at"]), running[0]
         assert running[0]["is_support_restore"] == "FALSE" and running[0].get("error_code") is None, running[0]
         assert is_int(running[0]["size"]), running[0]
     finally:
@@ -739,6 +767,30 @@ def test_busy_instance(dcs, redis_factory: RedisFactory, redis_version: str):
     assert resp.status_code == 204
 
 
+def test_concurrent_requests_start_one_backup(coffer, dcs, redis_factory: RedisFactory, redis_version: str):
+    """Eight clients ask at once: exactly one backup is accepted, the others are DCS.4096."""
+    server = redis_factory.start(extra_args=backup_redis_args("yes", redis_version))
+    instance_id = create_adopting_instance(dcs, unique_name("bk-race"), server).instances[0].instance_id
+    credentials = BasicCredentials(coffer.admin_access_key, coffer.admin_secret_key, coffer.project_id)
+    clients = [dcs_client(coffer.url, credentials) for _ in range(8)]
+    barrier = threading.Barrier(len(clients))
+
+    def attempt(client) -> str:
+        barrier.wait(timeout=10)
+        try:
+            return copy_instance(client, instance_id)
+        except ClientRequestException as exc:
+            assert_sdk_error(exc, 400, "DCS.4096")
+            return "DCS.4096"
+
+    with ThreadPoolExecutor(len(clients)) as pool:
+        outcomes = list(pool.map(attempt, clients))
+    accepted = [o for o in outcomes if o != "DCS.4096"]
+    assert len(accepted) == 1, outcomes
+    assert [r["backup_id"] for r in list_records(dcs, instance_id)] == accepted
+    assert wait_for_backup(dcs, instance_id, accepted[0])[0]["status"] == "succeed"
+
+
 # =================================================================================================== failures
 
 
@@ -749,12 +801,7 @@ def test_redis_killed_mid_backup(dcs, redis_factory: RedisFactory, redis_version
     instance_id = create_adopting_instance(dcs, unique_name(f"bk-kill-{diskless}"), server).instances[0].instance_id
     server.command("CONFIG", "SET", "rdb-key-save-delay", str(SLOW_DELAY_US))
     backup_id = copy_instance(dcs, instance_id, remark="doomed")
-    # Wait until the snapshot is being written (the fork exists and the record says backuping).
-    deadline = time.monotonic() + 10
-    while not (fork_children(server) and record(dcs, instance_id, backup_id)["status"] == "backuping"):
-        assert time.monotonic() < deadline, "the backup never started"
-        time.sleep(0.05)
-    children = fork_children(server)
+    children = wait_until_snapshotting(dcs, server, instance_id, backup_id)
     # The fork inherits the replication socket: kill it too, as a crash of the host would, or the socket stays
     # open until the fork finishes on its own.
     server.proc.kill()
