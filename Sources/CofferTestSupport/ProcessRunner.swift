@@ -134,3 +134,21 @@ package final class ProcessRunner: Sendable {
         _ = await self.waitForExit(timeout: .seconds(5))
     }
 }
+
+extension ProcessRunner {
+    /// Runs a command-line tool to completion (e.g. `redis-check-rdb`) and collects its output.
+    /// - Returns: the exit status and standard output and error, merged.
+    package static func run(_ tool: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+        guard let executable = Self.locate(tool) else { return (127, "\(tool) not found on PATH") }
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}

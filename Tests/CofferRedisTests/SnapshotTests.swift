@@ -54,7 +54,7 @@ struct SnapshotTests {
             #expect(reports.withLock { $0.last?.fraction } == 1)
             if diskless == "no" { #expect(reports.withLock { $0.last?.totalBytes } == summary.bytes) }
 
-            let check = try Self.run("redis-check-rdb", [file.path])
+            let check = try ProcessRunner.run("redis-check-rdb", [file.path])
             #expect(check.status == 0, "\(check.output)")
             #expect(check.output.contains("RDB looks OK"))
         }
@@ -102,18 +102,5 @@ struct SnapshotTests {
             }
             #expect(ContinuousClock.now - started < .seconds(3))
         }
-    }
-
-    static func run(_ tool: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = ProcessRunner.locate(tool)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 }

@@ -79,7 +79,7 @@ struct DCSBackupTests {
                 defer { directory.remove() }
                 let file = directory.file("backup.rdb")
                 try Data(download.body.readableBytesView).write(to: file)
-                let check = try SnapshotCheck.run("redis-check-rdb", [file.path])
+                let check = try ProcessRunner.run("redis-check-rdb", [file.path])
                 #expect(check.status == 0, "\(check.output)")
 
                 let partial = try await server.raw(.get, path, headers: [.range: "bytes=0-8"])
@@ -276,21 +276,5 @@ struct DCSBackupTests {
                 #expect(try await Self.requestBackup(server, instanceID).status == .ok, "the instance is free again")
             }
         }
-    }
-}
-
-/// Runs a command-line tool and collects its output.
-enum SnapshotCheck {
-    static func run(_ tool: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = ProcessRunner.locate(tool)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 }

@@ -49,16 +49,7 @@ package final class PostgresProvider: DatabaseProvider {
     package func withTransaction<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         let logger = self.logger
         return try await self.client.withConnection { connection in
-            let db = connection.sql(logger: logger)
-            try await db.raw("BEGIN").run()
-            do {
-                let result = try await body(db)
-                try await db.raw("COMMIT").run()
-                return result
-            } catch {
-                try? await db.raw("ROLLBACK").run()
-                throw error
-            }
+            try await SQLTransaction.run(on: connection.sql(logger: logger), begin: "BEGIN", body)
         }
     }
 

@@ -48,16 +48,7 @@ package final class SQLiteProvider: DatabaseProvider {
     package func withTransaction<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         let db = self.connection.sql()
         return try await self.mutex.withLock {
-            // IMMEDIATE takes the write lock up front, so two processes never deadlock upgrading a read lock.
-            try await db.raw("BEGIN IMMEDIATE").run()
-            do {
-                let result = try await body(db)
-                try await db.raw("COMMIT").run()
-                return result
-            } catch {
-                try? await db.raw("ROLLBACK").run()
-                throw error
-            }
+            try await SQLTransaction.run(on: db, begin: "BEGIN IMMEDIATE", body)
         }
     }
 
