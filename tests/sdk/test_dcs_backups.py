@@ -238,9 +238,10 @@ def debug_digest(server: RedisServer) -> Optional[bytes]:
 
 
 def fill_slow(server: RedisServer) -> None:
-    """SLOW_KEYS small keys: with SLOW_DELAY_US per key a snapshot then takes about 3 s."""
+    """SLOW_KEYS keys of 1 KiB of incompressible data: with SLOW_DELAY_US per key a snapshot then takes about 3 s,
+    and a diskless transfer sends data all along (so progress can be seen rising)."""
     with Resp(server) as conn:
-        conn.pipeline([("SET", f"slow:{i:04d}", "x" * 32) for i in range(SLOW_KEYS)])
+        conn.pipeline([("SET", f"slow:{i:04d}", os.urandom(1024)) for i in range(SLOW_KEYS)])
 
 
 def fork_children(server: RedisServer) -> list[int]:
@@ -551,10 +552,16 @@ def test_range_requests(download: Download):
         assert resp.headers["Content-Range"] == f"bytes {first}-{last}/{size}", (header, resp.headers)
         assert int(resp.headers["Content-Length"]) == last - first + 1, header
         assert resp.content == data[first:last + 1], header
+        assert resp.headers["Content-Disposition"].startswith("attachment; ") and resp.headers.get("X-Request-Id")
     for header in (f"bytes={size}-", f"bytes={size + 10}-{size + 20}"):
         resp = requests.get(link, headers={"Range": header}, timeout=60)
         assert resp.status_code == 416, (header, resp.status_code)
         assert resp.headers["Content-Range"] == f"bytes */{size}", (header, resp.headers)
+        assert resp.headers.get("X-Request-Id"), resp.headers
+    # Forms that are not one satisfiable-or-not byte range are ignored: the whole file.
+    for header in ("bytes=0-1,5-6", "bytes=9-3", "items=0-5"):
+        resp = requests.get(link, headers={"Range": header}, timeout=60)
+        assert resp.status_code == 200 and resp.content == data, (header, resp.status_code)
 
 
 def test_head_answers_like_get(download: Download):
@@ -760,8 +767,14 @@ def test_busy_instance(dcs, redis_factory: RedisFactory, redis_version: str):
         # The fork that writes the snapshot keeps its delay; new snapshots are fast again.
         server.command("CONFIG", "SET", "rdb-key-save-delay", "0")
 
+    # Progress rises while the snapshot streams (diskless: the data flows as the fork writes it).
+    progress = set()
+    while (rec := record(dcs, instance_id, first))["status"] == "backuping":
+        progress.add(rec["progress"])
+        time.sleep(POLL_INTERVAL_S)
+    assert any(0 < float(p) < 100 for p in progress), f"no intermediate progress seen: {sorted(progress)}"
     rec, statuses = wait_for_backup(dcs, instance_id, first)
-    assert rec["status"] == "succeed" and "backuping" in statuses, (rec, statuses)
+    assert rec["status"] == "succeed" and rec["progress"] == "100.00", (rec, statuses)
     assert show_raw(dcs, instance_id)["task"] is None
     # Free again: a new backup is accepted, and once it is done the instance can be deleted.
     second = copy_instance(dcs, instance_id)
