@@ -242,6 +242,27 @@ struct DCSBackupTests {
         }
     }
 
+    @Test("Deleting an instance deletes its backups: records marked deleted, files removed, links dead")
+    func instanceDeletion() async throws {
+        try await RedisServer.withServer(extraArguments: Self.redisArguments(diskless: "no")) { redis in
+            try await TestServer.run { server in
+                let instanceID = try await Self.adopt(server, redis)
+                let backupID = try #require(try await Self.requestBackup(server, instanceID).json["backup_id"] as? String)
+                #expect(try await server.parts.worker.runOnce()?.status == .succeeded)
+                let links = try await server.signed(
+                    .post, "/v2/\(server.projectID)/instances/\(instanceID)/backups/\(backupID)/links", json: #"{"expiration": 300}"#)
+                let link = try #require((links.json["links"] as? [[String: Any]])?.first?["link"] as? String)
+                let key = "dcs/\(server.projectID)/\(instanceID)/\(backupID).rdb"
+                #expect(server.parts.store.blobs.exists(key: key))
+                #expect(try await server.signed(.delete, "/v2/\(server.projectID)/instances/\(instanceID)").status == .noContent)
+                #expect(!server.parts.store.blobs.exists(key: key))
+                #expect(try await server.raw(.get, String(link.dropFirst("http://localhost".count))).status == .forbidden)
+                let record = try await server.parts.store.dcs.backup(projectID: server.projectID, instanceID: instanceID, id: backupID)
+                #expect(record?.status == .deleted)
+            }
+        }
+    }
+
     @Test("A silent master fails the backup after the idle timeout with dcs.08.0002")
     func idleTimeout() async throws {
         try await RedisServer.withServer(extraArguments: ["--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "5"]) { redis in

@@ -152,7 +152,7 @@ struct StoreTests {
             try await store.dcs.updateInstance(renamed)
             #expect(try await store.dcs.instance(projectID: "P1", id: a.id)?.name == "cache-z")
 
-            try await store.dcs.deleteInstance(projectID: "P1", id: a.id, at: base.addingTimeInterval(20))
+            _ = try await store.dcs.deleteInstance(projectID: "P1", id: a.id, at: base.addingTimeInterval(20))
             #expect(try await store.dcs.instance(projectID: "P1", id: a.id) == nil)
             #expect(try await store.dcs.instances(projectID: "P1", filter: DCSInstanceFilter()).total == 1)
             #expect(try await store.dcs.instanceNameExists(projectID: "P1", name: "cache-z") == false)

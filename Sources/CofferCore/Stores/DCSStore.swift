@@ -8,8 +8,9 @@ package protocol DCSStore: Sendable {
     func instanceNameExists(projectID: String, name: String) async throws -> Bool
     func instances(projectID: String, filter: DCSInstanceFilter) async throws -> Page<DCSInstance>
     func updateInstance(_ instance: DCSInstance) async throws
-    /// Marks the instance deleted; it is no longer visible.
-    func deleteInstance(projectID: String, id: String, at: Date) async throws
+    /// Marks the instance deleted (it is no longer visible) and its backups `deleted`, in one transaction.
+    /// - Returns: the blob keys of the backups, for the caller to remove.
+    func deleteInstance(projectID: String, id: String, at: Date) async throws -> [String]
 
     func insertBackup(_ record: DCSBackupRecord) async throws
     /// Inserts a backup record and the job that makes it, atomically.

@@ -43,7 +43,7 @@ package enum CofferApp {
         let metrics = HTTPMetrics()
         let tasks = InstanceTasks(jobs: store.jobs)
         let inspector = RedisInspector(logger: logger)
-        let instances = DCSInstanceController(store: store.dcs, inspector: inspector, tasks: tasks, clock: clock)
+        let instances = DCSInstanceController(store: store.dcs, blobs: store.blobs, inspector: inspector, tasks: tasks, clock: clock)
         let routes = RouteTable(
             IAMController(
                 identities: store.identities, service: IdentityService(store: store.identities, hasher: hasher), tokens: tokens,

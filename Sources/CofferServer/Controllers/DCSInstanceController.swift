@@ -1,4 +1,5 @@
 import CofferCore
+import CofferStorage
 import Foundation
 import Hummingbird
 import Logging
@@ -6,6 +7,7 @@ import Logging
 /// DCS v2 instance operations (reference 2.10). A Coffer instance adopts a running Redis server.
 struct DCSInstanceController: Sendable {
     let store: any DCSStore
+    let blobs: any BlobStore
     let inspector: RedisInspector
     let tasks: InstanceTasks
     let clock: @Sendable () -> Date
@@ -155,8 +157,16 @@ struct DCSInstanceController: Sendable {
     @Sendable func delete(_ request: APIRequest) async throws -> Response {
         let instance = try await self.instance(request)
         guard try await self.tasks.task(of: instance) == nil else { throw DCSError.stateForbids }
-        try await self.store.deleteInstance(projectID: instance.projectID, id: instance.id, at: self.clock())
-        request.logger.info("DCS instance deleted", metadata: ["instance.id": "\(instance.id)"])
+        // Its backups go with it: records marked deleted (their links stop working), files removed.
+        let files = try await self.store.deleteInstance(projectID: instance.projectID, id: instance.id, at: self.clock())
+        for key in files {
+            do {
+                try self.blobs.delete(key: key)
+            } catch {
+                request.logger.error("Deleting a backup file failed", metadata: ["blob.key": "\(key)", "error": "\(error)"])
+            }
+        }
+        request.logger.info("DCS instance deleted", metadata: ["instance.id": "\(instance.id)", "backups.removed": "\(files.count)"])
         return JSONCoding.noContent()
     }
 

@@ -64,6 +64,14 @@ package struct CofferResponder: HTTPResponder {
         }
     }
 
+    /// How the client reached the server, for the URLs Coffer hands out (download links, the IAM catalog):
+    /// `X-Forwarded-Proto`/`X-Forwarded-Host` from a TLS-terminating proxy win over the Host header.
+    static func baseURL(_ headers: [String: String]) -> String {
+        let scheme = headers["x-forwarded-proto"].flatMap { ["http", "https"].contains($0) ? $0 : nil } ?? "http"
+        let host = headers["x-forwarded-host"] ?? headers["host"] ?? "127.0.0.1"
+        return scheme + "://" + host
+    }
+
     private func handle(
         _ request: Request, route: Route, parameters: [String: String], family: APIFamily, requestID: String, logger: Logger
     ) async throws -> Response {
@@ -103,7 +111,7 @@ package struct CofferResponder: HTTPResponder {
         let apiRequest = APIRequest(
             method: request.method, family: family, requestID: requestID, principal: principal, pathParameters: parameters,
             query: query, headers: request.headers, body: body, logger: logger,
-            baseURL: "http://" + (headers["host"] ?? "127.0.0.1"))
+            baseURL: Self.baseURL(headers))
         return try await route.handler(apiRequest)
     }
 }

@@ -92,14 +92,27 @@ package struct SQLDCSStore: DCSStore {
         }
     }
 
-    package func deleteInstance(projectID: String, id: String, at date: Date) async throws {
-        try await self.provider.withDatabase { db in
+    package func deleteInstance(projectID: String, id: String, at date: Date) async throws -> [String] {
+        try await self.provider.withTransaction { db in
+            let keys = try await db.raw(
+                """
+                SELECT blob_key FROM dcs_backups WHERE project_id = \(bind: projectID) AND instance_id = \(bind: id)
+                  AND status <> 'deleted' AND blob_key IS NOT NULL
+                """
+            ).all().map { try $0.string("blob_key") }
+            try await db.raw(
+                """
+                UPDATE dcs_backups SET status = 'deleted', is_support_restore = 'FALSE', updated_at = \(bind: millis(date))
+                WHERE project_id = \(bind: projectID) AND instance_id = \(bind: id) AND status <> 'deleted'
+                """
+            ).run()
             try await db.raw(
                 """
                 UPDATE dcs_instances SET deleted_at = \(bind: millis(date)), updated_at = \(bind: millis(date))
                 WHERE project_id = \(bind: projectID) AND id = \(bind: id) AND deleted_at IS NULL
                 """
             ).run()
+            return keys
         }
     }
 
