@@ -27,6 +27,8 @@ package final class JobWorker: Service {
     private let configuration: Configuration
     private let logger: Logger
     private let clock: @Sendable () -> Date
+    /// Rung by `wake()` when a job is enqueued in this process.
+    private let doorbell = Doorbell()
     /// Set once graceful shutdown starts: when running jobs must be given up.
     private let shutdownDeadline = Mutex<ContinuousClock.Instant?>(nil)
 
@@ -44,6 +46,9 @@ package final class JobWorker: Service {
 
     private var isShuttingDown: Bool { self.shutdownDeadline.withLock { $0 != nil } }
 
+    /// Tells idle loops that a job was just enqueued, so it starts now rather than at the next poll.
+    package func wake() { self.doorbell.ring() }
+
     package func run() async throws {
         try await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
@@ -54,6 +59,7 @@ package final class JobWorker: Service {
             }
         } onGracefulShutdown: {
             self.shutdownDeadline.withLock { $0 = ContinuousClock.now.advanced(by: self.configuration.shutdownGrace) }
+            self.doorbell.ring()
         }
     }
 
@@ -108,7 +114,7 @@ package final class JobWorker: Service {
             } catch {
                 self.logger.error("Claiming a job failed", metadata: ["error": "\(error)"])
             }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.configuration.pollInterval) }
+            try? await cancelWhenGracefulShutdown { await self.doorbell.wait(timeout: self.configuration.pollInterval) }
         }
     }
 

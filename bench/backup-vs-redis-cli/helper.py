@@ -11,7 +11,8 @@ Subcommands (stdlib only, so it runs without the project's venv):
                                                backup; print a result row
   summary  ROWS DATASET                        medians, ratio and peak RSS growth of one dataset's rows
 
-A result row is "wall_s server_s rdb_bytes rss_growth_MiB tool_cpu_s fork_cpu_s" ("-" where not applicable).
+A result row is "wall_s server_s rdb_bytes rss_growth_MiB tool_cpu_s fork_cpu_s tool_user_s tool_sys_s"
+("-" where not applicable).
 """
 import hashlib
 import hmac
@@ -99,12 +100,12 @@ def proc_rss_kib(pid):
 
 
 def proc_cpu_s(pid):
-    """(own utime+stime, reaped children's cutime+cstime) of a process, in seconds. Redis reaps its
-    fork child when the snapshot ends, so the second figure grows by the child's CPU time."""
+    """(own user CPU, own system CPU, reaped children's user+system CPU) of a process, in seconds.
+    Redis reaps its fork child when the snapshot ends, so the third figure grows by the child's CPU."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()  # after "(comm)": field 3 is fields[0]
     utime, stime, cutime, cstime = (int(x) for x in fields[11:15])
-    return (utime + stime) / TICKS, (cutime + cstime) / TICKS
+    return utime / TICKS, stime / TICKS, (cutime + cstime) / TICKS
 
 
 def redis_info(port, section):
@@ -179,20 +180,20 @@ def cmd_rediscli(redis_port, redis_pid, path):
     redis_pid = int(redis_pid)
     wait_redis_idle(redis_port)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    _, fork_before = proc_cpu_s(redis_pid)
+    fork_before = proc_cpu_s(redis_pid)[2]
     started = time.monotonic()
     proc = subprocess.run(["redis-cli", "-p", redis_port, "--rdb", path], capture_output=True, text=True)
     wall = time.monotonic() - started
     wait_redis_idle(redis_port)
-    _, fork_after = proc_cpu_s(redis_pid)
+    fork_after = proc_cpu_s(redis_pid)[2]
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     output = (proc.stdout + proc.stderr).strip()
     if proc.returncode != 0 or "Transfer finished with success" not in output:
         die(f"redis-cli --rdb failed (exit {proc.returncode}):\n{output}")
     size = os.path.getsize(path)
     os.unlink(path)
-    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    print(f"{wall:.3f} - {size} - {cpu:.2f} {fork_after - fork_before:.2f}")
+    user, system = after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime
+    print(f"{wall:.3f} - {size} - {user + system:.2f} {fork_after - fork_before:.2f} {user:.2f} {system:.2f}")
 
 
 def cmd_coffer(redis_port, redis_pid, endpoint, bootstrap, instance, server_pid):
@@ -224,7 +225,8 @@ def cmd_coffer(redis_port, redis_pid, endpoint, bootstrap, instance, server_pid)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    cpu_before, fork_before = proc_cpu_s(server_pid)[0], proc_cpu_s(redis_pid)[1]
+    user_before, sys_before, _ = proc_cpu_s(server_pid)
+    fork_before = proc_cpu_s(redis_pid)[2]
 
     started = time.monotonic()
     status, payload = call(endpoint, account, "POST", base)
@@ -251,9 +253,10 @@ def cmd_coffer(redis_port, redis_pid, endpoint, bootstrap, instance, server_pid)
     done.set()
     sampler.join()
     _, hwm = proc_rss_kib(server_pid)
-    cpu_after = proc_cpu_s(server_pid)[0]
+    user_after, sys_after, _ = proc_cpu_s(server_pid)
+    user, system = user_after - user_before, sys_after - sys_before
     wait_redis_idle(redis_port)
-    fork_after = proc_cpu_s(redis_pid)[1]
+    fork_after = proc_cpu_s(redis_pid)[2]
     top = max(peak[0], hwm) if hwm_reset else peak[0]
     growth_mib = max(0, top - base_rss) / 1024
     server_s = (parse_dcs_time(record["updated_at"]) - parse_dcs_time(record["execution_at"])) / 1000
@@ -261,12 +264,12 @@ def cmd_coffer(redis_port, redis_pid, endpoint, bootstrap, instance, server_pid)
     status, payload = call(endpoint, account, "DELETE", f"{base}/{backup_id}")
     if status != 204:
         die(f"DELETE {base}/{backup_id}: HTTP {status}: {payload}")
-    print(f"{wall:.3f} {server_s:.3f} {record['size']} {growth_mib:.1f} {cpu_after - cpu_before:.2f} "
-          f"{fork_after - fork_before:.2f}")
+    print(f"{wall:.3f} {server_s:.3f} {record['size']} {growth_mib:.1f} {user + system:.2f} "
+          f"{fork_after - fork_before:.2f} {user:.2f} {system:.2f}")
 
 
 def cmd_summary(rows_path, dataset):
-    """ROWS holds lines 'tool wall_s server_s rdb_bytes rss_growth_MiB tool_cpu_s fork_cpu_s'."""
+    """ROWS holds lines 'tool' + a result row."""
     rows = {"redis-cli": [], "coffer": []}
     with open(rows_path) as f:
         for line in f:
@@ -281,9 +284,9 @@ def cmd_summary(rows_path, dataset):
     peak = max(float(r[3]) for r in cof)
     ratio = cof_wall / cli_wall
     print(f"median redis-cli = {cli_wall:.3f} s   ({cli_size / cli_wall / 1e6:.0f} MB/s, rdb {cli_size:.0f} bytes,"
-          f" redis-cli cpu {med(cli, 4):.2f} s, fork child cpu {med(cli, 5):.2f} s)")
+          f" redis-cli cpu {med(cli, 4):.2f} s = {med(cli, 6):.2f} user + {med(cli, 7):.2f} sys, fork child cpu {med(cli, 5):.2f} s)")
     print(f"median coffer    = {cof_wall:.3f} s   ({cof_size / cof_wall / 1e6:.0f} MB/s, rdb {cof_size:.0f} bytes,"
-          f" coffer cpu {med(cof, 4):.2f} s, fork child cpu {med(cof, 5):.2f} s; server-side {med(cof, 1):.3f} s)")
+          f" coffer cpu {med(cof, 4):.2f} s = {med(cof, 6):.2f} user + {med(cof, 7):.2f} sys, fork child cpu {med(cof, 5):.2f} s; server-side {med(cof, 1):.3f} s)")
     verdict = "ok" if ratio <= 1.05 else f"MISSED by {(ratio / 1.05 - 1) * 100:.1f}%"
     print(f"ratio coffer/redis-cli = {ratio:.2f} (goal ≤ 1.05): {verdict}")
     print(f"ratio coffer server-side/redis-cli = {med(cof, 1) / cli_wall:.2f} (excludes job-claim latency)")

@@ -178,11 +178,11 @@ for SET in ${SIZES//,/ }; do
     for RUN in $(seq "$RUNS"); do
         OUT=$("${HELPER[@]}" rediscli "$REDIS_PORT" "$REDIS_PID" "$WORK/redis-cli.rdb")
         echo "redis-cli $OUT" >>"$ROWS"
-        read -r WALL SRV SIZE RSS CPU FORK <<<"$OUT"
+        read -r WALL SRV SIZE RSS CPU FORK _ <<<"$OUT"
         printf '%-8s %-9s %3s %8s %9s %12s %14s %10s %10s\n' "$SET" redis-cli "$RUN" "$WALL" "($SRV)" "$SIZE" "$RSS" "$CPU" "$FORK"
         OUT=$("${HELPER[@]}" coffer "$REDIS_PORT" "$REDIS_PID" "$ENDPOINT" "$DATA/bootstrap.json" "$INSTANCE" "$SERVER_PID")
         echo "coffer $OUT" >>"$ROWS"
-        read -r WALL SRV SIZE RSS CPU FORK <<<"$OUT"
+        read -r WALL SRV SIZE RSS CPU FORK _ <<<"$OUT"
         printf '%-8s %-9s %3s %8s %9s %12s %14s %10s %10s\n' "$SET" coffer "$RUN" "$WALL" "($SRV)" "$SIZE" "$RSS" "$CPU" "$FORK"
     done
     OUT=$("${HELPER[@]}" summary "$ROWS" "$SET")

@@ -44,6 +44,13 @@ package enum CofferApp {
         let tasks = InstanceTasks(jobs: store.jobs)
         let inspector = RedisInspector(logger: logger)
         let instances = DCSInstanceController(store: store.dcs, blobs: store.blobs, inspector: inspector, tasks: tasks, clock: clock)
+        let worker = JobWorker(
+            store: store.jobs,
+            handlers: [
+                BlobSweepJob(blobs: store.blobs, logger: logger, clock: clock),
+                DCSBackupJob(store: store.dcs, blobs: store.blobs, logger: logger, clock: clock, idleTimeout: configuration.backupIdleTimeout),
+            ],
+            logger: logger, clock: clock)
         let routes = RouteTable(
             IAMController(
                 identities: store.identities, service: IdentityService(store: store.identities, hasher: hasher), tokens: tokens,
@@ -52,17 +59,10 @@ package enum CofferApp {
                 + instances.routes
                 + DCSBackupController(
                     store: store.dcs, blobs: store.blobs, instances: instances, tasks: tasks,
-                    links: DownloadLinks(key: store.masterKey.derive(purpose: "coffer-download-link-v1")), clock: clock
+                    links: DownloadLinks(key: store.masterKey.derive(purpose: "coffer-download-link-v1")),
+                    wakeWorker: { worker.wake() }, clock: clock
                 ).routes
-                + OperationsController(metrics: metrics, database: { try await store.ping() })
-                .routes)
-        let worker = JobWorker(
-            store: store.jobs,
-            handlers: [
-                BlobSweepJob(blobs: store.blobs, logger: logger, clock: clock),
-                DCSBackupJob(store: store.dcs, blobs: store.blobs, logger: logger, clock: clock, idleTimeout: configuration.backupIdleTimeout),
-            ],
-            logger: logger, clock: clock)
+                + OperationsController(metrics: metrics, database: { try await store.ping() }).routes)
         let sweep = BlobSweepJob.job(now: clock())
         do {
             try await store.jobs.enqueue(sweep)

@@ -12,6 +12,8 @@ struct DCSBackupController: Sendable {
     let instances: DCSInstanceController
     let tasks: InstanceTasks
     let links: DownloadLinks
+    /// Starts the job worker's idle loops (the backup starts now, not at the next poll).
+    let wakeWorker: @Sendable () -> Void
     let clock: @Sendable () -> Date
 
     var routes: [Route] {
@@ -48,6 +50,7 @@ struct DCSBackupController: Sendable {
             // Lost a race with another request: the database let only one task in.
             throw try await self.busyError(instance) ?? DCSError.backupRunning
         }
+        self.wakeWorker()
         request.logger.info("DCS backup requested", metadata: ["backup.id": "\(record.id)", "instance.id": "\(instance.id)"])
         return try JSONCoding.response(["backup_id": record.id])
     }
