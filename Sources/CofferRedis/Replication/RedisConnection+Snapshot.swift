@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import Synchronization
 
 extension RedisConnection {
     /// Pulls a point-in-time RDB snapshot over the replication protocol, as `redis-cli --rdb` does, and
@@ -41,7 +42,9 @@ extension RedisConnection {
         _ = try await self.command(["REPLCONF", "capa", "eof"])
         _ = try await self.command(["REPLCONF", "rdb-only", "1"])
         try await self.sendRaw(RESPEncoder().encode(["SYNC"]))
-        var source = ReplicationSource(connection: self, idleTimeout: idleTimeout, sink: sink, progress: progress)
+        let watchdog = await self.startWatchdog(idleTimeout: idleTimeout)
+        defer { watchdog.stop() }
+        var source = ReplicationSource(connection: self, watchdog: watchdog, sink: sink, progress: progress)
         source.keysTotalPerDatabase = expectedKeys
         let header = try await source.readHeaderLine()
         if header.hasPrefix("-") {
@@ -88,21 +91,74 @@ extension RedisConnection {
         }
     }
 
-    /// Hands over the buffered bytes, or the next chunk from the socket, waiting at most `idleTimeout`.
-    /// - Returns: nil at end of stream.
-    func takeChunk(idleTimeout: Duration) async throws -> ByteBuffer? {
+    /// Hands over the buffered bytes, or the next chunk from the socket.
+    ///
+    /// Silence is bounded by `watchdog` (one repeating timer for the whole pull, rather than a timer per
+    /// chunk: a pull reads tens of thousands of chunks, and each timer costs a cross-thread wake-up).
+    /// - Returns: the chunk; throws at end of stream (`timedOut` when the watchdog closed the socket).
+    func takeChunk(watchdog: IdleWatchdog) async throws -> ByteBuffer? {
         if self.readBuffer.readableBytes > 0 {
             let chunk = self.readBuffer
             self.readBuffer = ByteBuffer()
             return chunk
         }
         guard case .open = self.state else { throw RedisError.connectionClosed }
-        // End of stream is thrown inside the deadline, so a close caused by the deadline reads as a time-out.
-        try await self.withDeadline(idleTimeout, operation: "SYNC") {
-            guard try await self.receive() else { throw RedisError.connectionClosed }
+        let received: Bool
+        do {
+            received = try await self.receive()
+        } catch {
+            self.fail()
+            throw watchdog.hasFired ? RedisError.timedOut(watchdog.message) : RedisError.connectionClosed
         }
+        guard received else {
+            self.fail()
+            throw watchdog.hasFired ? RedisError.timedOut(watchdog.message) : RedisError.connectionClosed
+        }
+        watchdog.touch()
         let chunk = self.readBuffer
         self.readBuffer = ByteBuffer()
         return chunk
     }
+
+    /// Starts the idle watchdog of a pull on the connection's event loop.
+    func startWatchdog(idleTimeout: Duration) -> IdleWatchdog {
+        IdleWatchdog(channel: self.channel, idleTimeout: idleTimeout)
+    }
+}
+
+/// Closes a connection that received nothing for `idleTimeout`, checking four times per period.
+final class IdleWatchdog: Sendable {
+    /// Shared with the timer closure, which must not capture the watchdog before it is initialised.
+    private final class State: Sendable {
+        let lastActivity = Atomic<Int64>(NIODeadline.now().uptimeNanoseconds.asInt64)
+        let fired = Atomic<Bool>(false)
+    }
+
+    private let state = State()
+    private let task: RepeatedTask
+    let message: String
+
+    init(channel: any Channel, idleTimeout: Duration) {
+        let idle = Int64(idleTimeout.components.seconds) * 1_000_000_000 + idleTimeout.components.attoseconds / 1_000_000_000
+        let state = self.state
+        self.message = "the master sent nothing for \(idleTimeout)"
+        let tick = TimeAmount.nanoseconds(max(1_000_000, idle / 4))
+        self.task = channel.eventLoop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { _ in
+            if NIODeadline.now().uptimeNanoseconds.asInt64 - state.lastActivity.load(ordering: .relaxed) > idle {
+                state.fired.store(true, ordering: .releasing)
+                channel.close(promise: nil)
+            }
+        }
+    }
+
+    var hasFired: Bool { self.state.fired.load(ordering: .acquiring) }
+
+    /// Records that bytes arrived.
+    func touch() { self.state.lastActivity.store(NIODeadline.now().uptimeNanoseconds.asInt64, ordering: .relaxed) }
+
+    func stop() { self.task.cancel() }
+}
+
+extension UInt64 {
+    fileprivate var asInt64: Int64 { Int64(truncatingIfNeeded: self) }
 }

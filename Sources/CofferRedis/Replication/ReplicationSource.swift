@@ -10,7 +10,7 @@ struct ReplicationSource {
     typealias Sink = (UnsafeRawBufferPointer) throws -> Void
 
     let connection: RedisConnection
-    let idleTimeout: Duration
+    let watchdog: IdleWatchdog
     let sink: Sink
     let progress: (SnapshotProgress) -> Void
 
@@ -34,9 +34,9 @@ struct ReplicationSource {
     var keysTotalPerDatabase: [Int: Int] = [:]
     private var lastReport = ContinuousClock.now
 
-    init(connection: RedisConnection, idleTimeout: Duration, sink: @escaping Sink, progress: @escaping (SnapshotProgress) -> Void) {
+    init(connection: RedisConnection, watchdog: IdleWatchdog, sink: @escaping Sink, progress: @escaping (SnapshotProgress) -> Void) {
         self.connection = connection
-        self.idleTimeout = idleTimeout
+        self.watchdog = watchdog
         self.sink = sink
         self.progress = progress
     }
@@ -146,7 +146,7 @@ struct ReplicationSource {
         if let remaining = self.remainingLength, remaining <= 0 {
             throw RedisError.protocolViolation("the RDB payload ended before the RDB did (announced length too short or corrupt data)")
         }
-        guard var chunk = try await self.connection.takeChunk(idleTimeout: self.idleTimeout) else {
+        guard var chunk = try await self.connection.takeChunk(watchdog: self.watchdog) else {
             throw RedisError.connectionClosed
         }
         if let remaining = self.remainingLength {
