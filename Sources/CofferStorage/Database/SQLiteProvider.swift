@@ -6,19 +6,23 @@ import SQLKit
 import SQLiteKit
 import SQLiteNIO
 
-/// SQLite behind one connection: every statement and transaction is serialised by a FIFO lock.
+/// SQLite behind a small pool of connections: WAL lets readers run in parallel with each other and with
+/// the one writer; SQLite's own lock (with a busy timeout) orders writers, and `BEGIN IMMEDIATE` takes
+/// the write lock up front so two transactions never deadlock upgrading a read lock.
 ///
 /// The file is created with mode 0600 before SQLite opens it (its `-wal`/`-shm` companions inherit the
-/// mode). WAL journaling and a busy timeout let the admin CLI write while a server runs.
+/// mode). The admin CLI writes to the same file while a server runs. An in-memory database cannot be
+/// shared between connections, so it gets a pool of one.
 package final class SQLiteProvider: DatabaseProvider {
     package let kind = DatabaseKind.sqlite
-    private let connection: SQLiteConnection
-    private let mutex = AsyncMutex()
-    private let logger: Logger
+    /// Connections per file database: one per core is where parallel reads stop paying on this machine.
+    package static let poolSize = 4
+    private let pool: AsyncPool<SQLiteConnection>
+    private let connections: [SQLiteConnection]
 
-    private init(connection: SQLiteConnection, logger: Logger) {
-        self.connection = connection
-        self.logger = logger
+    private init(connections: [SQLiteConnection]) {
+        self.connections = connections
+        self.pool = AsyncPool(connections)
     }
 
     /// Opens (creating when missing) the database at `path`, or an in-memory database when `path` is nil.
@@ -31,35 +35,41 @@ package final class SQLiteProvider: DatabaseProvider {
             fchmod(fd, 0o600)
             Foundation.close(fd)
         }
-        let connection = try await SQLiteConnection.open(storage: path.map { .file(path: $0) } ?? .memory, logger: logger).get()
-        let provider = SQLiteProvider(connection: connection, logger: logger)
-        let db = connection.sql()
-        if path != nil { try await db.raw("PRAGMA journal_mode = WAL").run() }
-        try await db.raw("PRAGMA busy_timeout = 10000").run()
-        try await db.raw("PRAGMA foreign_keys = ON").run()
-        return provider
+        var connections: [SQLiteConnection] = []
+        do {
+            for index in 0..<(path == nil ? 1 : Self.poolSize) {
+                let connection = try await SQLiteConnection.open(storage: path.map { .file(path: $0) } ?? .memory, logger: logger).get()
+                connections.append(connection)
+                let db = connection.sql()
+                if path != nil && index == 0 { try await db.raw("PRAGMA journal_mode = WAL").run() }
+                try await db.raw("PRAGMA busy_timeout = 10000").run()
+                try await db.raw("PRAGMA foreign_keys = ON").run()
+            }
+        } catch {
+            for connection in connections { try? await connection.close().get() }
+            throw error
+        }
+        return SQLiteProvider(connections: connections)
     }
 
     package func withDatabase<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
-        let db = self.connection.sql()
-        return try await self.mutex.withLock { try await body(db) }
+        try await self.pool.withResource { connection in try await body(connection.sql()) }
     }
 
     package func withTransaction<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
-        let db = self.connection.sql()
-        return try await self.mutex.withLock {
-            try await SQLTransaction.run(on: db, begin: "BEGIN IMMEDIATE", body)
+        try await self.pool.withResource { connection in
+            try await SQLTransaction.run(on: connection.sql(), begin: "BEGIN IMMEDIATE", body)
         }
     }
 
     package func close() async {
         // `close().get()` rather than the async `close()`, which throws in a cancelled task (style guide 1.5).
-        try? await self.connection.close().get()
+        for connection in self.connections { try? await connection.close().get() }
     }
 
     deinit {
         // sqlite-nio asserts that connections are closed; `close()` is idempotent.
-        if !self.connection.isClosed { _ = self.connection.close() }
+        for connection in self.connections where !connection.isClosed { _ = connection.close() }
     }
 }
 
