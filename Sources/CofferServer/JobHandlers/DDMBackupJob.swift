@@ -1,0 +1,177 @@
+import CofferCore
+import CofferJobs
+import CofferMySQL
+import CofferStorage
+import Foundation
+import Logging
+
+/// `ddm.backup`: one consistent backup of a DDM instance — a dump of every data node at one instant
+/// (`ConsistentDumper`), each streamed compressed into the blob store, plus a metadata document (schemas,
+/// shard layout, node mapping, binlog positions). Every file's size and SHA-256 are recorded.
+///
+/// Not idempotent: a crash mid-dump fails the backup (`createfail`) and removes whatever it had written.
+struct DDMBackupJob: JobHandler {
+    static let kind = "ddm.backup"
+
+    let store: any DDMStore
+    let blobs: any BlobStore
+    let dumper: ConsistentDumper
+    let logger: Logger
+    let clock: @Sendable () -> Date
+
+    var kind: String { Self.kind }
+    var isIdempotent: Bool { false }
+
+    /// Blob keys are fixed per backup and node, so cleanup after a crash knows them without a record.
+    static func dumpKey(backupID: String, nodeID: String) -> String { "ddm/\(backupID)/\(nodeID).sql.zst" }
+    static func metadataKey(backupID: String) -> String { "ddm/\(backupID)/metadata.json" }
+
+    func run(_ job: Job) async throws {
+        guard let backupID = DDMJobPayload.decode(job.payload)?.backupID,
+            var backup = try await self.store.backup(projectID: job.projectID, id: backupID)
+        else { throw MySQLError.dumpFailed("the backup record of job \(job.id) is missing") }
+        let schemas = try await self.store.schemas(projectID: job.projectID, instanceID: backup.instanceID)
+        // One dump per node, covering every shard database of every schema on it, with the first schema's account.
+        var order: [String] = []
+        var databases: [String: [String]] = [:]
+        var accounts: [String: (String, String)] = [:]
+        for schema in schemas {
+            for part in schema.parts {
+                if databases[part.nodeID] == nil { order.append(part.nodeID) }
+                databases[part.nodeID, default: []] += part.databases
+                if accounts[part.nodeID] == nil { accounts[part.nodeID] = (part.adminUser, part.adminPassword) }
+            }
+        }
+        var nodes: [DataNode] = []
+        for id in order {
+            guard let node = try await self.store.dataNode(projectID: job.projectID, id: id) else {
+                throw MySQLError.dumpFailed("data node \(id) is no longer registered")
+            }
+            nodes.append(node)
+        }
+        var writers: [any BlobWriter] = []
+        var committed: [String] = []
+        do {
+            var targets: [DumpTarget] = []
+            for node in nodes {
+                let writer = try self.blobs.makeWriter(key: Self.dumpKey(backupID: backup.id, nodeID: node.id))
+                writers.append(writer)
+                let (user, password) = accounts[node.id]!
+                targets.append(
+                    DumpTarget(
+                        name: node.id, endpoint: MySQLEndpoint(host: node.host, port: node.port, user: user, password: password),
+                        databases: databases[node.id]!, sink: BlobDumpSink(writer: writer)))
+            }
+            let outcomes = targets.isEmpty ? [] : try await self.dumper.dump(targets)
+            var files: [DDMBackup.File] = []
+            for (index, writer) in writers.enumerated() {
+                let info = try writer.commit()
+                committed.append(info.key)
+                let node = nodes[index]
+                let outcome = outcomes[index]
+                files.append(
+                    DDMBackup.File(
+                        nodeID: node.id, nodeName: node.name, blobKey: info.key, size: info.size, sha256: info.sha256,
+                        databases: databases[node.id]!, binlogFile: outcome.binlogFile, binlogPosition: outcome.binlogPosition,
+                        gtidPosition: outcome.gtidPosition))
+            }
+            writers.removeAll()
+            let metadata = try Self.metadata(backup: backup, schemas: schemas, nodes: nodes, files: files)
+            let metadataWriter = try self.blobs.makeWriter(key: Self.metadataKey(backupID: backup.id))
+            writers.append(metadataWriter)
+            try metadataWriter.write(metadata)
+            let metadataInfo = try metadataWriter.commit()
+            committed.append(metadataInfo.key)
+            writers.removeAll()
+            backup.files = files
+            backup.metadataKey = metadataInfo.key
+            backup.metadataSHA256 = metadataInfo.sha256
+            backup.size = files.reduce(metadataInfo.size) { $0 + $1.size }
+            backup.status = .normal
+            backup.updatedAt = self.clock()
+            try await self.store.updateBackup(backup)
+            self.logger.info(
+                "DDM backup finished",
+                metadata: [
+                    "ddm.backup.id": "\(backup.id)", "ddm.backup.bytes": "\(backup.size)",
+                    "ddm.lock_ms": "\(outcomes.map(\.lockHeld.milliseconds).max() ?? 0)",
+                ])
+        } catch {
+            for writer in writers { writer.abort() }
+            for key in committed { try? self.blobs.delete(key: key) }
+            throw error
+        }
+    }
+
+    /// Marks the backup `createfail` and removes every file it may have written (also after a crash, when
+    /// nothing in memory remembers them: the keys are derived from the backup and its instance's nodes).
+    func jobFailed(_ job: Job, reason: String) async {
+        guard let backupID = DDMJobPayload.decode(job.payload)?.backupID,
+            var backup = try? await self.store.backup(projectID: job.projectID, id: backupID)
+        else { return }
+        let schemas = (try? await self.store.schemas(projectID: job.projectID, instanceID: backup.instanceID)) ?? []
+        let nodeIDs = Set(schemas.flatMap { $0.parts.map(\.nodeID) } + backup.files.map(\.nodeID))
+        for id in nodeIDs { try? self.blobs.delete(key: Self.dumpKey(backupID: backup.id, nodeID: id)) }
+        try? self.blobs.delete(key: Self.metadataKey(backupID: backup.id))
+        backup.status = .createfail
+        backup.files = []
+        backup.size = 0
+        backup.metadataKey = nil
+        backup.metadataSHA256 = nil
+        backup.error = String(reason.prefix(2000))
+        backup.updatedAt = self.clock()
+        try? await self.store.updateBackup(backup)
+        self.logger.error("DDM backup failed", metadata: ["ddm.backup.id": "\(backup.id)", "error": "\(reason)"])
+    }
+
+    /// The metadata document stored beside the dumps: enough to rebuild the instance's schemas on new nodes.
+    static func metadata(backup: DDMBackup, schemas: [DDMSchema], nodes: [DataNode], files: [DDMBackup.File]) throws -> Data {
+        let document: JSONValue = .object([
+            "format": .string("coffer-ddm-backup-v1"),
+            "backup_id": .string(backup.id),
+            "instance": .object(["id": .string(backup.instanceID), "name": .string(backup.instanceName)]),
+            "created": .string(WireTime.ddm(backup.createdAt)),
+            "schemas": .array(
+                schemas.map { schema in
+                    .object([
+                        "name": .string(schema.name), "shard_mode": .string(schema.shardMode),
+                        "shard_number": .number(Double(schema.shardNumber)),
+                        "shards": .array(
+                            schema.parts.map { part in
+                                .object([
+                                    "data_node_id": .string(part.nodeID), "admin_user": .string(part.adminUser),
+                                    "databases": .array(part.databases.map(JSONValue.string)),
+                                ])
+                            }),
+                    ])
+                }),
+            "data_nodes": .array(
+                nodes.map { node in
+                    .object([
+                        "id": .string(node.id), "name": .string(node.name), "private_ip": .string(node.host),
+                        "port": .number(Double(node.port)), "engine_name": .string(node.engineName),
+                        "engine_version": .string(node.engineVersion),
+                    ])
+                }),
+            "files": .array(
+                files.map { file in
+                    .object([
+                        "data_node_id": .string(file.nodeID), "key": .string(file.blobKey), "size": .number(Double(file.size)),
+                        "sha256": .string(file.sha256), "compression": .string("zstd"),
+                        "databases": .array(file.databases.map(JSONValue.string)), "binlog_file": .string(file.binlogFile),
+                        "binlog_position": .number(Double(file.binlogPosition)), "gtid_binlog_pos": .string(file.gtidPosition),
+                    ])
+                }),
+        ])
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        return try encoder.encode(document)
+    }
+}
+
+/// Hands the dump engine's compressed chunks to a blob writer (which hashes and counts them).
+struct BlobDumpSink: DumpSink {
+    let writer: any BlobWriter
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws { try self.writer.write(bytes) }
+}
