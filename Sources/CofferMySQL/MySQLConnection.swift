@@ -34,6 +34,8 @@ package actor MySQLConnection {
     }
 
     deinit {
+        // A connection dropped without `close()` must not leak its socket (nor trip NIO's writer check).
+        self.outbound.finish()
         self.channel.close(promise: nil)
     }
 
@@ -253,6 +255,7 @@ package actor MySQLConnection {
 
     /// Closes the socket at once, without `COM_QUIT` (the server notices and ends the session).
     package nonisolated func abort() {
+        self.outbound.finish()
         self.channel.close(promise: nil)
     }
 

@@ -122,7 +122,7 @@ struct ConsistentCutTests {
             try await Self.prepare(nodes)
             try await nodes[1].execute(
                 "CREATE TABLE proof_0001.bulk (id INT PRIMARY KEY, note VARCHAR(100)) ENGINE=InnoDB",
-                "INSERT INTO proof_0001.bulk SELECT seq, REPEAT('x', 90) FROM seq_1_to_300000")
+                "INSERT INTO proof_0001.bulk SELECT seq, REPEAT('x', 90) FROM seq_1_to_300000", database: "proof_0001")
             let victim = nodes[1]
             let sinks = [MemorySink(), MemorySink(onFirstWrite: { victim.kill() })]
             var config = ConsistentDumper.Configuration()

@@ -180,7 +180,7 @@ struct DDMBackupTests {
                 // Enough rows that the dump is still running when the node dies.
                 try await nodes[1].execute(
                     "CREATE TABLE shop_0001.bulk (id INT PRIMARY KEY, note VARCHAR(100)) ENGINE=InnoDB",
-                    "INSERT INTO shop_0001.bulk SELECT seq, REPEAT('x', 90) FROM seq_1_to_400000")
+                    "INSERT INTO shop_0001.bulk SELECT seq, REPEAT('x', 90) FROM seq_1_to_400000", database: "shop_0001")
                 let started = try await server.signed(.post, "/v3/\(p)/instances/\(instance)/backups")
                 let backupID = try #require(started.json["backup_id"] as? String)
                 let victim = nodes[1]
