@@ -6,6 +6,7 @@ import CofferStorage
 import CofferTestSupport
 import Foundation
 import HTTPTypes
+import Logging
 import NIOCore
 import Testing
 
@@ -167,6 +168,19 @@ struct DDMBackupTests {
                 #expect(gone.status == .notFound)
                 let after = try await server.signed(.get, "/v3/\(p)/backups?status=deleted")
                 #expect(after.json["total"] as? Int == 1)
+
+                let available = try await server.signed(.get, "/v3/\(p)/instances/\(instance)/available-data-nodes")
+                #expect((available.json["data_nodes"] as? [[String: Any]])?.count == 2)
+                #expect(available.json["total"] as? Int == 2)
+
+                // Deleting the instance keeps the shard databases when asked to; then the nodes are free.
+                let removed = try await server.signed(.delete, "/v1/\(p)/instances/\(instance)?delete_rds_data=false")
+                #expect(removed.status == .ok)
+                #expect(removed.json["id"] as? String == instance)
+                let kept = try await nodes[0].execute("SELECT COUNT(*) AS n FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'shop_0000'")
+                #expect(kept[0].value("n") == "1")
+                let freed = try await server.signed(.delete, "/v3/\(p)/data-nodes/\(nodeIDs[1])")
+                #expect(freed.status == .noContent)
             }
         }
     }
@@ -223,6 +237,40 @@ struct DDMBackupTests {
         let root = server.dataDirectory + "/blobs/incoming"
         return ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).reduce(0) { sum, name in
             sum + ((try? FileManager.default.attributesOfItem(atPath: root + "/" + name)[.size] as? Int) ?? 0)
+        }
+    }
+
+    @Test("The daily automatic backup is queued for instances whose last one is a day old")
+    func dailySchedule() async throws {
+        try await TestServer.run { server in
+            let p = server.projectID
+            let store = server.parts.store
+            let now = Date()
+            let old = DDMInstance(
+                id: Identifiers.ddm(suffix: "in09"), projectID: p, name: "ddm-old", status: "RUNNING", flavorID: "f", nodeNum: 1,
+                engineID: "e", availableZones: ["az1"], vpcID: "v", subnetID: "n", securityGroupID: "s", timeZone: "UTC",
+                adminUserName: nil, enterpriseProjectID: nil, createdAt: now.addingTimeInterval(-2 * 86400),
+                updatedAt: now.addingTimeInterval(-2 * 86400))
+            var young = old
+            young.id = Identifiers.ddm(suffix: "in09")
+            young.name = "ddm-young"
+            young.createdAt = now.addingTimeInterval(-3600)
+            try await store.ddm.insertInstance(old)
+            try await store.ddm.insertInstance(young)
+            var logger = Logger(label: "test")
+            logger.logLevel = .critical
+            let scheduler = DDMBackupScheduler(
+                store: store.ddm, jobs: store.jobs, period: 86400, checkInterval: .seconds(60), logger: logger, clock: { now })
+            #expect(try await scheduler.runOnce() == 1)
+            // Queued (the instance is busy) and then recent: nothing more today.
+            #expect(try await scheduler.runOnce() == 0)
+            let page = try await store.ddm.backups(DDMBackupQuery(projectID: p, instanceID: old.id))
+            #expect(page.items.map(\.backupType) == ["auto_metadata"])
+            #expect(page.items.first?.name.hasPrefix("Backup-ddm-old-") == true)
+            // The instance has no schema: the backup holds the metadata only, and succeeds.
+            try await Self.drain(server)
+            #expect(try await store.ddm.backup(projectID: p, id: page.items[0].id)?.status == .normal)
+            #expect(try await scheduler.runOnce() == 0)
         }
     }
 }

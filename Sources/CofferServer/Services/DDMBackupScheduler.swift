@@ -7,7 +7,7 @@ import ServiceLifecycle
 /// automatic backups include the data of every node). Runs beside the job worker: every `checkInterval` it
 /// queues a backup for each instance whose last automatic backup (or creation) is older than `period`.
 /// A busy instance is skipped and picked up at the next check.
-struct DDMBackupScheduler: Service {
+package struct DDMBackupScheduler: Service {
     let store: any DDMStore
     let jobs: any JobStore
     let period: TimeInterval
@@ -15,7 +15,19 @@ struct DDMBackupScheduler: Service {
     let logger: Logger
     let clock: @Sendable () -> Date
 
-    func run() async throws {
+    package init(
+        store: any DDMStore, jobs: any JobStore, period: TimeInterval, checkInterval: Duration, logger: Logger,
+        clock: @escaping @Sendable () -> Date
+    ) {
+        self.store = store
+        self.jobs = jobs
+        self.period = period
+        self.checkInterval = checkInterval
+        self.logger = logger
+        self.clock = clock
+    }
+
+    package func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 try await self.runOnce()
@@ -28,7 +40,7 @@ struct DDMBackupScheduler: Service {
 
     /// Queues the backups that are due. Returns how many it queued.
     @discardableResult
-    func runOnce() async throws -> Int {
+    package func runOnce() async throws -> Int {
         let now = self.clock()
         var queued = 0
         for instance in try await self.store.allInstances() {
