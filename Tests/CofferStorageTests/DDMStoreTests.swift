@@ -100,4 +100,24 @@ struct DDMStoreTests {
             #expect(try await store.ddm.backup(projectID: project, id: changed.id) == changed)
         }
     }
+
+    @Test("enqueueIfIdle: of racing requests on one resource exactly one is queued", arguments: TestDatabase.available)
+    func oneTaskPerInstance(database: TestDatabase) async throws {
+        try await StoreFixtures.withStore(database) { store in
+            let project = Identifiers.hex32()
+            let resource = Identifiers.ddm(suffix: "in09")
+            let accepted = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for _ in 0..<10 {
+                    group.addTask {
+                        try await store.jobs.enqueueIfIdle(Job.new(kind: "ddm.backup", projectID: project, resourceID: resource, now: Self.now))
+                    }
+                }
+                var count = 0
+                for try await ok in group where ok { count += 1 }
+                return count
+            }
+            #expect(accepted == 1)
+            #expect(try await store.jobs.enqueueIfIdle(Job.new(kind: "ddm.backup", projectID: project, resourceID: "other", now: Self.now)))
+        }
+    }
 }

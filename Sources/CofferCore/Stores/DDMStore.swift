@@ -26,6 +26,8 @@ package protocol DDMStore: Sendable {
     func insertBackup(_ backup: DDMBackup) async throws
     func backup(projectID: String, id: String) async throws -> DDMBackup?
     func updateBackup(_ backup: DDMBackup) async throws
+    /// Removes a backup record that never started (its job was refused because the instance was busy).
+    func removeBackupRecord(projectID: String, id: String) async throws
     /// Matching backups, newest first; `total` counts every match.
     func backups(_ query: DDMBackupQuery) async throws -> Page<DDMBackup>
     /// The newest backup of the instance of `backupType`, any status but `deleted`.

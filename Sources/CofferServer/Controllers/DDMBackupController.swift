@@ -52,7 +52,11 @@ struct DDMBackupController: Sendable {
         let job = Job.new(
             kind: DDMBackupJob.kind, projectID: instance.projectID, resourceID: instance.id,
             payload: DDMJobPayload(backupID: backup.id, instanceID: instance.id, instanceName: instance.name).json, now: now)
-        try await jobs.enqueue(job)
+        // The check above answers most requests cheaply; this one closes the race between two of them.
+        guard try await jobs.enqueueIfIdle(job) else {
+            try await store.removeBackupRecord(projectID: backup.projectID, id: backup.id)
+            throw DDMError.busy
+        }
         return (backup, job)
     }
 

@@ -246,6 +246,12 @@ package struct SQLDDMStore: DDMStore {
         }
     }
 
+    package func removeBackupRecord(projectID: String, id: String) async throws {
+        try await self.provider.withDatabase { db in
+            try await db.raw("DELETE FROM ddm_backups WHERE project_id = \(bind: projectID) AND id = \(bind: id)").run()
+        }
+    }
+
     package func backups(_ query: DDMBackupQuery) async throws -> Page<DDMBackup> {
         try await self.provider.withDatabase { db in
             func filtered(_ select: SQLSelectBuilder) -> SQLSelectBuilder {

@@ -12,18 +12,20 @@ package struct SQLJobStore: JobStore {
     }
 
     package func enqueue(_ job: Job) async throws {
-        try await self.provider.withDatabase { db in
-            try await db.raw(
-                """
-                INSERT INTO jobs (id, kind, project_id, resource_id, status, payload, attempts, max_attempts, lease_owner,
-                  lease_expires_at, error, created_at, updated_at, started_at, finished_at)
-                VALUES (\(bind: job.id), \(bind: job.kind), \(bind: job.projectID), \(bind: job.resourceID), \(bind: job.status.rawValue),
-                  \(bind: job.payload), \(bind: Int64(job.attempts)), \(bind: Int64(job.maxAttempts)), \(bind: job.leaseOwner),
-                  \(bind: millis(job.leaseExpiresAt)), \(bind: job.error), \(bind: millis(job.createdAt)), \(bind: millis(job.updatedAt)),
-                  \(bind: millis(job.startedAt)), \(bind: millis(job.finishedAt)))
-                """
-            ).run()
-        }
+        try await self.provider.withDatabase { db in try await Self.insert(job, into: db) }
+    }
+
+    private static func insert(_ job: Job, into db: any SQLDatabase) async throws {
+        try await db.raw(
+            """
+            INSERT INTO jobs (id, kind, project_id, resource_id, status, payload, attempts, max_attempts, lease_owner,
+              lease_expires_at, error, created_at, updated_at, started_at, finished_at)
+            VALUES (\(bind: job.id), \(bind: job.kind), \(bind: job.projectID), \(bind: job.resourceID), \(bind: job.status.rawValue),
+              \(bind: job.payload), \(bind: Int64(job.attempts)), \(bind: Int64(job.maxAttempts)), \(bind: job.leaseOwner),
+              \(bind: millis(job.leaseExpiresAt)), \(bind: job.error), \(bind: millis(job.createdAt)), \(bind: millis(job.updatedAt)),
+              \(bind: millis(job.startedAt)), \(bind: millis(job.finishedAt)))
+            """
+        ).run()
     }
 
     package func job(id: String) async throws -> Job? {
@@ -44,6 +46,26 @@ package struct SQLJobStore: JobStore {
             ).all()
             return Page(items: try rows.map(Self.job), total: Int(total))
         }
+    }
+
+    package func enqueueIfIdle(_ job: Job) async throws -> Bool {
+        let kind = self.provider.kind
+        let inserted = try await self.provider.withTransaction { db -> Bool in
+            // SQLite transactions are serialised (BEGIN IMMEDIATE); PostgreSQL needs a lock per resource.
+            if kind == .postgres {
+                try await db.raw("SELECT pg_advisory_xact_lock(hashtext(\(bind: job.projectID + "/" + job.resourceID)))").run()
+            }
+            let active = try await db.raw(
+                """
+                SELECT id FROM jobs WHERE project_id = \(bind: job.projectID) AND resource_id = \(bind: job.resourceID)
+                  AND status IN ('queued', 'running') LIMIT 1
+                """
+            ).first()
+            guard active == nil else { return false }
+            try await Self.insert(job, into: db)
+            return true
+        }
+        return inserted
     }
 
     package func jobs(projectID: String, kindPrefix: String, from: Date?, to: Date?, offset: Int, limit: Int) async throws -> Page<Job> {
