@@ -273,4 +273,44 @@ struct DDMBackupTests {
             #expect(try await scheduler.runOnce() == 0)
         }
     }
+
+    @Test("A backup whose server crashed mid-dump ends createfail at recovery, with its written files removed")
+    func crashRecovery() async throws {
+        try await TestServer.run { server in
+            let p = server.projectID
+            let store = server.parts.store
+            let now = Date()
+            let instance = DDMInstance(
+                id: Identifiers.ddm(suffix: "in09"), projectID: p, name: "ddm-crash", status: "RUNNING", flavorID: "f", nodeNum: 1,
+                engineID: "e", availableZones: ["az1"], vpcID: "v", subnetID: "n", securityGroupID: "s", timeZone: "UTC",
+                adminUserName: nil, enterpriseProjectID: nil, createdAt: now, updatedAt: now)
+            try await store.ddm.insertInstance(instance)
+            let node = DataNode(
+                id: Identifiers.ddm(suffix: "in01"), projectID: p, name: "dn", host: "127.0.0.1", port: 1, engineName: "mariadb",
+                engineVersion: "10.11.19", createdAt: now)
+            try await store.ddm.insertDataNode(node)
+            try await store.ddm.insertSchema(
+                DDMSchema(
+                    projectID: p, instanceID: instance.id, name: "shop", shardMode: "cluster", shardNumber: 1,
+                    parts: [.init(nodeID: node.id, adminUser: "u", adminPassword: "pw", databases: ["shop_0000"])], createdAt: now))
+            let (backup, job) = try await DDMBackupController.enqueueBackup(
+                instance: instance, name: nil, description: "", backupType: "metadata", store: store.ddm, jobs: store.jobs, now: now)
+            // The crashed server had claimed the job and committed one node's dump before dying.
+            _ = try await store.jobs.claim(kinds: [DDMBackupJob.kind], owner: "crashed", now: now, leaseUntil: now.addingTimeInterval(-1))
+            let writer = try store.blobs.makeWriter(key: DDMBackupJob.dumpKey(backupID: backup.id, nodeID: node.id))
+            try writer.write(Data("partial".utf8))
+            _ = try writer.commit()
+            #expect(Self.ddmFiles(server).count == 1)
+
+            #expect(try await server.parts.worker.recoverExpiredJobs() >= 1)
+            #expect(try await store.jobs.job(id: job.id)?.status == .failed)
+            let failed = try #require(try await store.ddm.backup(projectID: p, id: backup.id))
+            #expect(failed.status == .createfail)
+            #expect(failed.error?.contains("lease expired") == true)
+            #expect(Self.ddmFiles(server).isEmpty)
+            // The instance is free again.
+            let again = try await server.signed(.post, "/v3/\(p)/instances/\(instance.id)/backups")
+            #expect(again.status == .accepted)
+        }
+    }
 }

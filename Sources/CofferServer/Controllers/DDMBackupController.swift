@@ -5,7 +5,7 @@ import Logging
 
 /// DDM v3 backups (reference 3.2–3.5a): create (Coffer extension), show (seed 000, and its alias without
 /// the instance), list, delete, and related data nodes at a point in time.
-struct DDMBackupController: Sendable {
+package struct DDMBackupController: Sendable {
     let store: any DDMStore
     let jobs: any JobStore
     let clock: @Sendable () -> Date
@@ -37,7 +37,7 @@ struct DDMBackupController: Sendable {
     }
 
     /// Creates the `creating` record and its job; shared with the daily scheduler.
-    static func enqueueBackup(
+    package static func enqueueBackup(
         instance: DDMInstance, name: String?, description: String, backupType: String, store: any DDMStore, jobs: any JobStore, now: Date
     ) async throws -> (DDMBackup, Job) {
         guard try await jobs.activeJob(projectID: instance.projectID, resourceID: instance.id) == nil else { throw DDMError.busy }

@@ -10,8 +10,8 @@ import Logging
 /// shard layout, node mapping, binlog positions). Every file's size and SHA-256 are recorded.
 ///
 /// Not idempotent: a crash mid-dump fails the backup (`createfail`) and removes whatever it had written.
-struct DDMBackupJob: JobHandler {
-    static let kind = "ddm.backup"
+package struct DDMBackupJob: JobHandler {
+    package static let kind = "ddm.backup"
 
     let store: any DDMStore
     let blobs: any BlobStore
@@ -19,14 +19,14 @@ struct DDMBackupJob: JobHandler {
     let logger: Logger
     let clock: @Sendable () -> Date
 
-    var kind: String { Self.kind }
-    var isIdempotent: Bool { false }
+    package var kind: String { Self.kind }
+    package var isIdempotent: Bool { false }
 
     /// Blob keys are fixed per backup and node, so cleanup after a crash knows them without a record.
-    static func dumpKey(backupID: String, nodeID: String) -> String { "ddm/\(backupID)/\(nodeID).sql.zst" }
-    static func metadataKey(backupID: String) -> String { "ddm/\(backupID)/metadata.json" }
+    package static func dumpKey(backupID: String, nodeID: String) -> String { "ddm/\(backupID)/\(nodeID).sql.zst" }
+    package static func metadataKey(backupID: String) -> String { "ddm/\(backupID)/metadata.json" }
 
-    func run(_ job: Job) async throws {
+    package func run(_ job: Job) async throws {
         guard let backupID = DDMJobPayload.decode(job.payload)?.backupID,
             var backup = try await self.store.backup(projectID: job.projectID, id: backupID)
         else { throw MySQLError.dumpFailed("the backup record of job \(job.id) is missing") }
@@ -105,7 +105,7 @@ struct DDMBackupJob: JobHandler {
 
     /// Marks the backup `createfail` and removes every file it may have written (also after a crash, when
     /// nothing in memory remembers them: the keys are derived from the backup and its instance's nodes).
-    func jobFailed(_ job: Job, reason: String) async {
+    package func jobFailed(_ job: Job, reason: String) async {
         guard let backupID = DDMJobPayload.decode(job.payload)?.backupID,
             var backup = try? await self.store.backup(projectID: job.projectID, id: backupID)
         else { return }
