@@ -16,7 +16,10 @@ import Subprocess
 /// 3. under the lock, each node's binlog position (`SHOW MASTER STATUS`, `@@gtid_binlog_pos`);
 /// 4. one `mariadb-dump --single-transaction --master-data=2` per node, streamed through `zstd` into the
 ///    node's sink; each dump prints its snapshot's binlog coordinates right after its
-///    `START TRANSACTION WITH CONSISTENT SNAPSHOT`, so seeing that line *proves* its snapshot exists (§2.4);
+///    `START TRANSACTION WITH CONSISTENT SNAPSHOT`, so seeing that line *proves* its snapshot exists (§2.4).
+///    A node without binary logging is dumped as a temporary account created for this backup, and its
+///    snapshot is proven by that account's read view in `SHOW ENGINE INNODB STATUS` (a dump that ends while
+///    the lock is still held is proof too);
 /// 5. once every dump has shown it, `UNLOCK TABLES` everywhere (writers stall only for this short window);
 /// 6. when the dumps end: exit codes, the `-- Dump completed` footer, and each dump's coordinates equal to
 ///    the ones read under the lock (no commit slipped in between). Any failure fails the whole cut.
@@ -61,19 +64,86 @@ package struct ConsistentDumper: Sendable {
         let tools = try self.tools()
         let coordinators = try await self.connectAll(targets)
         defer { for connection in coordinators { connection.abort() } }
+        // 1. How each node proves its dump's snapshot: the dump's own binlog coordinates when binary logging is
+        //    on, else its read view in SHOW ENGINE INNODB STATUS, found through a temporary dump account (§2.4).
+        var plans: [NodePlan] = []
+        for (index, connection) in coordinators.enumerated() {
+            plans.append(try await self.plan(targets[index], connection: connection))
+        }
+        let prepared = plans
+        do {
+            let outcomes = try await self.dumpLocked(targets, plans: prepared, coordinators: coordinators, tools: tools, whileLocked: whileLocked)
+            await self.dropDumpUsers(prepared, coordinators: coordinators)
+            return outcomes
+        } catch {
+            await self.dropDumpUsers(prepared, coordinators: coordinators)
+            throw error
+        }
+    }
+
+    /// How one node's snapshot is proven.
+    struct NodePlan: Sendable {
+        /// Binary logging on: the dump prints its coordinates, compared with the locked position.
+        var binlog: Bool
+        /// The account the dump runs as (a temporary one when binary logging is off).
+        var dumpEndpoint: MySQLEndpoint
+        /// The temporary account to drop afterwards.
+        var temporaryUser: String?
+    }
+
+    private func plan(_ target: DumpTarget, connection: MySQLConnection) async throws -> NodePlan {
+        do {
+            let binlog = try await connection.query("SELECT @@log_bin AS b").value("b") == "1"
+            if binlog { return NodePlan(binlog: true, dumpEndpoint: target.endpoint, temporaryUser: nil) }
+            // A unique account makes the dump's connection identifiable without guessing.
+            let suffix = String(UInt64.random(in: 0...UInt64.max), radix: 16)
+            let user = "coffer_dump_" + suffix
+            let password = "Cd1-" + String(UInt64.random(in: 0...UInt64.max), radix: 36) + String(UInt64.random(in: 0...UInt64.max), radix: 36)
+            try await connection.query("CREATE USER '\(user)'@'%' IDENTIFIED BY '\(password)'")
+            try await connection.query("GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES ON *.* TO '\(user)'@'%'")
+            var endpoint = target.endpoint
+            endpoint.user = user
+            endpoint.password = password
+            return NodePlan(binlog: false, dumpEndpoint: endpoint, temporaryUser: user)
+        } catch let error as MySQLError {
+            if case .server(_, _, let message) = error {
+                throw MySQLError.dumpFailed(
+                    "data node \(target.name) (\(target.endpoint.address)) has binary logging off and Coffer cannot create a temporary dump account there: \(message)")
+            }
+            throw Self.naming(error, target)
+        }
+    }
+
+    private func dropDumpUsers(_ plans: [NodePlan], coordinators: [MySQLConnection]) async {
+        for (index, plan) in plans.enumerated() {
+            guard let user = plan.temporaryUser else { continue }
+            if (try? await coordinators[index].query("DROP USER IF EXISTS '\(user)'@'%'")) == nil {
+                // The coordinator may be gone (a node failure); try once on a fresh connection.
+                let endpoint = coordinators[index].endpoint
+                _ = try? await MySQLConnection.withConnection(to: endpoint, timeout: self.configuration.connectTimeout, logger: self.logger) {
+                    try await $0.query("DROP USER IF EXISTS '\(user)'@'%'")
+                }
+            }
+        }
+    }
+
+    private func dumpLocked(
+        _ targets: [DumpTarget], plans: [NodePlan], coordinators: [MySQLConnection], tools: Tools, whileLocked: LockedHook?
+    ) async throws -> [DumpOutcome] {
         // 2. Lock every node, in parallel, each bounded by lock_wait_timeout.
         let positions = try await withThrowingTaskGroup(of: (Int, (String, UInt64, String)).self) { group in
             for (index, connection) in coordinators.enumerated() {
                 let target = targets[index]
+                let plan = plans[index]
                 group.addTask {
                     do {
                         try await connection.query("SET SESSION lock_wait_timeout = \(self.configuration.lockWaitTimeout)")
                         try await connection.query(
                             "FLUSH TABLES WITH READ LOCK", timeout: .seconds(self.configuration.lockWaitTimeout + 5))
+                        guard plan.binlog else { return (index, ("", 0, "")) }
                         let status = try await connection.query("SHOW MASTER STATUS")
                         guard let file = status.value("File"), let position = status.value("Position").flatMap(UInt64.init) else {
-                            throw MySQLError.dumpFailed(
-                                "data node \(target.name) (\(target.endpoint.address)) has binary logging off; Coffer needs log_bin to prove each dump's snapshot")
+                            throw MySQLError.dumpFailed("data node \(target.name): SHOW MASTER STATUS is empty although log_bin is on")
                         }
                         let gtid = (try? await connection.query("SELECT @@gtid_binlog_pos AS g").value("g")) ?? ""
                         return (index, (file, position, gtid ?? ""))
@@ -92,30 +162,47 @@ package struct ConsistentDumper: Sendable {
         // 4–6. Dumps in parallel; the release waits for every snapshot.
         let (events, continuation) = AsyncStream<SnapshotEvent>.makeStream()
         return try await withThrowingTaskGroup(of: (Int, DumpStats).self) { group in
+            var watchers: [Task<Void, Never>] = []
+            defer { for watcher in watchers { watcher.cancel() } }
             for (index, target) in targets.enumerated() {
+                var dumpTarget = target
+                dumpTarget.endpoint = plans[index].dumpEndpoint
+                let binlog = plans[index].binlog
                 group.addTask {
                     do {
-                        let stats = try await self.pipeline(target, tools: tools) { coordinates in
-                            continuation.yield(.snapshot(index, coordinates))
+                        let stats = try await self.pipeline(dumpTarget, binlog: binlog, tools: tools) { coordinates in
+                            continuation.yield(.snapshot(index, .binlogCoordinates))
                         }
+                        // A dump that started after the lock and ended before the release took its snapshot inside
+                        // the window: proof enough when it was too quick to be seen.
+                        continuation.yield(.snapshot(index, .finishedUnderLock))
                         return (index, stats)
                     } catch {
                         continuation.yield(.failed(index))
                         throw Self.naming(error, target)
                     }
                 }
+                if let user = plans[index].temporaryUser {
+                    let coordinator = coordinators[index]
+                    watchers.append(
+                        Task {
+                            if await Self.waitForReadView(of: user, on: coordinator) { continuation.yield(.snapshot(index, .readView)) }
+                        })
+                }
             }
-            let allSeen = try await Self.withTimeout(self.configuration.snapshotDeadline) {
-                var seen: Set<Int> = []
+            let proven = try await Self.withTimeout(self.configuration.snapshotDeadline) { () -> [Int: SnapshotProof]? in
+                var seen: [Int: SnapshotProof] = [:]
                 for await event in events {
                     switch event {
-                    case .snapshot(let index, _): seen.insert(index)
-                    case .failed: return false
+                    case .snapshot(let index, let proof): if seen[index] == nil { seen[index] = proof }
+                    case .failed: return nil
                     }
-                    if seen.count == targets.count { return true }
+                    if seen.count == targets.count { return seen }
                 }
-                return false
+                return nil
             }
+            let allSeen: Bool? = proven.map { $0 != nil }
+            for watcher in watchers { watcher.cancel() }
             if allSeen == nil {
                 throw MySQLError.dumpFailed(
                     "the dumps did not establish their snapshots within \(self.configuration.snapshotDeadline) while the nodes were locked")
@@ -131,29 +218,69 @@ package struct ConsistentDumper: Sendable {
             var outcomes = [DumpOutcome?](repeating: nil, count: targets.count)
             for try await (index, stats) in group {
                 let (file, position, gtid) = positions[index]
-                guard stats.coordinates.0 == file, stats.coordinates.1 == position else {
-                    throw MySQLError.dumpFailed(
-                        "data node \(targets[index].name): the dump's snapshot is at \(stats.coordinates.0):\(stats.coordinates.1), not at the locked position \(file):\(position); a commit slipped into the cut")
+                if plans[index].binlog {
+                    guard let coordinates = stats.coordinates, coordinates.0 == file, coordinates.1 == position else {
+                        throw MySQLError.dumpFailed(
+                            "data node \(targets[index].name): the dump's snapshot is not at the locked position \(file):\(position); a commit slipped into the cut")
+                    }
                 }
                 outcomes[index] = DumpOutcome(
                     name: targets[index].name, binlogFile: file, binlogPosition: position, gtidPosition: gtid, dumpBytes: stats.bytes,
-                    lockHeld: held[index])
+                    lockHeld: held[index], proof: proven??[index] ?? .finishedUnderLock)
             }
             continuation.finish()
             return outcomes.map { $0! }
         }
     }
 
+    /// Polls `SHOW ENGINE INNODB STATUS` (live, unlike the cached INNODB_TRX view) until a connection of `user`
+    /// has a read view: its `START TRANSACTION WITH CONSISTENT SNAPSHOT` is done. False when cancelled.
+    package static func waitForReadView(of user: String, on coordinator: MySQLConnection) async -> Bool {
+        while !Task.isCancelled {
+            // Each poll runs to its end even when the wait is cancelled: a statement cut off mid-answer would
+            // close the coordinator connection, and with it the node's lock.
+            let found = await Task {
+                guard let ids = try? await coordinator.query("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = '\(user)'"),
+                    !ids.rows.isEmpty,
+                    let status = try? await coordinator.query("SHOW ENGINE INNODB STATUS").value("Status")
+                else { return false }
+                return Self.hasReadView(status: status, threads: Set(ids.rows.compactMap { $0.first ?? nil }))
+            }.value
+            if found { return true }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        return false
+    }
+
+    /// Whether a transaction of one of `threads` in the TRANSACTIONS section has a read view.
+    static func hasReadView(status: String, threads: Set<String>) -> Bool {
+        guard let section = status.range(of: "LIST OF TRANSACTIONS FOR EACH SESSION:") else { return false }
+        var owner: String?
+        for line in status[section.upperBound...].split(separator: "\n") {
+            if line.hasPrefix("---TRANSACTION") {
+                owner = nil
+            } else if let range = line.range(of: "thread id ") {
+                owner = String(line[range.upperBound...].prefix { $0.isNumber })
+            } else if line.contains("Trx read view will not see"), let owner, threads.contains(owner) {
+                return true
+            } else if line == "--------" || line.hasPrefix("FILE I/O") {
+                break
+            }
+        }
+        return false
+    }
+
     // MARK: - One node's pipeline
 
     private enum SnapshotEvent: Sendable {
-        case snapshot(Int, (String, UInt64))
+        case snapshot(Int, SnapshotProof)
         case failed(Int)
     }
 
     private struct DumpStats: Sendable {
         var bytes: Int64
-        var coordinates: (String, UInt64)
+        /// The snapshot's binlog coordinates the dump printed (binary logging on only).
+        var coordinates: (String, UInt64)?
     }
 
     private struct Tools: Sendable {
@@ -172,10 +299,10 @@ package struct ConsistentDumper: Sendable {
     }
 
     /// The arguments of `mariadb-dump` (reference §1.3); the password goes in `MYSQL_PWD`, never in argv.
-    static func dumpArguments(_ target: DumpTarget) -> [String] {
+    static func dumpArguments(_ target: DumpTarget, binlog: Bool) -> [String] {
         [
             "--host=\(target.endpoint.host)", "--port=\(target.endpoint.port)", "--protocol=TCP", "--user=\(target.endpoint.user)",
-            "--single-transaction", "--master-data=2", "--quick", "--routines", "--events", "--triggers", "--hex-blob",
+            "--single-transaction", binlog ? "--master-data=2" : "--skip-lock-tables", "--quick", "--routines", "--events", "--triggers", "--hex-blob",
             "--default-character-set=utf8mb4", "--skip-dump-date", "--no-tablespaces", "--max-allowed-packet=1G",
             "--databases",
         ] + target.databases
@@ -183,7 +310,7 @@ package struct ConsistentDumper: Sendable {
 
     /// `mariadb-dump … | zstd -N` into the sink; reports the snapshot's coordinates as soon as they are printed.
     private func pipeline(
-        _ target: DumpTarget, tools: Tools, onSnapshot: @escaping @Sendable ((String, UInt64)) -> Void
+        _ target: DumpTarget, binlog: Bool, tools: Tools, onSnapshot: @escaping @Sendable ((String, UInt64)) -> Void
     ) async throws -> DumpStats {
         let sink = target.sink
         let result = try await Subprocess.run(
@@ -198,7 +325,8 @@ package struct ConsistentDumper: Sendable {
                     return nil
                 }
                 group.addTask {
-                    let stats = try await self.runDump(target, tools: tools, into: compressor.standardInputWriter, onSnapshot: onSnapshot)
+                    let stats = try await self.runDump(
+                        target, binlog: binlog, tools: tools, into: compressor.standardInputWriter, onSnapshot: onSnapshot)
                     try await compressor.standardInputWriter.finish()
                     return stats
                 }
@@ -214,11 +342,11 @@ package struct ConsistentDumper: Sendable {
     }
 
     private func runDump(
-        _ target: DumpTarget, tools: Tools, into compressor: StandardInputWriter,
+        _ target: DumpTarget, binlog: Bool, tools: Tools, into compressor: StandardInputWriter,
         onSnapshot: @escaping @Sendable ((String, UInt64)) -> Void
     ) async throws -> DumpStats {
         let result = try await Subprocess.run(
-            .path(FilePath(tools.dump)), arguments: Arguments(Self.dumpArguments(target)),
+            .path(FilePath(tools.dump)), arguments: Arguments(Self.dumpArguments(target, binlog: binlog)),
             environment: .inherit.updating(["MYSQL_PWD": target.endpoint.password]),
             input: .none, output: .sequence, error: .string(limit: 64 * 1024)
         ) { execution in
@@ -229,7 +357,7 @@ package struct ConsistentDumper: Sendable {
             for try await chunk in execution.standardOutput {
                 let array = chunk.withUnsafeBytes { Array($0) }
                 bytes += Int64(array.count)
-                if coordinates == nil && head.count < 256 * 1024 {
+                if binlog && coordinates == nil && head.count < 256 * 1024 {
                     head += array
                     if let found = Self.snapshotCoordinates(in: head) {
                         coordinates = found
@@ -250,7 +378,7 @@ package struct ConsistentDumper: Sendable {
         guard String(decoding: tail, as: UTF8.self).contains("-- Dump completed") else {
             throw MySQLError.dumpFailed("the dump ended without its `-- Dump completed` footer (truncated)")
         }
-        guard let coordinates else { throw MySQLError.dumpFailed("the dump printed no binlog coordinates (is log_bin on?)") }
+        if binlog && coordinates == nil { throw MySQLError.dumpFailed("the dump printed no binlog coordinates") }
         return DumpStats(bytes: bytes, coordinates: coordinates)
     }
 
@@ -309,7 +437,7 @@ package struct ConsistentDumper: Sendable {
     }
 
     /// The result of `body`, or nil when `timeout` passes first (the body is then cancelled).
-    static func withTimeout<R: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async throws -> R) async throws -> R? {
+    package static func withTimeout<R: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async throws -> R) async throws -> R? {
         try await withThrowingTaskGroup(of: R?.self) { group in
             group.addTask { try await body() }
             group.addTask {

@@ -22,6 +22,16 @@ package struct DumpTarget: Sendable {
     }
 }
 
+/// How Coffer knew a node's dump had its snapshot before releasing the node's lock.
+package enum SnapshotProof: String, Sendable, Equatable, Codable {
+    /// The dump printed its snapshot's binlog coordinates (binary logging on).
+    case binlogCoordinates
+    /// SHOW ENGINE INNODB STATUS showed the dump connection's read view (binary logging off).
+    case readView
+    /// The whole dump ended while the lock was still held.
+    case finishedUnderLock
+}
+
 /// What one node's dump recorded.
 package struct DumpOutcome: Sendable, Equatable {
     package var name: String
@@ -34,4 +44,6 @@ package struct DumpOutcome: Sendable, Equatable {
     package var dumpBytes: Int64
     /// How long this node's global read lock was held.
     package var lockHeld: Duration
+    /// How the snapshot was known to exist before the release.
+    package var proof: SnapshotProof
 }

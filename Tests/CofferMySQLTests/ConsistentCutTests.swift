@@ -58,6 +58,47 @@ struct ConsistentCutTests {
         }
     }
 
+    /// Nodes without binary logging: each dump runs as a temporary account whose read view is watched in
+    /// `SHOW ENGINE INNODB STATUS`; the cuts are consistent too, and the temporary accounts are gone afterwards.
+    @Test func readViewWithoutBinlog() async throws {
+        try await MariaDBServer.withServers(4, binlog: false) { servers in
+            let nodes = Array(servers[0..<2])
+            let scratch = Array(servers[2..<4])
+            try await Self.prepare(nodes)
+            // Enough rows on node 0 that its dump outlives the lock: the read view must be seen, not the end.
+            try await nodes[0].execute(
+                "CREATE TABLE proof_0000.bulk (id INT PRIMARY KEY, note VARCHAR(100)) ENGINE=InnoDB",
+                "INSERT INTO proof_0000.bulk SELECT seq, REPEAT('x', 90) FROM seq_1_to_60000", database: "proof_0000")
+            let writer = try await PairWriter(nodes: nodes)
+            let writing = Task { await writer.run() }
+            let dumper = ConsistentDumper(logger: quietLogger)
+            var backups: [[Data]] = []
+            var readViews = 0
+            for _ in 0..<6 {
+                let sinks = [MemorySink(), MemorySink()]
+                let outcomes = try await dumper.dump(Self.targets(nodes, sinks))
+                #expect(outcomes.allSatisfy { $0.binlogFile.isEmpty })
+                if outcomes[0].proof == .readView { readViews += 1 }
+                backups.append(sinks.map(\.data))
+                try await Task.sleep(for: .milliseconds(30))
+            }
+            writing.cancel()
+            let written = await writing.value
+            #expect(written > 20)
+            var broken = 0
+            for backup in backups where try await Self.check(backup, scratch: scratch).broken > 0 { broken += 1 }
+            print(
+                "consistency proof without binlog: \(written) pairs written; Coffer backups broken \(broken)/\(backups.count); "
+                    + "released on the read view \(readViews)/\(backups.count)")
+            #expect(broken == 0)
+            #expect(readViews > 0)
+            for node in nodes {
+                let users = try await node.execute("SELECT COUNT(*) AS n FROM mysql.user WHERE User LIKE 'coffer_dump_%'")
+                #expect(users[0].value("n") == "0")
+            }
+        }
+    }
+
     /// Deterministic interleaving: node 1 dumped, then a pair committed (node 1, then node 2), then node 2
     /// dumped — the independent cut holds the second write without the first. Under Coffer's locks the same
     /// write cannot land between the snapshots: it waits for the release (here it times out after 1 s).

@@ -49,4 +49,26 @@ struct MySQLConnectionTests {
             guard case .unreachable = error else { Issue.record("unexpected \(error)"); return }
         }
     }
+
+    /// The binlog-less snapshot proof: a consistent-snapshot transaction shows up as a read view in
+    /// SHOW ENGINE INNODB STATUS under its connection's thread id; no transaction, no read view.
+    @Test func readViewDetection() async throws {
+        try await MariaDBServer.withServers(1, binlog: false) { servers in
+            let server = servers[0]
+            try await server.execute("CREATE USER 'reader'@'%' IDENTIFIED BY 'Reader-pw1'", "GRANT SELECT ON *.* TO 'reader'@'%'")
+            let coordinator = try await MySQLConnection.connect(to: server.endpoint, logger: quietLogger)
+            let reader = try await MySQLConnection.connect(to: server.endpoint(user: "reader", password: "Reader-pw1"), logger: quietLogger)
+            let before = try await ConsistentDumper.withTimeout(.milliseconds(300)) {
+                await ConsistentDumper.waitForReadView(of: "reader", on: coordinator)
+            }
+            #expect(before == nil)
+            try await reader.query("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+            let after = try await ConsistentDumper.withTimeout(.seconds(5)) {
+                await ConsistentDumper.waitForReadView(of: "reader", on: coordinator)
+            }
+            #expect(after == true)
+            await reader.close()
+            await coordinator.close()
+        }
+    }
 }
