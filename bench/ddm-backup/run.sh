@@ -76,6 +76,14 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 now() { date +%s.%N; }
+TICKS=$(getconf CLK_TCK)
+cpu_of() {  # cpu_of PID...: CPU seconds (user+sys, plus reaped children) of the processes so far
+    local total=0 pid
+    for pid in "$@"; do
+        total=$(awk -v t="$total" -v hz="$TICKS" '{ sub(/^.*\) /, ""); print t + ($12 + $13 + $14 + $15) / hz }' "/proc/$pid/stat")
+    done
+    echo "$total"
+}
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 
 # --- data nodes: one template datadir, copied per node ---
@@ -135,13 +143,17 @@ for pid in "${LOADERS[@]}"; do wait "$pid" || die "loading failed"; done
 echo "loaded in $(elapsed "$T0" "$(now)") s"
 
 # --- baseline: each node alone, `mariadb-dump --single-transaction | zstd -3 > file`, one after the other ---
-SLOWEST=0 SUM=0
+SLOWEST=0 SUM=0 SINGLE_CPU=0
 for i in $(seq 0 $((NODES - 1))); do
+    c0=$(cpu_of "${PIDS[$i]}")
     t=$(now)
-    MYSQL_PWD=$PASSWORD mariadb-dump --protocol=TCP -h127.0.0.1 -P"${PORTS[$i]}" -u"$USER_NAME" --single-transaction \
-        --quick --skip-dump-date --databases "bench_000$i" | zstd -3 -q >"$WORK/baseline-$i.sql.zst"
+    TIMEFORMAT='%U %S'
+    { time (MYSQL_PWD=$PASSWORD mariadb-dump --protocol=TCP -h127.0.0.1 -P"${PORTS[$i]}" -u"$USER_NAME" --single-transaction \
+        --quick --skip-dump-date --databases "bench_000$i" | zstd -3 -q >"$WORK/baseline-$i.sql.zst") ; } 2>"$WORK/time.txt"
     s=$(elapsed "$t" "$(now)")
-    echo "single dump node $i: ${s} s ($(stat -c %s "$WORK/baseline-$i.sql.zst") bytes compressed)"
+    cpu=$(awk -v a="$(cpu_of "${PIDS[$i]}")" -v b="$c0" '{ printf "%.2f", $1 + $2 + a - b }' "$WORK/time.txt")
+    SINGLE_CPU=$(awk -v a="$SINGLE_CPU" -v b="$cpu" 'BEGIN { print a + b }')
+    echo "single dump node $i: ${s} s, ${cpu} CPU-s (dump + zstd + server) ($(stat -c %s "$WORK/baseline-$i.sql.zst") bytes compressed)"
     SLOWEST=$(awk -v a="$SLOWEST" -v b="$s" 'BEGIN { print (b > a ? b : a) }')
     SUM=$(awk -v a="$SUM" -v b="$s" 'BEGIN { print a + b }')
 done
@@ -149,8 +161,10 @@ done
 # --- Coffer: the whole consistent backup of all nodes, through the API ---
 BEST=""
 for r in $(seq 1 "$RUNS"); do
+    c0=$(cpu_of "$SERVER_PID" "${PIDS[@]}")
     read -r WALL JOB BYTES <<<"$("${HELPER[@]}" backup "$ENDPOINT" "$DATA/bootstrap.json" "$INSTANCE" "$DATA/coffer.sqlite")"
-    echo "coffer backup run $r: ${WALL} s from POST to Completed (job ran ${JOB} s), ${BYTES} bytes"
+    cpu=$(awk -v a="$(cpu_of "$SERVER_PID" "${PIDS[@]}")" -v b="$c0" 'BEGIN { printf "%.2f", a - b }')
+    echo "coffer backup run $r: ${WALL} s from POST to Completed (job ran ${JOB} s), ${cpu} CPU-s (coffer + dumps + zstd + servers), ${BYTES} bytes"
     BEST=$(awk -v a="${BEST:-1e9}" -v b="$JOB" 'BEGIN { print (b < a ? b : a) }')
 done
 echo
@@ -159,3 +173,5 @@ printf '%-44s %8s s\n' "slowest single dump | zstd -3" "$SLOWEST" "sum of the si
     "coffer backup of all nodes (best job time)" "$BEST"
 echo "ratio coffer / slowest single = $(awk -v a="$BEST" -v b="$SLOWEST" 'BEGIN { printf "%.2f", a / b }')"
 echo "ratio coffer / sum of singles = $(awk -v a="$BEST" -v b="$SUM" 'BEGIN { printf "%.2f", a / b }')"
+echo "CPU of the $NODES single pipelines: ${SINGLE_CPU} CPU-s; on $(nproc) cores no schedule of them ends before" \
+    "$(awk -v c="$SINGLE_CPU" -v n="$(nproc)" 'BEGIN { printf "%.2f", c / n }') s (the ratio goal needs ≥ $(awk -v c="$SINGLE_CPU" -v s="$SLOWEST" 'BEGIN { printf "%.0f", c / (1.3 * s) + 0.5 }') cores)"
