@@ -355,17 +355,24 @@ package struct ConsistentDumper: Sendable {
             var coordinates: (String, UInt64)?
             var bytes: Int64 = 0
             for try await chunk in execution.standardOutput {
-                let array = chunk.withUnsafeBytes { Array($0) }
-                bytes += Int64(array.count)
+                bytes += Int64(chunk.count)
                 if binlog && coordinates == nil && head.count < 256 * 1024 {
-                    head += array
+                    chunk.withUnsafeBytes { head.append(contentsOf: $0) }
                     if let found = Self.snapshotCoordinates(in: head) {
                         coordinates = found
                         onSnapshot(found)
                     }
                 }
-                tail = Array((tail + array.suffix(256)).suffix(256))
-                _ = try await compressor.write(array)
+                chunk.withUnsafeBytes { raw in
+                    // Keep the last 256 bytes seen, for the footer check.
+                    if raw.count >= 256 {
+                        tail = Array(raw[(raw.count - 256)...])
+                    } else {
+                        tail = Array((tail + raw).suffix(256))
+                    }
+                }
+                // Straight from the read buffer to the compressor's pipe: no copy in between.
+                _ = try await compressor.write(chunk.bytes)
             }
             return (coordinates, tail, bytes)
         }
