@@ -18,6 +18,8 @@ from huaweicloudsdkddm.v1 import (
     CreateInstanceRequest,
     DatabaseInstabcesParam,
     DeleteBackupRequest,
+    DeleteInstanceRequest,
+    ListAvailableRdsRequest,
     ListAvailableRdsListRequest,
     ListBackupsRequest,
     ListInstancesRequest,
@@ -25,6 +27,7 @@ from huaweicloudsdkddm.v1 import (
     ShowBackupRequest,
     ShowDdmJobResultRequest,
     ShowInstanceRequest,
+    ShowRelatedDnsRequest,
 )
 
 from conftest import assert_sdk_error, is_int, signed_request
@@ -112,6 +115,24 @@ def test_list_available_rds(ddm, setup):
     assert raw["instances"][0]["engineName"] == "mariadb"  # camelCase on the wire
 
 
+def test_available_data_nodes_v3(ddm, setup):
+    page = ddm.list_available_rds(ListAvailableRdsRequest(instance_id=setup["instance_id"], offset=0, limit=10))
+    raw = page.to_json_object()
+    assert set(setup["node_ids"]) <= {n["id"] for n in raw["data_nodes"]}
+    node = next(n for n in raw["data_nodes"] if n["id"] == setup["node_ids"][0])
+    assert node["engine_name"] == "mariadb" and is_int(node["port"])
+
+
+def test_related_data_nodes_from_real_backups(ddm, setup):
+    now_ms = int(time.time() * 1000) + 1000
+    related = ddm.show_related_dns(ShowRelatedDnsRequest(instance_id=setup["instance_id"], restore_time=str(now_ms)))
+    assert [dn.instance_id for dn in related.related_data_nodes] == setup["node_ids"]
+    assert related.related_data_nodes[0].engine_name == "mariadb"
+    assert DDM_TIME_RE.match(related.latest_restorable_time)
+    before = ddm.show_related_dns(ShowRelatedDnsRequest(instance_id=setup["instance_id"], restore_time="1000"))
+    assert before.related_data_nodes == [] and before.total == 0
+
+
 def test_show_backup_seed_000(ddm, setup):
     shown = ddm.show_backup(ShowBackupRequest(instance_id=setup["instance_id"], backup_id=setup["backup_id"]))
     raw = shown.to_json_object()
@@ -190,3 +211,24 @@ def test_delete_backup(ddm, setup, mariadb_nodes):
     assert_sdk_error(info.value, 404, code_prefix="DBS.")
     page = ddm.list_backups(ListBackupsRequest(backup_name="sdk-first"))
     assert [b.status for b in page.backups] == ["deleted"]
+
+
+def test_delete_instance_keeps_or_drops_shards(coffer, ddm, mariadb_nodes):
+    """Runs last in this module: a second instance with its own schema, deleted with delete_rds_data=true."""
+    p = coffer.project_id
+    body = CreateInstanceReq(instance=CreateInstanceDetail(
+        name="sdk-ddm-02", flavor_id="f", node_num=1, engine_id="e", available_zones=["az1"], vpc_id="v",
+        security_group_id="s", subnet_id="n"))
+    instance_id = ddm.create_instance(CreateInstanceRequest(body=body)).id
+    node_id = call(coffer, "POST", f"/v3/{p}/data-nodes", {"name": "sdk-dn-x", "private_ip": "127.0.0.1",
+                                                          "port": mariadb_nodes[0].port}).json()["id"]
+    ddm.create_database(CreateDatabaseRequest(instance_id=instance_id, body=CreateDatabaseReq(databases=[
+        CreateDatabaseDetail(name="scratch", shard_mode="single", shard_number=1, used_rds=[
+            DatabaseInstabcesParam(id=node_id, admin_user=ADMIN_USER, admin_password=ADMIN_PASSWORD)])])))
+    assert mariadb_nodes[0].sql("SHOW DATABASES LIKE 'scratch%'").split() == ["scratch_0000"]
+    deleted = ddm.delete_instance(DeleteInstanceRequest(instance_id=instance_id, delete_rds_data="true"))
+    assert deleted.id == instance_id
+    assert mariadb_nodes[0].sql("SHOW DATABASES LIKE 'scratch%'").split() == []
+    with pytest.raises(ClientRequestException) as info:
+        ddm.show_instance(ShowInstanceRequest(instance_id=instance_id))
+    assert_sdk_error(info.value, 404, code_prefix="DBS.")
