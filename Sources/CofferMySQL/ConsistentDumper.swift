@@ -130,9 +130,11 @@ package struct ConsistentDumper: Sendable {
     private func dumpLocked(
         _ targets: [DumpTarget], plans: [NodePlan], coordinators: [MySQLConnection], tools: Tools, whileLocked: LockedHook?
     ) async throws -> [DumpOutcome] {
-        // 2. Lock every node, in parallel, each bounded by lock_wait_timeout.
-        let positions = try await withThrowingTaskGroup(of: (Int, (String, UInt64, String)).self) { group in
-            for (index, connection) in coordinators.enumerated() {
+        // 2. Lock every node (once, through its first target's coordinator), in parallel, each bounded by
+        //    lock_wait_timeout.
+        let leaders = Self.nodeLeaders(targets)
+        let nodePositions = try await withThrowingTaskGroup(of: (Int, (String, UInt64, String)).self) { group in
+            for (index, connection) in coordinators.enumerated() where leaders[index] == index {
                 let target = targets[index]
                 let plan = plans[index]
                 group.addTask {
@@ -156,6 +158,7 @@ package struct ConsistentDumper: Sendable {
             for try await (index, position) in group { positions[index] = position }
             return positions
         }
+        let positions = leaders.map { nodePositions[$0] }
         let lockedAt = ContinuousClock.now
         self.logger.debug("Global read locks held on every node", metadata: ["ddm.nodes": "\(targets.count)"])
 
@@ -209,11 +212,12 @@ package struct ConsistentDumper: Sendable {
             }
             if allSeen == true, let whileLocked { try await whileLocked() }
             // Release: errors here are harmless (closing the connection releases the lock as well).
-            var held: [Duration] = []
-            for connection in coordinators {
+            var nodeHeld: [Int: Duration] = [:]
+            for (index, connection) in coordinators.enumerated() where leaders[index] == index {
                 _ = try? await connection.query("UNLOCK TABLES")
-                held.append(ContinuousClock.now - lockedAt)
+                nodeHeld[index] = ContinuousClock.now - lockedAt
             }
+            let held = leaders.map { nodeHeld[$0] ?? .zero }
             self.logger.debug("Global read locks released", metadata: ["ddm.lock_ms": "\((ContinuousClock.now - lockedAt).milliseconds)"])
             var outcomes = [DumpOutcome?](repeating: nil, count: targets.count)
             for try await (index, stats) in group {
@@ -405,9 +409,14 @@ package struct ConsistentDumper: Sendable {
 
     // MARK: - Helpers
 
+    /// One coordinator per node (host and port), logged in with the node's first target's account; the
+    /// result has one entry per target, targets of one node sharing their node's connection.
     private func connectAll(_ targets: [DumpTarget]) async throws -> [MySQLConnection] {
-        try await withThrowingTaskGroup(of: (Int, MySQLConnection).self) { group in
-            for (index, target) in targets.enumerated() {
+        let leaders = Self.nodeLeaders(targets)
+        let unique = Array(Set(leaders)).sorted()
+        let connections = try await withThrowingTaskGroup(of: (Int, MySQLConnection).self) { group in
+            for index in unique {
+                let target = targets[index]
                 group.addTask {
                     do {
                         return (index, try await MySQLConnection.connect(
@@ -417,14 +426,26 @@ package struct ConsistentDumper: Sendable {
                     }
                 }
             }
-            var connections = [MySQLConnection?](repeating: nil, count: targets.count)
+            var connections: [Int: MySQLConnection] = [:]
             do {
                 for try await (index, connection) in group { connections[index] = connection }
             } catch {
-                for connection in connections { connection?.abort() }
+                for connection in connections.values { connection.abort() }
                 throw error
             }
-            return connections.map { $0! }
+            return connections
+        }
+        return leaders.map { connections[$0]! }
+    }
+
+    /// For each target, the index of the first target on the same node (host and port).
+    static func nodeLeaders(_ targets: [DumpTarget]) -> [Int] {
+        var first: [String: Int] = [:]
+        return targets.enumerated().map { index, target in
+            let key = "\(target.endpoint.host):\(target.endpoint.port)"
+            if let leader = first[key] { return leader }
+            first[key] = index
+            return index
         }
     }
 

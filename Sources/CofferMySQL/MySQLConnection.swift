@@ -7,8 +7,8 @@ import Synchronization
 /// `mysql_native_password` (with auth switch), `COM_QUERY` with text result sets, `COM_QUIT`.
 ///
 /// Just what Coffer needs to check credentials, create databases and coordinate a consistent cut; the data
-/// itself is read by `mariadb-dump`. An `actor`, but one statement at a time: a caller awaits each answer
-/// before sending the next (callers never share a connection between tasks).
+/// itself is read by `mariadb-dump`. An `actor` whose statements are queued: each one owns the socket from its
+/// first written byte to its last answer byte, in FIFO order, so tasks can share a connection.
 package actor MySQLConnection {
     /// What the handshake said.
     package private(set) var serverInfo = MySQLServerInfo(serverVersion: "", connectionID: 0)
@@ -18,6 +18,9 @@ package actor MySQLConnection {
     var inbound: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
     var readBuffer = ByteBuffer()
     var isOpen = true
+    /// Whether a statement owns the socket, and the statements waiting for it.
+    private var isBusy = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
     let timeout: Duration
     let logger: Logger
 
@@ -214,6 +217,8 @@ package actor MySQLConnection {
     /// - Throws: `MySQLError.server` for an `ERR` answer (the connection stays usable), other errors close it.
     @discardableResult
     package func query(_ sql: String, timeout: Duration? = nil) async throws -> MySQLResultSet {
+        await self.acquire()
+        defer { self.releaseSocket() }
         guard self.isOpen else { throw MySQLError.connectionClosed }
         let limit = timeout ?? self.timeout
         let channel = self.channel
@@ -243,6 +248,22 @@ package actor MySQLConnection {
     }
 
     private static func rethrow(_ error: MySQLError) throws -> MySQLResultSet { throw error }
+
+    private func acquire() async {
+        guard self.isBusy else {
+            self.isBusy = true
+            return
+        }
+        await withCheckedContinuation { self.waiters.append($0) }
+    }
+
+    private func releaseSocket() {
+        if self.waiters.isEmpty {
+            self.isBusy = false
+        } else {
+            self.waiters.removeFirst().resume()
+        }
+    }
 
     /// Sends `COM_QUIT` and closes the socket.
     package func close() async {

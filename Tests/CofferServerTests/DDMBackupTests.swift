@@ -85,6 +85,13 @@ struct DDMBackupTests {
                 let inUse = try await server.signed(.delete, "/v3/\(p)/data-nodes/\(nodeIDs[1])")
                 #expect(inUse.status == .badRequest)
 
+                // A second schema on node 0 with its own, narrower account: dumped separately, in the same cut.
+                try await nodes[0].execute("CREATE USER 'other'@'%' IDENTIFIED BY 'Other-pw1'", "GRANT ALL ON `second\\_%`.* TO 'other'@'%'")
+                let second = try await server.signed(
+                    .post, "/v1/\(p)/instances/\(instance)/databases",
+                    json: #"{"databases": [{"name": "second", "shard_mode": "single", "shard_number": 1, "used_rds": [{"id": "\#(nodeIDs[0])", "adminUser": "other", "adminPassword": "Other-pw1"}]}]}"#)
+                #expect(second.status == .ok, "\(second.json)")
+
                 // Backup: 202, and a second one while it runs → 409 DBS.200019.
                 let started = try await server.signed(.post, "/v3/\(p)/instances/\(instance)/backups", json: #"{"name": "first"}"#)
                 #expect(started.status == .accepted)
@@ -115,8 +122,9 @@ struct DDMBackupTests {
 
                 // Files: one dump per node plus metadata, sizes and SHA-256 recorded and true.
                 let stored = try #require(try await server.parts.store.ddm.backup(projectID: p, id: backupID))
-                #expect(stored.status == .normal)
-                #expect(stored.files.count == 2)
+                #expect(stored.status == .normal, "\(stored.error ?? "")")
+                #expect(stored.files.count == 3)
+                #expect(stored.files.map(\.databases) == [["shop_0000", "shop_0002"], ["shop_0001", "shop_0003"], ["second_0000"]])
                 for file in stored.files {
                     let reader = try #require(try server.parts.store.blobs.open(key: file.blobKey))
                     let data = try reader.read(upTo: Int(reader.size) + 1)

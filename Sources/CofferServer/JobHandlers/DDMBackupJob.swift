@@ -23,7 +23,10 @@ package struct DDMBackupJob: JobHandler {
     package var isIdempotent: Bool { false }
 
     /// Blob keys are fixed per backup and node, so cleanup after a crash knows them without a record.
-    package static func dumpKey(backupID: String, nodeID: String) -> String { "ddm/\(backupID)/\(nodeID).sql.zst" }
+    /// `part` numbers the dumps of one node (one per account); the first has no number.
+    package static func dumpKey(backupID: String, nodeID: String, part: Int = 0) -> String {
+        "ddm/\(backupID)/\(nodeID)" + (part == 0 ? "" : "-\(part)") + ".sql.zst"
+    }
     package static func metadataKey(backupID: String) -> String { "ddm/\(backupID)/metadata.json" }
 
     package func run(_ job: Job) async throws {
@@ -31,52 +34,60 @@ package struct DDMBackupJob: JobHandler {
             var backup = try await self.store.backup(projectID: job.projectID, id: backupID)
         else { throw MySQLError.dumpFailed("the backup record of job \(job.id) is missing") }
         let schemas = try await self.store.schemas(projectID: job.projectID, instanceID: backup.instanceID)
-        // One dump per node, covering every shard database of every schema on it, with the first schema's account.
-        var order: [String] = []
-        var databases: [String: [String]] = [:]
-        var accounts: [String: (String, String)] = [:]
+        // One dump per (node, account): the shard databases of every schema that reaches the node with that
+        // account. Schemas with their own accounts on a shared node get their own dump, all in the same cut.
+        var groups: [DumpGroup] = []
         for schema in schemas {
             for part in schema.parts {
-                if databases[part.nodeID] == nil { order.append(part.nodeID) }
-                databases[part.nodeID, default: []] += part.databases
-                if accounts[part.nodeID] == nil { accounts[part.nodeID] = (part.adminUser, part.adminPassword) }
+                if let index = groups.firstIndex(where: { $0.nodeID == part.nodeID && $0.user == part.adminUser }) {
+                    groups[index].databases += part.databases
+                } else {
+                    let sameNode = groups.filter { $0.nodeID == part.nodeID }.count
+                    groups.append(
+                        DumpGroup(
+                            nodeID: part.nodeID, part: sameNode, user: part.adminUser, password: part.adminPassword,
+                            databases: part.databases))
+                }
             }
         }
-        var nodes: [DataNode] = []
-        for id in order {
-            guard let node = try await self.store.dataNode(projectID: job.projectID, id: id) else {
-                throw MySQLError.dumpFailed("data node \(id) is no longer registered")
+        var nodes: [String: DataNode] = [:]
+        for group in groups where nodes[group.nodeID] == nil {
+            guard let node = try await self.store.dataNode(projectID: job.projectID, id: group.nodeID) else {
+                throw MySQLError.dumpFailed("data node \(group.nodeID) is no longer registered")
             }
-            nodes.append(node)
+            nodes[group.nodeID] = node
         }
         var writers: [any BlobWriter] = []
         var committed: [String] = []
         do {
             var targets: [DumpTarget] = []
-            for node in nodes {
-                let writer = try self.blobs.makeWriter(key: Self.dumpKey(backupID: backup.id, nodeID: node.id))
+            for group in groups {
+                let node = nodes[group.nodeID]!
+                let writer = try self.blobs.makeWriter(key: Self.dumpKey(backupID: backup.id, nodeID: node.id, part: group.part))
                 writers.append(writer)
-                let (user, password) = accounts[node.id]!
                 targets.append(
                     DumpTarget(
-                        name: node.id, endpoint: MySQLEndpoint(host: node.host, port: node.port, user: user, password: password),
-                        databases: databases[node.id]!, sink: BlobDumpSink(writer: writer)))
+                        name: node.id, endpoint: MySQLEndpoint(host: node.host, port: node.port, user: group.user, password: group.password),
+                        databases: group.databases, sink: BlobDumpSink(writer: writer)))
             }
             let outcomes = targets.isEmpty ? [] : try await self.dumper.dump(targets)
             var files: [DDMBackup.File] = []
             for (index, writer) in writers.enumerated() {
                 let info = try writer.commit()
                 committed.append(info.key)
-                let node = nodes[index]
+                let group = groups[index]
+                let node = nodes[group.nodeID]!
                 let outcome = outcomes[index]
                 files.append(
                     DDMBackup.File(
                         nodeID: node.id, nodeName: node.name, blobKey: info.key, size: info.size, sha256: info.sha256,
-                        databases: databases[node.id]!, binlogFile: outcome.binlogFile, binlogPosition: outcome.binlogPosition,
+                        databases: group.databases, binlogFile: outcome.binlogFile, binlogPosition: outcome.binlogPosition,
                         gtidPosition: outcome.gtidPosition))
             }
             writers.removeAll()
-            let metadata = try Self.metadata(backup: backup, schemas: schemas, nodes: nodes, files: files)
+            let metadata = try Self.metadata(
+                backup: backup, schemas: schemas, nodes: groups.map(\.nodeID).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+                    .compactMap { nodes[$0] }, files: files)
             let metadataWriter = try self.blobs.makeWriter(key: Self.metadataKey(backupID: backup.id))
             writers.append(metadataWriter)
             try metadataWriter.write(metadata)
@@ -111,7 +122,9 @@ package struct DDMBackupJob: JobHandler {
         else { return }
         let schemas = (try? await self.store.schemas(projectID: job.projectID, instanceID: backup.instanceID)) ?? []
         let nodeIDs = Set(schemas.flatMap { $0.parts.map(\.nodeID) } + backup.files.map(\.nodeID))
-        for id in nodeIDs { try? self.blobs.delete(key: Self.dumpKey(backupID: backup.id, nodeID: id)) }
+        for id in nodeIDs {
+            for part in 0..<max(1, schemas.count) { try? self.blobs.delete(key: Self.dumpKey(backupID: backup.id, nodeID: id, part: part)) }
+        }
         try? self.blobs.delete(key: Self.metadataKey(backupID: backup.id))
         backup.status = .createfail
         backup.files = []
@@ -167,6 +180,16 @@ package struct DDMBackupJob: JobHandler {
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
         return try encoder.encode(document)
     }
+}
+
+/// The dump of one node with one account.
+struct DumpGroup {
+    var nodeID: String
+    /// 0 for the node's first account, 1 for its second …
+    var part: Int
+    var user: String
+    var password: String
+    var databases: [String]
 }
 
 /// Hands the dump engine's compressed chunks to a blob writer (which hashes and counts them).
