@@ -51,10 +51,10 @@ struct DDMBackupTests {
         return (FileManager.default.enumerator(atPath: root)?.allObjects as? [String] ?? []).filter { $0.hasSuffix(".zst") || $0.hasSuffix(".json") }
     }
 
-    @Test("Data nodes, instance, schema, consistent backup, seed 000, list, jobs, delete")
-    func fullFlow() async throws {
+    @Test("Data nodes, instance, schema, consistent backup, seed 000, list, jobs, delete", arguments: TestDatabase.available)
+    func fullFlow(database: TestDatabase) async throws {
         try await MariaDBServer.withServers(2) { nodes in
-            try await TestServer.run { server in
+            try await TestServer.run(database: database) { server in
                 let p = server.projectID
                 // Unreachable data node → 400 with a clear message.
                 let closed = try FreePort.next()
