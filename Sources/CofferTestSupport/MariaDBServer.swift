@@ -13,8 +13,8 @@ import Synchronization
 /// consistent-cut check reads binlog positions), and an administrator account `coffer` with a password,
 /// created by an init file at every start so that credential checks are real.
 ///
-/// The datadir is copied from a template that `mariadb-install-db` builds once per test process (3 s),
-/// so each server starts in about a second.
+/// The datadir is copied from a template that `mariadb-install-db` builds once per machine (3 s) and every
+/// test process reuses, so each server starts in about a second.
 package final class MariaDBServer: Sendable {
     /// The administrator created at start.
     package static let adminUser = "coffer"
@@ -66,10 +66,13 @@ package final class MariaDBServer: Sendable {
             if binlog { arguments += ["--log-bin=\(data)/binlog", "--server-id=1"] }
             let process = try ProcessRunner(executable: mariadbd, arguments: arguments, standardError: directory.file("stderr.log"))
             let server = MariaDBServer(port: port, directory: directory, process: process)
-            if await server.waitUntilReady(timeout: .seconds(30)) { return server }
-            lastFailure = server.diagnostics()
+            if await server.waitUntilReady(timeout: .seconds(30), datadir: data) { return server }
+            lastFailure = server.diagnostics() + (server.process.isRunning ? "\nanother server answered on this port" : "")
             await server.stop()
-            if !lastFailure.contains("Address already in use") && !lastFailure.contains("Do you already have another") { break }
+            // A port taken in between (bind failure, or another fixture's server answering): try a new one.
+            if !lastFailure.contains("Address already in use") && !lastFailure.contains("Do you already have another")
+                && !lastFailure.contains("another server")
+            { break }
         }
         throw MariaDBServerError.failedToStart(lastFailure)
     }
@@ -133,12 +136,17 @@ package final class MariaDBServer: Sendable {
         return logger
     }()
 
-    private func waitUntilReady(timeout: Duration) async -> Bool {
+    /// Waits until the server answers, and checks that the server answering is this one: when two fixtures
+    /// pick the same free port at once, the loser's port answers with the winner's server (same account) until
+    /// the loser exits, so the datadir decides.
+    private func waitUntilReady(timeout: Duration, datadir: String) async -> Bool {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline, self.process.isRunning {
             if let connection = try? await MySQLConnection.connect(to: self.endpoint, timeout: .seconds(2), logger: Self.quietLogger) {
+                let answered = try? await connection.query("SELECT @@datadir AS d").value("d")
                 await connection.close()
-                return true
+                guard let answered, answered.hasPrefix(datadir) else { return false }
+                return self.process.isRunning
             }
             try? await Task.sleep(for: .milliseconds(50))
         }
@@ -158,23 +166,34 @@ package final class MariaDBServer: Sendable {
 
     private static func template() async throws -> String { try await Self.templateTask.value }
 
-    /// The template datadir, built by `mariadb-install-db`.
+    /// The template datadir, built by `mariadb-install-db` once per machine and user and then reused by
+    /// every test process (it is never written to: servers run on copies). Built aside and renamed into
+    /// place, so concurrent test processes never see half a template.
     private static func buildTemplate() async throws -> String {
-        do {
-            guard let install = ProcessRunner.locate("mariadb-install-db") else {
-                throw MariaDBServerError.executableNotFound("mariadb-install-db")
-            }
-            let directory = try TemporaryDirectory(prefix: "coffer-mariadb-template")
-            let data = directory.file("data").path
-            var arguments = ["--no-defaults", "--datadir=\(data)", "--auth-root-authentication-method=normal", "--skip-test-db"]
-            if getuid() == 0 { arguments.append("--user=root") }
-            let process = try ProcessRunner(executable: install, arguments: arguments, standardError: directory.file("install.log"))
-            guard await process.waitForExit(timeout: .seconds(120)), process.terminationStatus == 0 else {
-                let log = (try? String(contentsOf: directory.file("install.log"), encoding: .utf8)) ?? ""
-                throw MariaDBServerError.failedToStart("mariadb-install-db failed: \(log.suffix(2000))")
-            }
-            return data
+        let shared = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-mariadb-template-v1-\(getuid())").path
+        if FileManager.default.fileExists(atPath: shared + "/ready") { return shared + "/data" }
+        guard let install = ProcessRunner.locate("mariadb-install-db") else {
+            throw MariaDBServerError.executableNotFound("mariadb-install-db")
         }
+        let directory = try TemporaryDirectory(prefix: "coffer-mariadb-template-build")
+        let data = directory.file("data").path
+        var arguments = ["--no-defaults", "--datadir=\(data)", "--auth-root-authentication-method=normal", "--skip-test-db"]
+        if getuid() == 0 { arguments.append("--user=root") }
+        let process = try ProcessRunner(executable: install, arguments: arguments, standardError: directory.file("install.log"))
+        guard await process.waitForExit(timeout: .seconds(120)), process.terminationStatus == 0 else {
+            let log = (try? String(contentsOf: directory.file("install.log"), encoding: .utf8)) ?? ""
+            directory.remove()
+            throw MariaDBServerError.failedToStart("mariadb-install-db failed: \(log.suffix(2000))")
+        }
+        FileManager.default.createFile(atPath: directory.file("ready").path, contents: Data())
+        if rename(directory.path, shared) != 0 {
+            // Another process published its template first: use that one.
+            directory.remove()
+            guard FileManager.default.fileExists(atPath: shared + "/ready") else {
+                throw MariaDBServerError.failedToStart("cannot publish the template datadir at \(shared)")
+            }
+        }
+        return shared + "/data"
     }
 }
 
