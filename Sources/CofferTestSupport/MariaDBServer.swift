@@ -60,7 +60,7 @@ package final class MariaDBServer: Sendable {
                 "--no-defaults", "--datadir=\(data)", "--socket=\(directory.file("mysqld.sock").path)", "--port=\(port)",
                 "--bind-address=127.0.0.1", "--skip-name-resolve", "--init-file=\(initFile.path)",
                 "--innodb-buffer-pool-size=64M", "--innodb-log-file-size=16M", "--log-error=\(directory.file("error.log").path)",
-                "--pid-file=\(directory.file("mysqld.pid").path)",
+                "--pid-file=\(directory.file("mysqld.pid").path)", "--tmpdir=\(directory.path)",
             ]
             if getuid() == 0 { arguments.append("--user=root") }
             if binlog { arguments += ["--log-bin=\(data)/binlog", "--server-id=1"] }

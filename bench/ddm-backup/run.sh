@@ -101,7 +101,7 @@ for i in $(seq 0 $((NODES - 1))); do
     port=$("${HELPER[@]}" port)
     mariadbd --no-defaults --datadir="$dir/data" --socket="$dir/sock" --port="$port" --bind-address=127.0.0.1 \
         --skip-name-resolve --init-file="$dir/init.sql" --innodb-buffer-pool-size=256M --innodb-log-file-size=256M \
-        --log-bin="$dir/data/binlog" --server-id=1 --log-error="$dir/error.log" "${ROOT_ARGS[@]}" >/dev/null 2>&1 &
+        --log-bin="$dir/data/binlog" --server-id=1 --log-error="$dir/error.log" --tmpdir="$dir" "${ROOT_ARGS[@]}" >/dev/null 2>&1 &
     PIDS+=($!)
     PORTS+=("$port")
 done

@@ -49,7 +49,7 @@ def _start_mariadb(template: Path, base: Path) -> MariaDB:
     cmd = ["mariadbd", "--no-defaults", f"--datadir={data}", f"--socket={base / 'sock'}", f"--port={port}",
            "--bind-address=127.0.0.1", "--skip-name-resolve", f"--init-file={init}", "--innodb-buffer-pool-size=64M",
            "--innodb-log-file-size=16M", f"--log-error={base / 'error.log'}", f"--log-bin={data / 'binlog'}",
-           "--server-id=1"]
+           "--server-id=1", f"--tmpdir={base}"]
     if os.geteuid() == 0:
         cmd.append("--user=root")
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
