@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-kit.git", from: "2.17.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.1"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
     ],
     targets: [
         .executableTarget(
@@ -84,9 +85,20 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "CofferMySQL",
+            dependencies: [
+                "CofferCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "CofferServer",
             dependencies: [
-                "CofferCore", "CofferStorage", "CofferJobs", "CofferIAM", "CofferRedis",
+                "CofferCore", "CofferStorage", "CofferJobs", "CofferIAM", "CofferRedis", "CofferMySQL",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -101,7 +113,7 @@ let package = Package(
         .target(
             name: "CofferTestSupport",
             dependencies: [
-                "CofferRedis", "CofferStorage",
+                "CofferRedis", "CofferStorage", "CofferMySQL",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SQLKit", package: "sql-kit"),
             ],
@@ -132,9 +144,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "CofferMySQLTests",
+            dependencies: [
+                "CofferMySQL", "CofferCore", "CofferTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "CofferServerTests",
             dependencies: [
-                "CofferServer", "CofferStorage", "CofferIAM", "CofferCore", "CofferJobs", "CofferRedis", "CofferTestSupport",
+                "CofferServer", "CofferStorage", "CofferIAM", "CofferCore", "CofferJobs", "CofferRedis", "CofferMySQL", "CofferTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -13,6 +13,7 @@ package struct CofferStore: Sendable {
     package let secrets: SecretBox
     package let identities: any IdentityStore
     package let dcs: any DCSStore
+    package let ddm: any DDMStore
     package let jobs: any JobStore
     package let blobs: any BlobStore
 
@@ -40,6 +41,7 @@ package struct CofferStore: Sendable {
         self.secrets = SecretBox(masterKey: masterKey)
         self.identities = SQLIdentityStore(provider: provider, secrets: self.secrets)
         self.dcs = SQLDCSStore(provider: provider, secrets: self.secrets)
+        self.ddm = SQLDDMStore(provider: provider, secrets: self.secrets)
         self.jobs = SQLJobStore(provider: provider)
         self.blobs = try FileBlobStore(root: dataDirectory + "/blobs")
     }

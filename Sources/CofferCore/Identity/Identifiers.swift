@@ -7,6 +7,15 @@ package enum Identifiers {
         UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
     }
 
+    /// A DDM-style id: 32 hex characters and a 4-character type suffix (`in09` DDM instance, `in01` data
+    /// node, `br09` backup; reference section 1).
+    package static func ddm(suffix: String) -> String { Self.hex32() + suffix }
+
+    /// Whether `value` is 32 lower-case hex characters followed by `suffix`.
+    package static func isDDM(_ value: String, suffix: String) -> Bool {
+        value.hasSuffix(suffix) && value.utf8.count == 32 + suffix.utf8.count && Self.isHex32(String(value.dropLast(suffix.count)))
+    }
+
     /// A lower-case UUID, the form of DCS instance and backup ids.
     package static func uuid() -> String { UUID().uuidString.lowercased() }
 

@@ -21,4 +21,9 @@ package protocol JobStore: Sendable {
     func expiredJobs(now: Date) async throws -> [Job]
     /// Moves an expired running job to `queued` (retry) or `failed`, if it is still expired; returns whether it did.
     func resolveExpired(jobID: String, requeue: Bool, error: String, now: Date) async throws -> Bool
+    /// Jobs of a project whose kind starts with `kindPrefix`, created in `[from, to]` when given, newest first.
+    func jobs(projectID: String, kindPrefix: String, from: Date?, to: Date?, offset: Int, limit: Int) async throws -> Page<Job>
+    /// Enqueues `job` only if no job is queued or running on its resource, atomically (one task at a time per
+    /// instance, even with two requests racing or two servers sharing PostgreSQL). Returns whether it was enqueued.
+    func enqueueIfIdle(_ job: Job) async throws -> Bool
 }

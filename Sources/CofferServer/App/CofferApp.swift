@@ -1,6 +1,7 @@
 import CofferCore
 import CofferIAM
 import CofferJobs
+import CofferMySQL
 import CofferStorage
 import Foundation
 import Hummingbird
@@ -43,12 +44,15 @@ package enum CofferApp {
         let metrics = HTTPMetrics()
         let tasks = InstanceTasks(jobs: store.jobs)
         let inspector = RedisInspector(logger: logger)
+        let mysql = MySQLInspector(logger: logger)
         let instances = DCSInstanceController(store: store.dcs, blobs: store.blobs, inspector: inspector, tasks: tasks, clock: clock)
         let worker = JobWorker(
             store: store.jobs,
             handlers: [
                 BlobSweepJob(blobs: store.blobs, logger: logger, clock: clock),
                 DCSBackupJob(store: store.dcs, blobs: store.blobs, logger: logger, clock: clock, idleTimeout: configuration.backupIdleTimeout),
+                DDMBackupJob(store: store.ddm, blobs: store.blobs, dumper: ConsistentDumper(logger: logger), logger: logger, clock: clock),
+                DDMBackupDeleteJob(store: store.ddm, blobs: store.blobs, logger: logger, clock: clock),
             ],
             logger: logger, clock: clock)
         let routes = RouteTable(
@@ -62,7 +66,11 @@ package enum CofferApp {
                     links: DownloadLinks(key: store.masterKey.derive(purpose: "coffer-download-link-v1")),
                     wakeWorker: { worker.wake() }, clock: clock
                 ).routes
-                + OperationsController(metrics: metrics, database: { try await store.ping() }).routes)
+                + OperationsController(metrics: metrics, database: { try await store.ping() }).routes
+                + DataNodeController(store: store.ddm, inspector: mysql, clock: clock).routes
+                + DDMInstanceController(store: store.ddm, jobs: store.jobs, inspector: mysql, clock: clock).routes
+                + DDMBackupController(store: store.ddm, jobs: store.jobs, clock: clock).routes
+                + DDMJobController(jobs: store.jobs).routes)
         let sweep = BlobSweepJob.job(now: clock())
         do {
             try await store.jobs.enqueue(sweep)
@@ -72,7 +80,13 @@ package enum CofferApp {
         }
         let responder = CofferResponder(routes: routes, authenticator: authenticator, metrics: metrics, clock: clock)
         var services: [any Service] = [DatabaseService(store: store)]
-        if configuration.runsWorker { services.append(worker) }
+        if configuration.runsWorker {
+            services.append(worker)
+            services.append(
+                DDMBackupScheduler(
+                    store: store.ddm, jobs: store.jobs, period: configuration.ddmAutoBackupPeriod, checkInterval: .seconds(60), logger: logger,
+                    clock: clock))
+        }
         let app = Application(
             responder: responder,
             configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port), serverName: "coffer"),

@@ -16,6 +16,8 @@ package struct CofferConfiguration: Sendable {
     package var adminSecretKey: String?
     /// Whether the job worker runs (tests drive jobs by hand).
     package var runsWorker: Bool = true
+    /// Period of the automatic DDM backup (`auto_metadata`); daily, as Huawei's. Runs only with the worker.
+    package var ddmAutoBackupPeriod: TimeInterval = 86400
     /// Whether the first start prints the new account to standard output (tests read bootstrap.json instead).
     package var announcesFirstStart: Bool = true
 

@@ -76,6 +76,44 @@ package enum Migrations {
                 // database so that two servers, or two racing requests, cannot both start one.
                 "CREATE UNIQUE INDEX jobs_one_active_per_resource ON jobs (project_id, resource_id) WHERE status IN ('queued', 'running')"
             ]),
+        // DDM ids start at 0100 so they never collide with the DCS line of migrations (0004, 0005, …).
+        Migration(
+            id: "0100_ddm",
+            [
+                """
+                CREATE TABLE ddm_data_nodes (id TEXT PRIMARY KEY, project_id TEXT NOT NULL, name TEXT NOT NULL, host TEXT NOT NULL,
+                  port INTEGER NOT NULL, engine_name TEXT NOT NULL, engine_version TEXT NOT NULL, created_at BIGINT NOT NULL)
+                """,
+                "CREATE INDEX ddm_data_nodes_by_project ON ddm_data_nodes (project_id, created_at)",
+                """
+                CREATE TABLE ddm_instances (id TEXT PRIMARY KEY, project_id TEXT NOT NULL, name TEXT NOT NULL, status TEXT NOT NULL,
+                  flavor_id TEXT NOT NULL, node_num INTEGER NOT NULL, engine_id TEXT NOT NULL, available_zones TEXT NOT NULL,
+                  vpc_id TEXT NOT NULL, subnet_id TEXT NOT NULL, security_group_id TEXT NOT NULL, time_zone TEXT NOT NULL,
+                  admin_user_name TEXT, enterprise_project_id TEXT, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL,
+                  deleted_at BIGINT)
+                """,
+                "CREATE INDEX ddm_instances_by_project ON ddm_instances (project_id, created_at)",
+                """
+                CREATE TABLE ddm_schemas (project_id TEXT NOT NULL, instance_id TEXT NOT NULL, name TEXT NOT NULL,
+                  shard_mode TEXT NOT NULL, shard_number INTEGER NOT NULL, created_at BIGINT NOT NULL,
+                  PRIMARY KEY (instance_id, name))
+                """,
+                // One row per (schema, data node): the account Coffer uses there (password sealed) and its shards.
+                """
+                CREATE TABLE ddm_schema_nodes (project_id TEXT NOT NULL, instance_id TEXT NOT NULL, schema_name TEXT NOT NULL,
+                  position INTEGER NOT NULL, node_id TEXT NOT NULL, admin_user TEXT NOT NULL, password_sealed TEXT NOT NULL,
+                  databases TEXT NOT NULL, PRIMARY KEY (instance_id, schema_name, node_id))
+                """,
+                "CREATE INDEX ddm_schema_nodes_by_node ON ddm_schema_nodes (project_id, node_id)",
+                """
+                CREATE TABLE ddm_backups (id TEXT PRIMARY KEY, project_id TEXT NOT NULL, instance_id TEXT NOT NULL,
+                  instance_name TEXT NOT NULL, name TEXT NOT NULL, description TEXT NOT NULL, backup_type TEXT NOT NULL,
+                  status TEXT NOT NULL, size BIGINT NOT NULL, related_nodes TEXT NOT NULL, files TEXT NOT NULL, metadata_key TEXT,
+                  metadata_sha256 TEXT, error TEXT, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL)
+                """,
+                "CREATE INDEX ddm_backups_by_project_time ON ddm_backups (project_id, created_at, id)",
+                "CREATE INDEX ddm_backups_by_instance_time ON ddm_backups (project_id, instance_id, created_at)",
+            ]),
     ]
 
     /// Applies every migration not yet recorded, in order, in one transaction.

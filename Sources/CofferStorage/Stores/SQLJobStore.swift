@@ -49,6 +49,43 @@ package struct SQLJobStore: JobStore {
         }
     }
 
+    package func enqueueIfIdle(_ job: Job) async throws -> Bool {
+        let kind = self.provider.kind
+        let inserted = try await self.provider.withTransaction { db -> Bool in
+            // SQLite transactions are serialised (BEGIN IMMEDIATE); PostgreSQL needs a lock per resource.
+            if kind == .postgres {
+                try await db.raw("SELECT pg_advisory_xact_lock(hashtext(\(bind: job.projectID + "/" + job.resourceID)))").run()
+            }
+            let active = try await db.raw(
+                """
+                SELECT id FROM jobs WHERE project_id = \(bind: job.projectID) AND resource_id = \(bind: job.resourceID)
+                  AND status IN ('queued', 'running') LIMIT 1
+                """
+            ).first()
+            guard active == nil else { return false }
+            try await Self.insert(job, on: db)
+            return true
+        }
+        return inserted
+    }
+
+    package func jobs(projectID: String, kindPrefix: String, from: Date?, to: Date?, offset: Int, limit: Int) async throws -> Page<Job> {
+        try await self.provider.withDatabase { db in
+            func filtered(_ select: SQLSelectBuilder) -> SQLSelectBuilder {
+                select.from("jobs").where("project_id", .equal, projectID)
+                    .where(SQLFunction("substr", args: SQLColumn("kind"), SQLLiteral.numeric("1"), SQLLiteral.numeric("\(kindPrefix.utf8.count)")), .equal, SQLBind(kindPrefix))
+                if let from { select.where("created_at", .greaterThanOrEqual, millis(from)) }
+                if let to { select.where("created_at", .lessThanOrEqual, millis(to)) }
+                return select
+            }
+            let total = try await filtered(db.select().column(SQLFunction("count", args: SQLLiteral.all), as: "n")).first()?
+                .decode(column: "n", as: Int64.self) ?? 0
+            let rows = try await filtered(db.select().column("*")).orderBy("created_at", .descending).orderBy("id")
+                .limit(limit).offset(offset).all()
+            return Page(items: try rows.map(Self.job), total: Int(total))
+        }
+    }
+
     package func activeJob(projectID: String, resourceID: String) async throws -> Job? {
         try await self.provider.withDatabase { db in
             try await db.raw(

@@ -1,0 +1,33 @@
+import CofferCore
+import CofferJobs
+import CofferStorage
+import Foundation
+import Logging
+
+/// `ddm.backup.delete` (Huawei's task `deleteConsistentBackup`): removes a backup's files and marks it
+/// `deleted`. Idempotent: deleting what is already gone is a no-op, so an interrupted delete runs again.
+struct DDMBackupDeleteJob: JobHandler {
+    static let kind = "ddm.backup.delete"
+
+    let store: any DDMStore
+    let blobs: any BlobStore
+    let logger: Logger
+    let clock: @Sendable () -> Date
+
+    var kind: String { Self.kind }
+    var isIdempotent: Bool { true }
+
+    func run(_ job: Job) async throws {
+        guard let backupID = DDMJobPayload.decode(job.payload)?.backupID,
+            var backup = try await self.store.backup(projectID: job.projectID, id: backupID)
+        else { return }
+        for file in backup.files { try self.blobs.delete(key: file.blobKey) }
+        if let key = backup.metadataKey { try self.blobs.delete(key: key) }
+        backup.status = .deleted
+        backup.updatedAt = self.clock()
+        try await self.store.updateBackup(backup)
+        self.logger.info("DDM backup deleted", metadata: ["ddm.backup.id": "\(backup.id)"])
+    }
+
+    func jobFailed(_ job: Job, reason: String) async {}
+}

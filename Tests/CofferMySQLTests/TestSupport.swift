@@ -1,0 +1,55 @@
+import CofferMySQL
+import CofferTestSupport
+import Foundation
+import Logging
+import Synchronization
+
+let quietLogger: Logger = {
+    var logger = Logger(label: "coffer.test.mysql")
+    logger.logLevel = .critical
+    return logger
+}()
+
+/// Collects a dump in memory (tests only: dumps here are small); can run an action on the first chunk.
+final class MemorySink: DumpSink, Sendable {
+    private let state = Mutex<(Data, Bool)>((Data(), false))
+    private let onFirstWrite: (@Sendable () -> Void)?
+
+    init(onFirstWrite: (@Sendable () -> Void)? = nil) {
+        self.onFirstWrite = onFirstWrite
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        let first = self.state.withLock { state in
+            state.0.append(contentsOf: bytes)
+            defer { state.1 = true }
+            return !state.1
+        }
+        if first { self.onFirstWrite?() }
+    }
+
+    var data: Data { self.state.withLock { $0.0 } }
+}
+
+/// Loads a compressed dump into a server with the `mariadb` client (`zstd -dc file | mariadb …`).
+func restore(_ dump: Data, into server: MariaDBServer) async throws {
+    let directory = try TemporaryDirectory(prefix: "coffer-restore")
+    defer { directory.remove() }
+    let file = directory.file("dump.sql.zst")
+    try dump.write(to: file)
+    let script = "zstd -dc '\(file.path)' | mariadb --protocol=TCP -h127.0.0.1 -P\(server.port) -u\(MariaDBServer.adminUser) -p'\(MariaDBServer.adminPassword)'"
+    let process = try ProcessRunner(
+        executable: URL(fileURLWithPath: "/bin/sh"), arguments: ["-c", script], standardError: directory.file("stderr"))
+    guard await process.waitForExit(timeout: .seconds(120)), process.terminationStatus == 0 else {
+        let stderr = (try? String(contentsOf: directory.file("stderr"), encoding: .utf8)) ?? ""
+        throw MySQLError.dumpFailed("restore failed: \(stderr)")
+    }
+}
+
+/// The integer ids of `database.table` (empty when the database does not exist).
+func ids(on server: MariaDBServer, _ database: String, table: String = "events") async throws -> Set<Int> {
+    let exists = try await server.execute("SELECT COUNT(*) AS n FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '\(database)'")
+    guard exists[0].value("n") == "1" else { return [] }
+    let rows = try await server.execute("SELECT id FROM `\(database)`.`\(table)`")
+    return Set(rows[0].rows.compactMap { $0[0].flatMap { Int($0) } })
+}

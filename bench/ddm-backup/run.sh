@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# Benchmark: a Coffer DDM backup (consistent cut + parallel `mariadb-dump | zstd -3` of every data node) against
+# the slowest single `mariadb-dump --single-transaction | zstd -3` of one node, the fastest standard pipeline
+# (reference mysql-consistent-backup.md §5). Prints both wall times and their ratio (goal ≤ 1.3).
+#
+#   bench/ddm-backup/run.sh [--binary PATH] [--build] [--nodes 4] [--rows 1000000] [--runs 2]
+#
+#   --binary PATH   coffer binary to test (default: .build/release/coffer; see --build)
+#   --build         run `swift build -c release --product coffer` first (incremental) and use it
+#   --nodes N       data nodes (mariadbd servers), default 4
+#   --rows R        rows per node (an `orders` table of §5's shape), default 1000000
+#   --runs K        Coffer backups measured (the best is reported), default 2
+#
+# Needs mariadb-server, mariadb-client, zstd, curl, python3 (stdlib only).
+set -euo pipefail
+shopt -s inherit_errexit
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+HELPER=(python3 "$HERE/helper.py")
+BINARY="" BUILD=0 NODES=4 ROWS=1000000 RUNS=2
+USER_NAME=coffer PASSWORD=Bench-pw-0001
+
+die() { echo "run.sh: $*" >&2; exit 1; }
+usage() { sed -n '2,14s/^# \{0,1\}//p' "$0"; exit "${1:-0}"; }
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --binary) BINARY=${2:?}; shift 2 ;;
+        --build) BUILD=1; shift ;;
+        --nodes) NODES=${2:?}; shift 2 ;;
+        --rows) ROWS=${2:?}; shift 2 ;;
+        --runs) RUNS=${2:?}; shift 2 ;;
+        -h|--help) usage ;;
+        *) echo "run.sh: unknown option $1" >&2; usage 2 ;;
+    esac
+done
+
+RELEASE="$ROOT/.build/release/coffer"
+if [ -z "$BINARY" ]; then
+    if [ "$BUILD" = 1 ]; then
+        (cd "$ROOT" && swift build -c release --product coffer) || die "release build failed"
+    fi
+    if [ -x "$RELEASE" ]; then
+        BINARY=$RELEASE
+        if [ -n "$(find "$ROOT/Sources" -newer "$RELEASE" -name '*.swift' -print -quit)" ]; then
+            echo "WARNING: Sources/ has changes newer than $RELEASE; pass --build to rebuild it." >&2
+        fi
+    else
+        BINARY="$ROOT/.build/debug/coffer"
+        echo "WARNING: no release binary and no --build: falling back to the DEBUG build ($BINARY)." >&2
+    fi
+elif [ "$BUILD" = 1 ]; then
+    die "--build and --binary exclude each other"
+fi
+[ -x "$BINARY" ] || die "no executable at $BINARY"
+for tool in mariadbd mariadb-install-db mariadb-dump mariadb zstd curl; do
+    command -v "$tool" >/dev/null || PATH="$PATH:/usr/sbin"
+    command -v "$tool" >/dev/null || die "$tool is missing (scripts/install-deps installs it)"
+done
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/coffer-ddm-bench.XXXXXX")
+PIDS=() SERVER_PID=""
+stop() {
+    local pid=$1 i
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for i in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+    [ -n "$SERVER_PID" ] && stop "$SERVER_PID"
+    for pid in "${PIDS[@]}"; do stop "$pid"; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+now() { date +%s.%N; }
+TICKS=$(getconf CLK_TCK)
+cpu_of() {  # cpu_of PID...: CPU seconds (user+sys, plus reaped children) of the processes so far
+    local total=0 pid
+    for pid in "$@"; do
+        total=$(awk -v t="$total" -v hz="$TICKS" '{ sub(/^.*\) /, ""); print t + ($12 + $13 + $14 + $15) / hz }' "/proc/$pid/stat")
+    done
+    echo "$total"
+}
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+
+# --- data nodes: one template datadir, copied per node ---
+ROOT_ARGS=()
+[ "$(id -u)" -eq 0 ] && ROOT_ARGS=(--user=root)
+mariadb-install-db --no-defaults --datadir="$WORK/template" --auth-root-authentication-method=normal --skip-test-db \
+    "${ROOT_ARGS[@]}" >"$WORK/install.log" 2>&1 || { tail "$WORK/install.log" >&2; die "mariadb-install-db failed"; }
+PORTS=()
+for i in $(seq 0 $((NODES - 1))); do
+    dir="$WORK/node$i"
+    mkdir -p "$dir"
+    cp -a "$WORK/template" "$dir/data"
+    printf "CREATE USER IF NOT EXISTS '%s'@'%%' IDENTIFIED BY '%s';\nGRANT ALL PRIVILEGES ON *.* TO '%s'@'%%';\n" \
+        "$USER_NAME" "$PASSWORD" "$USER_NAME" >"$dir/init.sql"
+    port=$("${HELPER[@]}" port)
+    mariadbd --no-defaults --datadir="$dir/data" --socket="$dir/sock" --port="$port" --bind-address=127.0.0.1 \
+        --skip-name-resolve --init-file="$dir/init.sql" --innodb-buffer-pool-size=256M --innodb-log-file-size=256M \
+        --log-bin="$dir/data/binlog" --server-id=1 --log-error="$dir/error.log" --tmpdir="$dir" "${ROOT_ARGS[@]}" >/dev/null 2>&1 &
+    PIDS+=($!)
+    PORTS+=("$port")
+done
+sql() {  # sql PORT STATEMENT
+    mariadb --protocol=TCP -h127.0.0.1 -P"$1" -u"$USER_NAME" -p"$PASSWORD" -N -B -e "$2"
+}
+for port in "${PORTS[@]}"; do
+    for _ in $(seq 300); do sql "$port" "SELECT 1" >/dev/null 2>&1 && break; sleep 0.1; done
+    sql "$port" "SELECT 1" >/dev/null || die "mariadbd on $port did not start"
+done
+
+# --- Coffer: data nodes, instance, schema `bench` (one shard per node: bench_0000 on node 0, …) ---
+DATA="$WORK/coffer"
+mkdir -p "$DATA"
+CPORT=$("${HELPER[@]}" port)
+ENDPOINT="http://127.0.0.1:$CPORT"
+COFFER_ADMIN_ACCESS_KEY=BENCHACCESSKEY000001 COFFER_ADMIN_SECRET_KEY=bench-secret-key-0000000000000000000000 \
+COFFER_ADMIN_PASSWORD=bench-password-1 \
+    "$BINARY" serve --host 127.0.0.1 --port "$CPORT" --data-dir "$DATA" --log-level warning >"$WORK/coffer.log" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 600); do curl -fsS "$ENDPOINT/health" >/dev/null 2>&1 && break; sleep 0.1; done
+curl -fsS "$ENDPOINT/health" >/dev/null || { tail "$WORK/coffer.log" >&2; die "coffer did not start"; }
+INSTANCE=$("${HELPER[@]}" setup "$ENDPOINT" "$DATA/bootstrap.json" "$(IFS=,; echo "${PORTS[*]}")" "$USER_NAME" "$PASSWORD")
+
+echo "coffer bench: DDM backup of $NODES nodes × $ROWS rows   binary: $BINARY"
+echo "NOTE: $(nproc) core(s); load average before loading: $(cut -d' ' -f1 /proc/loadavg)"
+T0=$(now)
+LOADERS=()
+for i in $(seq 0 $((NODES - 1))); do
+    sql "${PORTS[$i]}" "
+      CREATE TABLE bench_000$i.orders (id INT PRIMARY KEY, customer_id INT, sku VARCHAR(32), qty SMALLINT,
+        price DECIMAL(10,2), created_at DATETIME, note VARCHAR(200), KEY (customer_id)) ENGINE=InnoDB;
+      INSERT INTO bench_000$i.orders SELECT seq, seq % 10007, CONCAT('SKU-', seq % 997), seq % 20, (seq % 10000) / 100,
+        '2026-01-01' + INTERVAL (seq % 8640000) SECOND, CONCAT(MD5(seq), ' ', SUBSTR(MD5(seq * 7), 1, seq % 24))
+        FROM bench_000$i.seq_1_to_$ROWS;" &
+    LOADERS+=($!)
+done
+for pid in "${LOADERS[@]}"; do wait "$pid" || die "loading failed"; done
+echo "loaded in $(elapsed "$T0" "$(now)") s"
+
+# --- baseline: each node alone, `mariadb-dump --single-transaction | zstd -3 > file`, one after the other ---
+SLOWEST=0 SUM=0 SINGLE_CPU=0
+for i in $(seq 0 $((NODES - 1))); do
+    c0=$(cpu_of "${PIDS[$i]}")
+    t=$(now)
+    TIMEFORMAT='%U %S'
+    { time (MYSQL_PWD=$PASSWORD mariadb-dump --protocol=TCP -h127.0.0.1 -P"${PORTS[$i]}" -u"$USER_NAME" --single-transaction \
+        --quick --skip-dump-date --databases "bench_000$i" | zstd -3 -q >"$WORK/baseline-$i.sql.zst") ; } 2>"$WORK/time.txt"
+    s=$(elapsed "$t" "$(now)")
+    cpu=$(awk -v a="$(cpu_of "${PIDS[$i]}")" -v b="$c0" '{ printf "%.2f", $1 + $2 + a - b }' "$WORK/time.txt")
+    SINGLE_CPU=$(awk -v a="$SINGLE_CPU" -v b="$cpu" 'BEGIN { print a + b }')
+    echo "single dump node $i: ${s} s, ${cpu} CPU-s (dump + zstd + server) ($(stat -c %s "$WORK/baseline-$i.sql.zst") bytes compressed)"
+    SLOWEST=$(awk -v a="$SLOWEST" -v b="$s" 'BEGIN { print (b > a ? b : a) }')
+    SUM=$(awk -v a="$SUM" -v b="$s" 'BEGIN { print a + b }')
+done
+
+# --- Coffer: the whole consistent backup of all nodes, through the API ---
+BEST=""
+for r in $(seq 1 "$RUNS"); do
+    c0=$(cpu_of "$SERVER_PID" "${PIDS[@]}")
+    read -r WALL JOB BYTES <<<"$("${HELPER[@]}" backup "$ENDPOINT" "$DATA/bootstrap.json" "$INSTANCE" "$DATA/coffer.sqlite")"
+    cpu=$(awk -v a="$(cpu_of "$SERVER_PID" "${PIDS[@]}")" -v b="$c0" 'BEGIN { printf "%.2f", a - b }')
+    echo "coffer backup run $r: ${WALL} s from POST to Completed (job ran ${JOB} s), ${cpu} CPU-s (coffer + dumps + zstd + servers), ${BYTES} bytes"
+    BEST=$(awk -v a="${BEST:-1e9}" -v b="$JOB" 'BEGIN { print (b < a ? b : a) }')
+done
+echo
+echo "== summary ($NODES nodes × $ROWS rows, $(nproc) cores) =="
+printf '%-44s %8s s\n' "slowest single dump | zstd -3" "$SLOWEST" "sum of the single dumps (serial)" "$SUM" \
+    "coffer backup of all nodes (best job time)" "$BEST"
+echo "ratio coffer / slowest single = $(awk -v a="$BEST" -v b="$SLOWEST" 'BEGIN { printf "%.2f", a / b }')"
+echo "ratio coffer / sum of singles = $(awk -v a="$BEST" -v b="$SUM" 'BEGIN { printf "%.2f", a / b }')"
+echo "CPU of the $NODES single pipelines: ${SINGLE_CPU} CPU-s; on $(nproc) cores no schedule of them ends before" \
+    "$(awk -v c="$SINGLE_CPU" -v n="$(nproc)" 'BEGIN { printf "%.2f", c / n }') s (the ratio goal needs ≥ $(awk -v c="$SINGLE_CPU" -v s="$SLOWEST" 'BEGIN { printf "%.0f", c / (1.3 * s) + 0.5 }') cores)"

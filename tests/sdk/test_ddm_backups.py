@@ -1,0 +1,234 @@
+"""DDM through the official SDK (``huaweicloudsdkddm``): instances, schemas over real mariadbd data nodes,
+Coffer's consistent backups, and the backup/job calls: show_backup (seed 000), list_backups, delete_backup,
+show_ddm_job_result, list_instances, show_instance."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
+from huaweicloudsdkddm.v1 import (
+    CreateDatabaseDetail,
+    CreateDatabaseReq,
+    CreateDatabaseRequest,
+    CreateInstanceDetail,
+    CreateInstanceReq,
+    CreateInstanceRequest,
+    DatabaseInstabcesParam,
+    DeleteBackupRequest,
+    DeleteInstanceRequest,
+    ListAvailableRdsRequest,
+    ListAvailableRdsListRequest,
+    ListBackupsRequest,
+    ListInstancesRequest,
+    ListTasksRequest,
+    ShowBackupRequest,
+    ShowDdmJobResultRequest,
+    ShowInstanceRequest,
+    ShowRelatedDnsRequest,
+)
+
+from conftest import assert_sdk_error, is_int, signed_request
+from ddm_support import ADMIN_PASSWORD, ADMIN_USER, ddm_client, mariadb_nodes  # noqa: F401  (fixture)
+
+DDM_TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+0000$")
+ID_RE = {suffix: re.compile(r"^[0-9a-f]{32}" + suffix + "$") for suffix in ("in01", "in09", "br09")}
+
+
+@pytest.fixture(scope="module")
+def ddm(coffer):
+    return ddm_client(coffer.url, coffer.admin_access_key, coffer.admin_secret_key, coffer.project_id)
+
+
+def call(coffer, method, path, body=None, query=()):
+    return signed_request(coffer.url, method, path, ak=coffer.admin_access_key, sk=coffer.admin_secret_key,
+                          project_id=coffer.project_id, body=body, query=query)
+
+
+def wait_job(ddm, job_id: str, timeout: float = 60.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        job = ddm.show_ddm_job_result(ShowDdmJobResultRequest(job_id=job_id)).job
+        if job.status != "Running":
+            return job
+        assert time.monotonic() < deadline, f"job {job_id} still running after {timeout} s"
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def setup(coffer, ddm, mariadb_nodes):
+    """Two data nodes, an instance (SDK create_instance) and a 4-shard schema (SDK create_database)."""
+    p = coffer.project_id
+    node_ids = []
+    for i, node in enumerate(mariadb_nodes):
+        r = call(coffer, "POST", f"/v3/{p}/data-nodes", {"name": f"sdk-dn-{i}", "private_ip": "127.0.0.1", "port": node.port})
+        assert r.status_code == 201, r.text
+        node_ids.append(r.json()["id"])
+    body = CreateInstanceReq(instance=CreateInstanceDetail(
+        name="sdk-ddm-01", flavor_id="ddm.c6.large.2", node_num=2, engine_id="engine", available_zones=["az1"],
+        vpc_id="vpc", security_group_id="sg", subnet_id="subnet"))
+    created = ddm.create_instance(CreateInstanceRequest(body=body))
+    instance_id = created.id
+    assert ID_RE["in09"].match(instance_id)
+    used = [DatabaseInstabcesParam(id=n, admin_user=ADMIN_USER, admin_password=ADMIN_PASSWORD) for n in node_ids]
+    ddm.create_database(CreateDatabaseRequest(instance_id=instance_id, body=CreateDatabaseReq(databases=[
+        CreateDatabaseDetail(name="orders", shard_mode="cluster", shard_number=4, used_rds=used)])))
+    mariadb_nodes[0].sql("CREATE TABLE orders_0000.t (id INT PRIMARY KEY) ENGINE=InnoDB; INSERT INTO orders_0000.t VALUES (1),(2),(3)")
+    mariadb_nodes[1].sql("CREATE TABLE orders_0001.t (id INT PRIMARY KEY) ENGINE=InnoDB; INSERT INTO orders_0001.t VALUES (4)")
+    r = call(coffer, "POST", f"/v3/{p}/instances/{instance_id}/backups", {"name": "sdk-first", "description": "from the SDK suite"})
+    assert r.status_code == 202, r.text
+    backup_id, job_id = r.json()["backup_id"], r.json()["job_id"]
+    job = wait_job(ddm, job_id)
+    assert job.status == "Completed", job
+    return {"instance_id": instance_id, "node_ids": node_ids, "backup_id": backup_id, "job_id": job_id}
+
+
+def test_schema_shards_are_created_on_the_nodes(setup, mariadb_nodes):
+    assert mariadb_nodes[0].sql("SHOW DATABASES LIKE 'orders%'").split() == ["orders_0000", "orders_0002"]
+    assert mariadb_nodes[1].sql("SHOW DATABASES LIKE 'orders%'").split() == ["orders_0001", "orders_0003"]
+
+
+def test_show_instance_and_list_instances(ddm, setup):
+    shown = ddm.show_instance(ShowInstanceRequest(instance_id=setup["instance_id"]))
+    assert shown.id == setup["instance_id"]
+    assert shown.name == "sdk-ddm-01"
+    assert shown.status == "RUNNING"
+    assert is_int(shown.to_json_object()["node_count"]) and shown.node_count == 2
+    assert isinstance(shown.to_json_object()["access_port"], str)
+    assert shown.enable_ssl is False
+    assert DDM_TIME_RE.match(shown.created)
+    listed = ddm.list_instances(ListInstancesRequest(offset=0, limit=10))
+    assert setup["instance_id"] in [i.id for i in listed.instances]
+    assert listed.total_record >= 1 and listed.page_no == 1 and listed.page_size == 10
+    with pytest.raises(ClientRequestException) as info:
+        ddm.show_instance(ShowInstanceRequest(instance_id="0" * 32 + "in09"))
+    assert_sdk_error(info.value, 404, code_prefix="DBS.")
+
+
+def test_list_available_rds(ddm, setup):
+    rds = ddm.list_available_rds_list(ListAvailableRdsListRequest(instance_id=setup["instance_id"]))
+    raw = rds.to_json_object()
+    ids = [i["id"] for i in raw["instances"]]
+    assert set(setup["node_ids"]) <= set(ids)
+    assert raw["instances"][0]["engineName"] == "mariadb"  # camelCase on the wire
+
+
+def test_available_data_nodes_v3(ddm, setup):
+    page = ddm.list_available_rds(ListAvailableRdsRequest(instance_id=setup["instance_id"], offset=0, limit=10))
+    raw = page.to_json_object()
+    assert set(setup["node_ids"]) <= {n["id"] for n in raw["data_nodes"]}
+    node = next(n for n in raw["data_nodes"] if n["id"] == setup["node_ids"][0])
+    assert node["engine_name"] == "mariadb" and is_int(node["port"])
+
+
+def test_related_data_nodes_from_real_backups(ddm, setup):
+    now_ms = int(time.time() * 1000) + 1000
+    related = ddm.show_related_dns(ShowRelatedDnsRequest(instance_id=setup["instance_id"], restore_time=str(now_ms)))
+    assert [dn.instance_id for dn in related.related_data_nodes] == setup["node_ids"]
+    assert related.related_data_nodes[0].engine_name == "mariadb"
+    assert DDM_TIME_RE.match(related.latest_restorable_time)
+    before = ddm.show_related_dns(ShowRelatedDnsRequest(instance_id=setup["instance_id"], restore_time="1000"))
+    assert before.related_data_nodes == [] and before.total == 0
+
+
+def test_show_backup_seed_000(ddm, setup):
+    shown = ddm.show_backup(ShowBackupRequest(instance_id=setup["instance_id"], backup_id=setup["backup_id"]))
+    raw = shown.to_json_object()
+    assert set(raw) == {"id", "name", "instance_id", "instance_name", "related_data_nodes"}
+    assert shown.id == setup["backup_id"] and ID_RE["br09"].match(shown.id)
+    assert shown.name == "sdk-first"
+    assert shown.instance_id == setup["instance_id"]
+    assert shown.instance_name == "sdk-ddm-01"
+    assert [dn.instance_id for dn in shown.related_data_nodes] == setup["node_ids"]
+    assert [dn.instance_name for dn in shown.related_data_nodes] == ["sdk-dn-0", "sdk-dn-1"]
+
+
+def test_show_backup_alias_and_errors(coffer, ddm, setup):
+    p = coffer.project_id
+    alias = call(coffer, "GET", f"/v3/{p}/backups/{setup['backup_id']}")
+    assert alias.status_code == 200
+    assert alias.json()["id"] == setup["backup_id"]
+    with pytest.raises(ClientRequestException) as info:
+        ddm.show_backup(ShowBackupRequest(instance_id=setup["instance_id"], backup_id="not-a-backup"))
+    exc = assert_sdk_error(info.value, 400, code="DBS.280001")
+    raw = call(coffer, "GET", f"/v3/{p}/instances/{setup['instance_id']}/backups/not-a-backup").json()
+    assert raw["errCode"] == "DBS.280001" and raw["externalMessage"]
+    with pytest.raises(ClientRequestException) as info:
+        ddm.show_backup(ShowBackupRequest(instance_id=setup["instance_id"], backup_id="f" * 32 + "br09"))
+    assert_sdk_error(info.value, 404, code_prefix="DBS.")
+    with pytest.raises(ClientRequestException) as info:
+        ddm.show_backup(ShowBackupRequest(instance_id="f" * 32 + "in09", backup_id=setup["backup_id"]))
+    assert_sdk_error(info.value, 404, code_prefix="DBS.")
+    assert exc.request_id
+
+
+def test_list_backups(ddm, setup):
+    page = ddm.list_backups(ListBackupsRequest(instance_id=setup["instance_id"], offset=0, limit=10))
+    assert page.total >= 1 and page.offset == 0 and page.limit == 10
+    backup = next(b for b in page.backups if b.id == setup["backup_id"])
+    assert backup.status == "normal"
+    assert backup.backup_type == "metadata"
+    assert backup.description == "from the SDK suite"
+    assert isinstance(backup.file_size, float) and backup.file_size > 0
+    assert DDM_TIME_RE.match(backup.created) and DDM_TIME_RE.match(backup.updated)
+    assert backup.instance_name == "sdk-ddm-01"
+    by_name = ddm.list_backups(ListBackupsRequest(backup_name="sdk-first"))
+    assert [b.id for b in by_name.backups] == [setup["backup_id"]]
+    with pytest.raises(ClientRequestException) as info:
+        ddm.list_backups(ListBackupsRequest(limit=129))
+    assert_sdk_error(info.value, 400, code="DBS.280001")
+
+
+def test_busy_instance_is_409(coffer, ddm, setup):
+    p = coffer.project_id
+    first = call(coffer, "POST", f"/v3/{p}/instances/{setup['instance_id']}/backups")
+    assert first.status_code == 202
+    second = call(coffer, "POST", f"/v3/{p}/instances/{setup['instance_id']}/backups")
+    assert second.status_code == 409
+    assert second.json()["error_code"] == "DBS.200019" and second.json()["errCode"] == "DBS.200019"
+    assert wait_job(ddm, first.json()["job_id"]).status == "Completed"
+
+
+def test_jobs(ddm, setup):
+    job = ddm.show_ddm_job_result(ShowDdmJobResultRequest(job_id=setup["job_id"])).job
+    assert job.id == setup["job_id"]
+    assert job.status == "Completed"
+    assert DDM_TIME_RE.match(job.created_time) and DDM_TIME_RE.match(job.end_time)
+    assert job.instance.id == setup["instance_id"] and job.instance.name == "sdk-ddm-01"
+    tasks = ddm.list_tasks(ListTasksRequest(start_time=0, end_time=time.time() * 1000 + 60000, offset=0, limit=128))
+    assert setup["job_id"] in [j.id for j in tasks.jobs]
+
+
+def test_delete_backup(ddm, setup, mariadb_nodes):
+    r = ddm.delete_backup(DeleteBackupRequest(backup_id=setup["backup_id"]))
+    assert r.status_code == 202
+    job = wait_job(ddm, r.job_id)
+    assert job.status == "Completed" and job.name == "deleteConsistentBackup"
+    with pytest.raises(ClientRequestException) as info:
+        ddm.show_backup(ShowBackupRequest(instance_id=setup["instance_id"], backup_id=setup["backup_id"]))
+    assert_sdk_error(info.value, 404, code_prefix="DBS.")
+    page = ddm.list_backups(ListBackupsRequest(backup_name="sdk-first"))
+    assert [b.status for b in page.backups] == ["deleted"]
+
+
+def test_delete_instance_keeps_or_drops_shards(coffer, ddm, mariadb_nodes):
+    """Runs last in this module: a second instance with its own schema, deleted with delete_rds_data=true."""
+    p = coffer.project_id
+    body = CreateInstanceReq(instance=CreateInstanceDetail(
+        name="sdk-ddm-02", flavor_id="f", node_num=1, engine_id="e", available_zones=["az1"], vpc_id="v",
+        security_group_id="s", subnet_id="n"))
+    instance_id = ddm.create_instance(CreateInstanceRequest(body=body)).id
+    node_id = call(coffer, "POST", f"/v3/{p}/data-nodes", {"name": "sdk-dn-x", "private_ip": "127.0.0.1",
+                                                          "port": mariadb_nodes[0].port}).json()["id"]
+    ddm.create_database(CreateDatabaseRequest(instance_id=instance_id, body=CreateDatabaseReq(databases=[
+        CreateDatabaseDetail(name="scratch", shard_mode="single", shard_number=1, used_rds=[
+            DatabaseInstabcesParam(id=node_id, admin_user=ADMIN_USER, admin_password=ADMIN_PASSWORD)])])))
+    assert mariadb_nodes[0].sql("SHOW DATABASES LIKE 'scratch%'").split() == ["scratch_0000"]
+    deleted = ddm.delete_instance(DeleteInstanceRequest(instance_id=instance_id, delete_rds_data="true"))
+    assert deleted.id == instance_id
+    assert mariadb_nodes[0].sql("SHOW DATABASES LIKE 'scratch%'").split() == []
+    with pytest.raises(ClientRequestException) as info:
+        ddm.show_instance(ShowInstanceRequest(instance_id=instance_id))
+    assert_sdk_error(info.value, 404, code_prefix="DBS.")
