@@ -10,6 +10,10 @@ import SQLiteNIO
 /// the one writer; SQLite's own lock (with a busy timeout) orders writers, and `BEGIN IMMEDIATE` takes
 /// the write lock up front so two transactions never deadlock upgrading a read lock.
 ///
+/// Each connection has a thread of its own (a dedicated `NIOThreadPool` as large as the pool): a
+/// connection waiting in SQLite's busy handler blocks its thread, and must never take the thread the
+/// lock holder needs to finish, which a pool shared with fewer threads than connections would allow.
+///
 /// The file is created with mode 0600 before SQLite opens it (its `-wal`/`-shm` companions inherit the
 /// mode). The admin CLI writes to the same file while a server runs. An in-memory database cannot be
 /// shared between connections, so it gets a pool of one.
@@ -19,9 +23,11 @@ package final class SQLiteProvider: DatabaseProvider {
     package static let poolSize = 4
     private let pool: AsyncPool<SQLiteConnection>
     private let connections: [SQLiteConnection]
+    private let threads: NIOThreadPool
 
-    private init(connections: [SQLiteConnection]) {
+    private init(connections: [SQLiteConnection], threads: NIOThreadPool) {
         self.connections = connections
+        self.threads = threads
         self.pool = AsyncPool(connections)
     }
 
@@ -35,10 +41,16 @@ package final class SQLiteProvider: DatabaseProvider {
             fchmod(fd, 0o600)
             Foundation.close(fd)
         }
+        let size = path == nil ? 1 : Self.poolSize
+        let threads = NIOThreadPool(numberOfThreads: size)
+        threads.start()
         var connections: [SQLiteConnection] = []
         do {
-            for index in 0..<(path == nil ? 1 : Self.poolSize) {
-                let connection = try await SQLiteConnection.open(storage: path.map { .file(path: $0) } ?? .memory, logger: logger).get()
+            for index in 0..<size {
+                let connection = try await SQLiteConnection.open(
+                    storage: path.map { .file(path: $0) } ?? .memory, threadPool: threads, logger: logger,
+                    on: MultiThreadedEventLoopGroup.singleton.any()
+                ).get()
                 connections.append(connection)
                 let db = connection.sql()
                 if path != nil && index == 0 { try await db.raw("PRAGMA journal_mode = WAL").run() }
@@ -47,9 +59,10 @@ package final class SQLiteProvider: DatabaseProvider {
             }
         } catch {
             for connection in connections { try? await connection.close().get() }
+            try? await threads.shutdownGracefully()
             throw error
         }
-        return SQLiteProvider(connections: connections)
+        return SQLiteProvider(connections: connections, threads: threads)
     }
 
     package func withDatabase<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
@@ -65,6 +78,7 @@ package final class SQLiteProvider: DatabaseProvider {
     package func close() async {
         // `close().get()` rather than the async `close()`, which throws in a cancelled task (style guide 1.5).
         for connection in self.connections { try? await connection.close().get() }
+        try? await self.threads.shutdownGracefully()
     }
 
     deinit {
