@@ -14,9 +14,6 @@ Subcommands (stdlib only, so it runs without the project's venv):
 A result row is "wall_s server_s rdb_bytes rss_growth_MiB tool_cpu_s fork_cpu_s tool_user_s tool_sys_s"
 ("-" where not applicable).
 """
-import hashlib
-import hmac
-import json
 import os
 import resource
 import socket
@@ -25,66 +22,14 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from datetime import datetime, timezone
-from urllib.parse import quote, urlsplit
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from coffer_bench import call, die, load_account, main  # noqa: E402
 
 POLL_S = 0.05  # status polling and RSS sampling period
 TICKS = os.sysconf("SC_CLK_TCK")
 SIZE_TOLERANCE = 0.02  # redis-cli's and Coffer's RDB of the same dataset
-
-
-def die(message):
-    sys.exit(f"helper.py: {message}")
-
-
-# --- SDK-HMAC-SHA256 (reference huawei-api.md 5.2/5.3), with a fixed header set: host;x-sdk-date ---
-
-def sign(method, host, path, query_pairs, ak, sk, sdk_date, body=b""):
-    """Returns (query string to send, Authorization). The query is sent exactly as canonicalised."""
-    uri = "/".join(quote(s, safe="~") for s in path.split("/"))
-    uri = uri if uri.endswith("/") else uri + "/"
-    query = "&".join(f"{quote(k, safe='~')}={quote(str(v), safe='~')}" for k, v in sorted(query_pairs))
-    headers = f"host:{host}\nx-sdk-date:{sdk_date}\n"
-    creq = "\n".join([method, uri, query, headers, "host;x-sdk-date", hashlib.sha256(body).hexdigest()])
-    sts = f"SDK-HMAC-SHA256\n{sdk_date}\n{hashlib.sha256(creq.encode()).hexdigest()}"
-    sig = hmac.new(sk.encode(), sts.encode(), hashlib.sha256).hexdigest()
-    return query, f"SDK-HMAC-SHA256 Access={ak}, SignedHeaders=host;x-sdk-date, Signature={sig}"
-
-
-# Golden vector EX1 of the reference: if this fails, the signer (not the server) is wrong.
-assert sign("GET", "127.0.0.1:8080", "/v2/PROJ/instances/INST/backups", [("offset", 0), ("limit", 10)],
-            "AKEXAMPLE", "SKEXAMPLE", "20240101T000000Z")[1].endswith(
-    "Signature=051b05ffacaf83582ef196ef0bae5cf1f37a77352b59aa4776b30ee7b3d0e663")
-
-
-def call(endpoint, account, method, path, query_pairs=(), body=None):
-    """One signed request; returns (status, parsed JSON or raw text)."""
-    host = urlsplit(endpoint).netloc
-    sdk_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    data = json.dumps(body).encode() if body is not None else b""
-    query, auth = sign(method, host, path, list(query_pairs), account["access_key"], account["secret_key"], sdk_date, data)
-    headers = {"Host": host, "X-Sdk-Date": sdk_date, "Authorization": auth}
-    if body is not None:
-        headers["Content-Type"] = "application/json"
-    req = urllib.request.Request(f"{endpoint}{path}" + (f"?{query}" if query else ""), data=data or None,
-                                 method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            status, text = resp.status, resp.read().decode()
-    except urllib.error.HTTPError as err:
-        status, text = err.code, err.read().decode()
-    try:
-        payload = json.loads(text) if text else None
-    except ValueError:
-        payload = text
-    return status, payload
-
-
-def load_account(bootstrap):
-    with open(bootstrap) as f:
-        return json.load(f)
 
 
 def proc_rss_kib(pid):
@@ -140,13 +85,7 @@ def parse_dcs_time(text):
     return round(stamp.timestamp() * 1000)
 
 
-# --- subcommands ---
-
-def cmd_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        print(s.getsockname()[1])
-
+# --- subcommands (and `port`, from coffer_bench) ---
 
 def cmd_setup(endpoint, bootstrap, redis_port):
     account = load_account(bootstrap)
@@ -301,8 +240,4 @@ def cmd_summary(rows_path, dataset):
 
 
 if __name__ == "__main__":
-    commands = {"port": cmd_port, "setup": cmd_setup, "resp": cmd_resp, "rediscli": cmd_rediscli,
-                "coffer": cmd_coffer, "summary": cmd_summary}
-    if len(sys.argv) < 2 or sys.argv[1] not in commands:
-        die(__doc__)
-    commands[sys.argv[1]](*sys.argv[2:])
+    main(__doc__, setup=cmd_setup, resp=cmd_resp, rediscli=cmd_rediscli, coffer=cmd_coffer, summary=cmd_summary)

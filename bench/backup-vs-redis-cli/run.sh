@@ -16,121 +16,36 @@
 set -euo pipefail
 shopt -s inherit_errexit  # a failure inside $(...) stops the script too
 
-HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-HELPER=(python3 "$HERE/helper.py")
-BINARY="" BUILD=0 SIZES=small,1g RUNS=3 LOG_LEVEL=info
+source "$(dirname "$0")/../lib/common.sh"  # die, parse_options, select_binary, start_server, ...
+SIZES=small,1g RUNS=3 LOG_LEVEL=info
 VALUE_BYTES=1024
-
-die() { echo "run.sh: $*" >&2; exit 1; }
-usage() { sed -n '2,15s/^# \{0,1\}//p' "$0"; exit "${1:-0}"; }
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --binary) BINARY=${2:?}; shift 2 ;;
-        --build) BUILD=1; shift ;;
-        --sizes) SIZES=${2:?}; shift 2 ;;
-        --runs) RUNS=${2:?}; shift 2 ;;
-        --log-level) LOG_LEVEL=${2:?}; shift 2 ;;
-        -h|--help) usage ;;
-        *) echo "run.sh: unknown option $1" >&2; usage 2 ;;
-    esac
-done
+parse_options "--sizes=SIZES --runs=RUNS --log-level=LOG_LEVEL" "$@"
 [[ $SIZES =~ ^(small|1g|[0-9]+)(,(small|1g|[0-9]+))*$ ]] || die "--sizes wants small, 1g or key counts separated by commas, got '$SIZES'"
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "--runs wants a positive number, got '$RUNS'"
 keys_of() {  # keys_of DATASET
     case "$1" in small) echo 10000 ;; 1g) echo 1048576 ;; *) echo "$1" ;; esac
 }
 
-# --- the binary: a release build, because debug Swift is several times slower and skews the ratio ---
-RELEASE="$ROOT/.build/release/coffer"
-if [ -z "$BINARY" ]; then
-    if [ "$BUILD" = 1 ]; then
-        (cd "$ROOT" && swift build -c release --product coffer) || die "release build failed"
-    fi
-    if [ -x "$RELEASE" ]; then
-        BINARY=$RELEASE
-        # A stale release binary silently benchmarks old code.
-        if [ -n "$(find "$ROOT/Sources" -newer "$RELEASE" -name '*.swift' -print -quit)" ]; then
-            echo "WARNING: Sources/ has changes newer than $RELEASE; pass --build to rebuild it." >&2
-        fi
-    else
-        BINARY="$ROOT/.build/debug/coffer"
-        echo "WARNING: no release binary and no --build: falling back to the DEBUG build ($BINARY)." >&2
-    fi
-elif [ "$BUILD" = 1 ]; then
-    die "--build and --binary exclude each other"
-fi
-[ -x "$BINARY" ] || die "no executable at $BINARY"
-KIND=custom
-case "$BINARY" in
-    */release/*) KIND=release ;;
-    */debug/*) KIND=debug ;;
-esac
-debug_warning() {
-    [ "$KIND" = debug ] && echo "WARNING: ******** DEBUG BUILD: figures are NOT representative of production ********" >&2
-    return 0
-}
+select_binary
 debug_warning
-
-# --- tools ---
-need() {  # need COMMAND PACKAGE
-    command -v "$1" >/dev/null && return
-    echo "installing $2 (apt-get)" >&2
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2"; } >&2 || die "cannot install $2"
-}
 need redis-server redis-server
 need redis-cli redis-tools
 need curl curl
-
-# --- processes and temp dir: everything started here is stopped on any exit ---
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/coffer-bench.XXXXXX")
-SERVER_PID="" REDIS_PID=""
-stop() {  # stop PID: SIGTERM, then SIGKILL after 20 s
-    local pid=$1 i
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for i in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-cleanup() {
-    [ -n "$SERVER_PID" ] && stop "$SERVER_PID"
-    [ -n "$REDIS_PID" ] && stop "$REDIS_PID"
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM  # so that the EXIT trap runs on Ctrl-C too
+start_work coffer-bench
 
 # Diskless sync with no delay: both tools then measure the transfer itself, not Redis's default 5 s
 # wait for more replicas before it forks. No persistence, so nothing else writes or forks.
-REDIS_PORT=$("${HELPER[@]}" port)
 mkdir -p "$WORK/redis"
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$WORK/redis" --save "" --appendonly no \
-    --repl-diskless-sync yes --repl-diskless-sync-delay 0 --daemonize no >"$WORK/redis.log" 2>&1 &
-REDIS_PID=$!
-for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
-redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 || { cat "$WORK/redis.log" >&2; die "redis-server did not start"; }
+start_redis --dir "$WORK/redis" --repl-diskless-sync yes --repl-diskless-sync-delay 0
 rcli() { redis-cli -p "$REDIS_PORT" "$@"; }
 info_field() {  # info_field SECTION FIELD
     rcli info "$1" | tr -d '\r' | sed -n "s/^$2://p"
 }
 
 # --- Coffer: first start (bootstrap account from the environment), then adopt the Redis ---
-PORT=$("${HELPER[@]}" port)
-ENDPOINT="http://127.0.0.1:$PORT"
 DATA="$WORK/data" LOG="$WORK/server.log"
 mkdir -p "$DATA"
-COFFER_ADMIN_ACCESS_KEY=BENCHACCESSKEY000001 COFFER_ADMIN_SECRET_KEY=bench-secret-key-0000000000000000000000 \
-COFFER_ADMIN_PASSWORD=bench-password-1 \
-    "$BINARY" serve --host 127.0.0.1 --port "$PORT" --data-dir "$DATA" --region local-1 --log-level "$LOG_LEVEL" \
-    >>"$LOG" 2>&1 &
-SERVER_PID=$!
-HEALTHY=0
-for _ in $(seq 600); do
-    curl -fsS "$ENDPOINT/health" >/dev/null 2>&1 && { HEALTHY=1; break; }
-    kill -0 "$SERVER_PID" 2>/dev/null || { tail -20 "$LOG" >&2; die "server exited at start (log above)"; }
-    sleep 0.1
-done
-[ "$HEALTHY" = 1 ] || die "server not healthy after 60 s (log: $LOG)"
+start_server "$DATA" "$LOG" --region local-1 --log-level "$LOG_LEVEL"
 IDS=$("${HELPER[@]}" setup "$ENDPOINT" "$DATA/bootstrap.json" "$REDIS_PORT")
 read -r PROJECT INSTANCE <<<"$IDS"
 

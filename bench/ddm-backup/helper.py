@@ -6,84 +6,40 @@
     helper.py backup ENDPOINT BOOTSTRAP INSTANCE DB          → "<wall s> <job run s> <bytes>" of one backup
 """
 
-import hashlib
-import hmac
-import json
-import socket
+import os
 import sqlite3
 import sys
 import time
-import urllib.error
-import urllib.request
-from urllib.parse import quote, urlsplit
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from coffer_bench import call, die, load_account, main  # noqa: E402
 
 
-def die(message):
-    sys.exit(f"helper.py: {message}")
-
-
-def sign(method, host, path, query_pairs, ak, sk, sdk_date, body=b""):
-    """SDK-HMAC-SHA256 with the header set host;x-sdk-date (reference huawei-api.md 5.2/5.3)."""
-    uri = "/".join(quote(s, safe="~") for s in path.split("/"))
-    uri = uri if uri.endswith("/") else uri + "/"
-    query = "&".join(f"{quote(k, safe='~')}={quote(str(v), safe='~')}" for k, v in sorted(query_pairs))
-    headers = f"host:{host}\nx-sdk-date:{sdk_date}\n"
-    creq = "\n".join([method, uri, query, headers, "host;x-sdk-date", hashlib.sha256(body).hexdigest()])
-    sts = f"SDK-HMAC-SHA256\n{sdk_date}\n{hashlib.sha256(creq.encode()).hexdigest()}"
-    sig = hmac.new(sk.encode(), sts.encode(), hashlib.sha256).hexdigest()
-    return query, f"SDK-HMAC-SHA256 Access={ak}, SignedHeaders=host;x-sdk-date, Signature={sig}"
-
-
-def call(endpoint, account, method, path, body=None):
-    host = urlsplit(endpoint).netloc
-    sdk_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    data = json.dumps(body).encode() if body is not None else b""
-    _, auth = sign(method, host, path, [], account["access_key"], account["secret_key"], sdk_date, data)
-    req = urllib.request.Request(f"{endpoint}{path}", data=data or None, method=method,
-                                 headers={"Host": host, "X-Sdk-Date": sdk_date, "Authorization": auth,
-                                          "Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=60) as resp:
-            status, text = resp.status, resp.read().decode()
-    except urllib.error.HTTPError as err:
-        status, text = err.code, err.read().decode()
-    return status, (json.loads(text) if text else None)
-
-
-def account(bootstrap):
-    with open(bootstrap) as f:
-        return json.load(f)
-
-
-def cmd_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        print(s.getsockname()[1])
-
+# --- subcommands (and `port`, from coffer_bench) ---
 
 def cmd_setup(endpoint, bootstrap, ports, user, password):
-    acct = account(bootstrap)
+    acct = load_account(bootstrap)
     p = acct["project_id"]
     nodes = []
     for i, port in enumerate(ports.split(",")):
         status, body = call(endpoint, acct, "POST", f"/v3/{p}/data-nodes",
-                            {"name": f"bench-dn-{i}", "private_ip": "127.0.0.1", "port": int(port)})
+                            body={"name": f"bench-dn-{i}", "private_ip": "127.0.0.1", "port": int(port)})
         status == 201 or die(f"data node: {status} {body}")
         nodes.append(body["id"])
-    status, body = call(endpoint, acct, "POST", f"/v1/{p}/instances", {"instance": {
+    status, body = call(endpoint, acct, "POST", f"/v1/{p}/instances", body={"instance": {
         "name": "bench-ddm", "flavor_id": "f", "node_num": 1, "engine_id": "e", "available_zones": ["az1"],
         "vpc_id": "v", "security_group_id": "s", "subnet_id": "n"}})
     status == 200 or die(f"instance: {status} {body}")
     instance = body["id"]
     used = [{"id": n, "adminUser": user, "adminPassword": password} for n in nodes]
     status, body = call(endpoint, acct, "POST", f"/v1/{p}/instances/{instance}/databases",
-                        {"databases": [{"name": "bench", "shard_mode": "cluster", "shard_number": len(nodes), "used_rds": used}]})
+                        body={"databases": [{"name": "bench", "shard_mode": "cluster", "shard_number": len(nodes), "used_rds": used}]})
     status == 200 or die(f"schema: {status} {body}")
     print(instance)
 
 
 def cmd_backup(endpoint, bootstrap, instance, db):
-    acct = account(bootstrap)
+    acct = load_account(bootstrap)
     p = acct["project_id"]
     started = time.monotonic()
     status, body = call(endpoint, acct, "POST", f"/v3/{p}/instances/{instance}/backups")
@@ -103,7 +59,4 @@ def cmd_backup(endpoint, bootstrap, instance, db):
 
 
 if __name__ == "__main__":
-    commands = {"port": cmd_port, "setup": cmd_setup, "backup": cmd_backup}
-    if len(sys.argv) < 2 or sys.argv[1] not in commands:
-        die(__doc__)
-    commands[sys.argv[1]](*sys.argv[2:])
+    main(__doc__, setup=cmd_setup, backup=cmd_backup)

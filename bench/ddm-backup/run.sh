@@ -15,65 +15,17 @@
 set -euo pipefail
 shopt -s inherit_errexit
 
-HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-HELPER=(python3 "$HERE/helper.py")
-BINARY="" BUILD=0 NODES=4 ROWS=1000000 RUNS=2
+source "$(dirname "$0")/../lib/common.sh"  # die, parse_options, select_binary, start_server, ...
+NODES=4 ROWS=1000000 RUNS=2
 USER_NAME=coffer PASSWORD=Bench-pw-0001
-
-die() { echo "run.sh: $*" >&2; exit 1; }
-usage() { sed -n '2,14s/^# \{0,1\}//p' "$0"; exit "${1:-0}"; }
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --binary) BINARY=${2:?}; shift 2 ;;
-        --build) BUILD=1; shift ;;
-        --nodes) NODES=${2:?}; shift 2 ;;
-        --rows) ROWS=${2:?}; shift 2 ;;
-        --runs) RUNS=${2:?}; shift 2 ;;
-        -h|--help) usage ;;
-        *) echo "run.sh: unknown option $1" >&2; usage 2 ;;
-    esac
-done
-
-RELEASE="$ROOT/.build/release/coffer"
-if [ -z "$BINARY" ]; then
-    if [ "$BUILD" = 1 ]; then
-        (cd "$ROOT" && swift build -c release --product coffer) || die "release build failed"
-    fi
-    if [ -x "$RELEASE" ]; then
-        BINARY=$RELEASE
-        if [ -n "$(find "$ROOT/Sources" -newer "$RELEASE" -name '*.swift' -print -quit)" ]; then
-            echo "WARNING: Sources/ has changes newer than $RELEASE; pass --build to rebuild it." >&2
-        fi
-    else
-        BINARY="$ROOT/.build/debug/coffer"
-        echo "WARNING: no release binary and no --build: falling back to the DEBUG build ($BINARY)." >&2
-    fi
-elif [ "$BUILD" = 1 ]; then
-    die "--build and --binary exclude each other"
-fi
-[ -x "$BINARY" ] || die "no executable at $BINARY"
+parse_options "--nodes=NODES --rows=ROWS --runs=RUNS" "$@"
+select_binary
 for tool in mariadbd mariadb-install-db mariadb-dump mariadb zstd curl; do
     command -v "$tool" >/dev/null || PATH="$PATH:/usr/sbin"
     command -v "$tool" >/dev/null || die "$tool is missing (scripts/install-deps installs it)"
 done
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/coffer-ddm-bench.XXXXXX")
-PIDS=() SERVER_PID=""
-stop() {
-    local pid=$1 i
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for i in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-cleanup() {
-    [ -n "$SERVER_PID" ] && stop "$SERVER_PID"
-    for pid in "${PIDS[@]}"; do stop "$pid"; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+start_work coffer-ddm-bench
 
 now() { date +%s.%N; }
 TICKS=$(getconf CLK_TCK)
@@ -116,14 +68,7 @@ done
 # --- Coffer: data nodes, instance, schema `bench` (one shard per node: bench_0000 on node 0, …) ---
 DATA="$WORK/coffer"
 mkdir -p "$DATA"
-CPORT=$("${HELPER[@]}" port)
-ENDPOINT="http://127.0.0.1:$CPORT"
-COFFER_ADMIN_ACCESS_KEY=BENCHACCESSKEY000001 COFFER_ADMIN_SECRET_KEY=bench-secret-key-0000000000000000000000 \
-COFFER_ADMIN_PASSWORD=bench-password-1 \
-    "$BINARY" serve --host 127.0.0.1 --port "$CPORT" --data-dir "$DATA" --log-level warning >"$WORK/coffer.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 600); do curl -fsS "$ENDPOINT/health" >/dev/null 2>&1 && break; sleep 0.1; done
-curl -fsS "$ENDPOINT/health" >/dev/null || { tail "$WORK/coffer.log" >&2; die "coffer did not start"; }
+start_server "$DATA" "$WORK/coffer.log" --log-level warning
 INSTANCE=$("${HELPER[@]}" setup "$ENDPOINT" "$DATA/bootstrap.json" "$(IFS=,; echo "${PORTS[*]}")" "$USER_NAME" "$PASSWORD")
 
 echo "coffer bench: DDM backup of $NODES nodes × $ROWS rows   binary: $BINARY"

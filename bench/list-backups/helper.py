@@ -8,80 +8,21 @@ Subcommands (stdlib only, so it runs without the project's venv):
   sign     ENDPOINT BOOTSTRAP INSTANCE DB sign one list request, check it, print what wrk needs
   wrk      FILE                           parse wrk --latency output into "req/s p99_ms"
 """
-import hashlib
-import hmac
-import json
+import os
 import random
-import socket
 import sqlite3
 import sys
 import time
-import urllib.error
-import urllib.request
 import uuid
-from urllib.parse import quote, urlsplit
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from coffer_bench import call, die, load_account, main, send, signed_request  # noqa: E402
 
 DAY_MS = 86_400_000
 WINDOW_DAYS = 30  # the list query asks for "the last 30 days": what a console user typically looks at
 
 
-def die(message):
-    sys.exit(f"helper.py: {message}")
-
-
-# --- SDK-HMAC-SHA256 (reference huawei-api.md 5.2/5.3), with a fixed header set: host;x-sdk-date ---
-
-def sign(method, host, path, query_pairs, ak, sk, sdk_date, body=b""):
-    """Returns (query string to send, Authorization). The query is sent exactly as canonicalised."""
-    uri = "/".join(quote(s, safe="~") for s in path.split("/"))
-    uri = uri if uri.endswith("/") else uri + "/"
-    query = "&".join(f"{quote(k, safe='~')}={quote(str(v), safe='~')}" for k, v in sorted(query_pairs))
-    headers = f"host:{host}\nx-sdk-date:{sdk_date}\n"
-    creq = "\n".join([method, uri, query, headers, "host;x-sdk-date", hashlib.sha256(body).hexdigest()])
-    sts = f"SDK-HMAC-SHA256\n{sdk_date}\n{hashlib.sha256(creq.encode()).hexdigest()}"
-    sig = hmac.new(sk.encode(), sts.encode(), hashlib.sha256).hexdigest()
-    return query, f"SDK-HMAC-SHA256 Access={ak}, SignedHeaders=host;x-sdk-date, Signature={sig}"
-
-
-# Golden vector EX1 of the reference: if this fails, the signer (not the server) is wrong.
-assert sign("GET", "127.0.0.1:8080", "/v2/PROJ/instances/INST/backups", [("offset", 0), ("limit", 10)],
-            "AKEXAMPLE", "SKEXAMPLE", "20240101T000000Z")[1].endswith(
-    "Signature=051b05ffacaf83582ef196ef0bae5cf1f37a77352b59aa4776b30ee7b3d0e663")
-
-
-def call(endpoint, account, method, path, query_pairs=(), body=None):
-    """One signed request; returns (status, parsed JSON or raw text, headers dict for wrk)."""
-    host = urlsplit(endpoint).netloc
-    sdk_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    data = json.dumps(body).encode() if body is not None else b""
-    query, auth = sign(method, host, path, list(query_pairs), account["access_key"], account["secret_key"], sdk_date, data)
-    headers = {"Host": host, "X-Sdk-Date": sdk_date, "Authorization": auth}
-    req = urllib.request.Request(f"{endpoint}{path}" + (f"?{query}" if query else ""), data=data or None,
-                                 method=method, headers={**headers, "Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            status, text = resp.status, resp.read().decode()
-    except urllib.error.HTTPError as err:
-        status, text = err.code, err.read().decode()
-    try:
-        payload = json.loads(text) if text else None
-    except ValueError:
-        payload = text
-    return status, payload, req.full_url, headers
-
-
-def load_account(bootstrap):
-    with open(bootstrap) as f:
-        return json.load(f)
-
-
-# --- subcommands ---
-
-def cmd_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        print(s.getsockname()[1])
-
+# --- subcommands (and `port`, from coffer_bench) ---
 
 def cmd_setup(endpoint, bootstrap, redis_port):
     """Two instances on the same throwaway Redis: the bench one, and a neighbour whose records
@@ -90,7 +31,7 @@ def cmd_setup(endpoint, bootstrap, redis_port):
     ids = []
     for name in ("bench-01", "bench-02"):
         body = {"name": name, "engine": "Redis", "capacity": 1, "private_ip": "127.0.0.1", "port": int(redis_port)}
-        status, payload, _, _ = call(endpoint, account, "POST", f"/v2/{account['project_id']}/instances", body=body)
+        status, payload = call(endpoint, account, "POST", f"/v2/{account['project_id']}/instances", body=body)
         if status != 200:
             die(f"create instance {name}: HTTP {status}: {payload}")
         ids.append(payload["instances"][0]["instance_id"])
@@ -145,7 +86,8 @@ def cmd_sign(endpoint, bootstrap, instance, db):
     fmt = lambda t: time.strftime("%Y%m%d%H%M%S", time.gmtime(t))
     query = [("begin_time", fmt(begin)), ("end_time", fmt(end)), ("limit", 10), ("offset", 0)]
     path = f"/v2/{account['project_id']}/instances/{instance}/backups"
-    status, payload, url, headers = call(endpoint, account, "GET", path, query)
+    url, headers, _ = signed_request(endpoint, account, "GET", path, query)
+    status, payload = send("GET", url, headers)  # the very request that wrk replays
     if status != 200:
         die(f"signed list request: HTTP {status}: {payload}")
     records = payload.get("backup_record_response") or []
@@ -192,7 +134,4 @@ def cmd_wrk(path):
 
 
 if __name__ == "__main__":
-    commands = {"port": cmd_port, "setup": cmd_setup, "seed": cmd_seed, "sign": cmd_sign, "wrk": cmd_wrk}
-    if len(sys.argv) < 2 or sys.argv[1] not in commands:
-        die(__doc__)
-    commands[sys.argv[1]](*sys.argv[2:])
+    main(__doc__, setup=cmd_setup, seed=cmd_seed, sign=cmd_sign, wrk=cmd_wrk)
