@@ -25,12 +25,17 @@ extension RedisConnection {
             asyncChannel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .connectTimeout(TimeAmount(timeout))
                 // Reads of up to 1 MiB: a snapshot pull moves gigabytes, and every read is a syscall and an actor hop.
+                .channelOption(ChannelOptions.socketOption(.so_rcvbuf), value: 4 << 20)
                 .channelOption(
                     ChannelOptions.recvAllocator,
                     value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 64 * 1024, maximum: 1024 * 1024))
                 .connect(host: endpoint.host, port: endpoint.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                        // Room for a burst between the socket and the reader (a snapshot pull), so NIO keeps
+                        // reading, and the master keeps writing, while the reader hashes and stores a chunk.
+                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
+                            wrappingChannelSynchronously: channel,
+                            configuration: .init(backPressureStrategy: .init(lowWatermark: 8, highWatermark: 32)))
                     }
                 }
         } catch {
