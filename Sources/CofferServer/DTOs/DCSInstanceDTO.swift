@@ -32,60 +32,52 @@ struct DCSInstanceDTO: Encodable {
         }
     }
 
-    private struct Key: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(_ string: String) { self.stringValue = string }
-        init?(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
-
     func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: Key.self)
+        var c = encoder.container(keyedBy: JSONKey.self)
         let i = self.instance
         // Fields accepted at create time and kept as given.
         for (name, value) in i.extra.sorted(by: { $0.key < $1.key }) where Self.passThrough.contains(name) {
-            try c.encode(value, forKey: Key(name))
+            try c.encode(value, forKey: JSONKey(name))
         }
-        try c.encode(i.id, forKey: Key("instance_id"))
-        try c.encode(i.name, forKey: Key("name"))
-        try c.encode("Redis", forKey: Key("engine"))
-        try c.encode(self.facts?.engineVersion ?? i.requestedEngineVersion ?? "", forKey: Key("engine_version"))
-        try c.encode(self.facts == nil ? "ERROR" : i.status, forKey: Key("status"))
-        try c.encode(Int(i.capacityGB.rounded(.down)), forKey: Key("capacity"))
+        try c.encode(i.id, forKey: JSONKey("instance_id"))
+        try c.encode(i.name, forKey: JSONKey("name"))
+        try c.encode("Redis", forKey: JSONKey("engine"))
+        try c.encode(self.facts?.engineVersion ?? i.requestedEngineVersion ?? "", forKey: JSONKey("engine_version"))
+        try c.encode(self.facts == nil ? "ERROR" : i.status, forKey: JSONKey("status"))
+        try c.encode(Int(i.capacityGB.rounded(.down)), forKey: JSONKey("capacity"))
         // Sub-GB sizes (0.125 …) only fit in the string field; whole sizes leave it empty, as DCS does.
-        try c.encode(i.capacityGB < 1 && i.capacityGB > 0 ? Self.minor(i.capacityGB) : "", forKey: Key("capacity_minor"))
+        try c.encode(i.capacityGB < 1 && i.capacityGB > 0 ? Self.minor(i.capacityGB) : "", forKey: JSONKey("capacity_minor"))
         let mib = 1024 * 1024
         if let facts = self.facts {
             let max = facts.maxMemory > 0 ? facts.maxMemory : (facts.totalSystemMemory ?? 0)
-            try c.encode(max / mib, forKey: Key("max_memory"))
-            try c.encode(facts.usedMemory / mib, forKey: Key("used_memory"))
+            try c.encode(max / mib, forKey: JSONKey("max_memory"))
+            try c.encode(facts.usedMemory / mib, forKey: JSONKey("used_memory"))
         }
-        try c.encode(i.host, forKey: Key("ip"))
-        try c.encode(i.host, forKey: Key("domain_name"))
-        try c.encode(i.port, forKey: Key("port"))
-        if let spec = i.specCode { try c.encode(spec, forKey: Key("spec_code")) }
-        try c.encode(0, forKey: Key("charging_mode"))
-        try c.encode(WireTime.dcs(i.createdAt), forKey: Key("created_at"))
-        try c.encode(WireTime.dcs(i.updatedAt), forKey: Key("updated_at"))
-        try c.encode(i.password == nil ? "true" : "false", forKey: Key("no_password_access"))
-        if let user = i.accessUser { try c.encode(user, forKey: Key("access_user")) }
-        try c.encode(false, forKey: Key("enable_ssl"))
-        try c.encode(false, forKey: Key("enable_publicip"))
-        if i.extra["az_codes"] == nil { try c.encode([String](), forKey: Key("az_codes")) }
-        if i.extra["tags"] == nil { try c.encode([JSONValue](), forKey: Key("tags")) }
-        if let description = i.description { try c.encode(description, forKey: Key("description")) }
-        try c.encode(i.projectID, forKey: Key("project_id"))
+        try c.encode(i.host, forKey: JSONKey("ip"))
+        try c.encode(i.host, forKey: JSONKey("domain_name"))
+        try c.encode(i.port, forKey: JSONKey("port"))
+        if let spec = i.specCode { try c.encode(spec, forKey: JSONKey("spec_code")) }
+        try c.encode(0, forKey: JSONKey("charging_mode"))
+        try c.encode(WireTime.dcs(i.createdAt), forKey: JSONKey("created_at"))
+        try c.encode(WireTime.dcs(i.updatedAt), forKey: JSONKey("updated_at"))
+        try c.encode(i.password == nil ? "true" : "false", forKey: JSONKey("no_password_access"))
+        if let user = i.accessUser { try c.encode(user, forKey: JSONKey("access_user")) }
+        try c.encode(false, forKey: JSONKey("enable_ssl"))
+        try c.encode(false, forKey: JSONKey("enable_publicip"))
+        if i.extra["az_codes"] == nil { try c.encode([String](), forKey: JSONKey("az_codes")) }
+        if i.extra["tags"] == nil { try c.encode([JSONValue](), forKey: JSONKey("tags")) }
+        if let description = i.description { try c.encode(description, forKey: JSONKey("description")) }
+        try c.encode(i.projectID, forKey: JSONKey("project_id"))
         if self.detailed {
             if let policy = i.backupPolicy {
-                try c.encode(PolicyDTO(stored: policy, tenantID: i.projectID), forKey: Key("instance_backup_policy"))
+                try c.encode(PolicyDTO(stored: policy, tenantID: i.projectID), forKey: JSONKey("instance_backup_policy"))
             } else {
-                try c.encodeNil(forKey: Key("instance_backup_policy"))
+                try c.encodeNil(forKey: JSONKey("instance_backup_policy"))
             }
-            if let task = self.task { try c.encode(task, forKey: Key("task")) } else { try c.encodeNil(forKey: Key("task")) }
-            try c.encode(WireTime.dcs(i.updatedAt), forKey: Key("update_at"))
-            try c.encode(WireTime.dcs(i.createdAt), forKey: Key("launched_at"))
-            if let codes = i.extra["az_codes"] { try c.encode(codes, forKey: Key("available_zones")) }
+            if let task = self.task { try c.encode(task, forKey: JSONKey("task")) } else { try c.encodeNil(forKey: JSONKey("task")) }
+            try c.encode(WireTime.dcs(i.updatedAt), forKey: JSONKey("update_at"))
+            try c.encode(WireTime.dcs(i.createdAt), forKey: JSONKey("launched_at"))
+            if let codes = i.extra["az_codes"] { try c.encode(codes, forKey: JSONKey("available_zones")) }
         }
     }
 

@@ -7,40 +7,32 @@ struct DDMInstanceDTO: Encodable {
     var status: String
     var detailed: Bool
 
-    private struct Key: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(_ string: String) { self.stringValue = string }
-        init?(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
-
     func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: Key.self)
+        var c = encoder.container(keyedBy: JSONKey.self)
         let i = self.instance
-        try c.encode(i.id, forKey: Key("id"))
-        try c.encode(self.status, forKey: Key("status"))
-        try c.encode(i.name, forKey: Key("name"))
-        try c.encode(WireTime.ddm(i.createdAt), forKey: Key("created"))
-        try c.encode(WireTime.ddm(i.updatedAt), forKey: Key("updated"))
-        try c.encode(i.availableZones.joined(separator: ","), forKey: Key("available_zone"))
-        try c.encode(i.vpcID, forKey: Key("vpc_id"))
-        try c.encode(i.subnetID, forKey: Key("subnet_id"))
-        try c.encode(i.securityGroupID, forKey: Key("security_group_id"))
-        try c.encode(i.nodeNum, forKey: Key("node_count"))
-        try c.encode("", forKey: Key("access_ip"))
-        try c.encode("5066", forKey: Key("access_port"))
-        try c.encode("0", forKey: Key("core_count"))
-        try c.encode("0", forKey: Key("ram_capacity"))
-        try c.encode("normal", forKey: Key("node_status"))
-        try c.encode(i.enterpriseProjectID ?? "0", forKey: Key("enterprise_project_id"))
-        try c.encode(i.projectID, forKey: Key("project_id"))
-        try c.encode(i.engineID, forKey: Key("engine_version"))
-        try c.encode(false, forKey: Key("enable_ssl"))
-        try c.encode(i.flavorID, forKey: Key("flavor_ref"))
+        try c.encode(i.id, forKey: JSONKey("id"))
+        try c.encode(self.status, forKey: JSONKey("status"))
+        try c.encode(i.name, forKey: JSONKey("name"))
+        try c.encode(WireTime.ddm(i.createdAt), forKey: JSONKey("created"))
+        try c.encode(WireTime.ddm(i.updatedAt), forKey: JSONKey("updated"))
+        try c.encode(i.availableZones.joined(separator: ","), forKey: JSONKey("available_zone"))
+        try c.encode(i.vpcID, forKey: JSONKey("vpc_id"))
+        try c.encode(i.subnetID, forKey: JSONKey("subnet_id"))
+        try c.encode(i.securityGroupID, forKey: JSONKey("security_group_id"))
+        try c.encode(i.nodeNum, forKey: JSONKey("node_count"))
+        try c.encode("", forKey: JSONKey("access_ip"))
+        try c.encode("5066", forKey: JSONKey("access_port"))
+        try c.encode("0", forKey: JSONKey("core_count"))
+        try c.encode("0", forKey: JSONKey("ram_capacity"))
+        try c.encode("normal", forKey: JSONKey("node_status"))
+        try c.encode(i.enterpriseProjectID ?? "0", forKey: JSONKey("enterprise_project_id"))
+        try c.encode(i.projectID, forKey: JSONKey("project_id"))
+        try c.encode(i.engineID, forKey: JSONKey("engine_version"))
+        try c.encode(false, forKey: JSONKey("enable_ssl"))
+        try c.encode(i.flavorID, forKey: JSONKey("flavor_ref"))
         if self.detailed {
-            try c.encode([String](), forKey: Key("nodes"))
-            if let admin = i.adminUserName { try c.encode(admin, forKey: Key("admin_user_name")) }
+            try c.encode([String](), forKey: JSONKey("nodes"))
+            if let admin = i.adminUserName { try c.encode(admin, forKey: JSONKey("admin_user_name")) }
         }
     }
 }
