@@ -54,7 +54,7 @@ struct JobRecoveryTests {
             _ = try await store.jobs.claim(kinds: ["test.once"], owner: "crashed", now: now, leaseUntil: now.addingTimeInterval(-1))
             let worker = JobWorker(store: store.jobs, handlers: [handler], logger: Self.logger)
             #expect(try await worker.recoverExpiredJobs() == 1)
-            let job = try #require(try await store.jobs.jobs(projectID: server.projectID, offset: 0, limit: 1).items.first)
+            let job = try #require(try await store.jobs.jobs(projectID: server.projectID, kindPrefix: "", from: nil, to: nil, offset: 0, limit: 1).items.first)
             #expect(job.status == .failed)
             #expect(job.error?.contains("lease expired") == true)
             #expect(handler.failures.withLock { $0 }.count == 1)

@@ -30,7 +30,7 @@ struct JobStoreTests {
             #expect(next.id == second.id)
             #expect(try await store.jobs.release(jobID: second.id, owner: "B", now: now))
             #expect(try await store.jobs.job(id: second.id)?.status == .queued)
-            #expect(try await store.jobs.jobs(projectID: "P", offset: 0, limit: 10).total == 2)
+            #expect(try await store.jobs.jobs(projectID: "P", kindPrefix: "", from: nil, to: nil, offset: 0, limit: 10).total == 2)
         }
     }
 

@@ -24,8 +24,6 @@ package enum DCSError {
         status: 400, code: "DCS.4011", message: "DCS instance description cannot exceed 1024 characters.")
     /// 400 `DCS.4060`.
     package static let nameExists = CofferError(status: 400, code: "DCS.4060", message: "This DCS instance name already exists.")
-    /// 400 `DCS.4061`.
-    package static let invalidInstanceID = CofferError(status: 400, code: "DCS.4061", message: "Invalid instance ID format.")
     /// 400 `DCS.4072`–`DCS.4076`, one per backup-policy field.
     package static let invalidSaveDays = CofferError(
         status: 400, code: "DCS.4072", message: "Invalid saveDays instance backup policy parameter in the request.")
@@ -73,8 +71,4 @@ package enum DCSError {
     package static let methodNotAllowed = CofferError(status: 405, code: "DCS.5001", message: "This request method is not allowed.")
     /// 500 `DCS.5000`.
     package static let internalError = CofferError(status: 500, code: "DCS.5000", message: "Internal service error.")
-    /// 413, the body is larger than the server accepts (reported as an invalid body, with status 413).
-    package static func bodyTooLarge(limit: Int) -> CofferError {
-        CofferError(status: 413, code: "DCS.4005", message: "The request body is larger than \(limit) bytes.")
-    }
 }

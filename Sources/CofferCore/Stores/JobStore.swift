@@ -5,8 +5,6 @@ import Foundation
 package protocol JobStore: Sendable {
     func enqueue(_ job: Job) async throws
     func job(id: String) async throws -> Job?
-    /// Jobs of a project, newest first.
-    func jobs(projectID: String, offset: Int, limit: Int) async throws -> Page<Job>
     /// The queued or running job on a resource (an instance), if any.
     func activeJob(projectID: String, resourceID: String) async throws -> Job?
     /// Claims the oldest queued job of one of `kinds`: marks it running, owned by `owner` until `leaseUntil`.
@@ -23,7 +21,8 @@ package protocol JobStore: Sendable {
     func resolveExpired(jobID: String, requeue: Bool, error: String, now: Date) async throws -> Bool
     /// Jobs of a project whose kind starts with `kindPrefix`, created in `[from, to]` when given, newest first.
     func jobs(projectID: String, kindPrefix: String, from: Date?, to: Date?, offset: Int, limit: Int) async throws -> Page<Job>
-    /// Enqueues `job` only if no job is queued or running on its resource, atomically (one task at a time per
-    /// instance, even with two requests racing or two servers sharing PostgreSQL). Returns whether it was enqueued.
+    /// Enqueues `job` only if no job is queued or running on its resource (one task at a time per instance, even
+    /// with two requests racing or two servers sharing PostgreSQL: the database's unique index decides).
+    /// Returns whether it was enqueued.
     func enqueueIfIdle(_ job: Job) async throws -> Bool
 }

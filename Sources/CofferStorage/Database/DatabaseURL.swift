@@ -20,11 +20,4 @@ package enum DatabaseURL {
             host: host, port: components.port ?? 5432, username: user.removingPercentEncoding ?? user,
             password: components.password?.removingPercentEncoding, database: database.isEmpty ? user : database, logger: logger)
     }
-
-    /// The URL with its password replaced, for logs.
-    package static func redacted(_ url: String) -> String {
-        guard var components = URLComponents(string: url), components.password != nil else { return url }
-        components.password = "***"
-        return components.string ?? "<database url>"
-    }
 }

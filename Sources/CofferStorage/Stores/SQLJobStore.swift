@@ -35,38 +35,15 @@ package struct SQLJobStore: JobStore {
         }
     }
 
-    package func jobs(projectID: String, offset: Int, limit: Int) async throws -> Page<Job> {
-        try await self.provider.withDatabase { db in
-            let total = try await db.raw("SELECT count(*) AS n FROM jobs WHERE project_id = \(bind: projectID)").first()?
-                .decode(column: "n", as: Int64.self) ?? 0
-            let rows = try await db.raw(
-                """
-                SELECT * FROM jobs WHERE project_id = \(bind: projectID) ORDER BY created_at DESC, id
-                LIMIT \(bind: Int64(limit)) OFFSET \(bind: Int64(offset))
-                """
-            ).all()
-            return Page(items: try rows.map(Self.job), total: Int(total))
-        }
-    }
-
     package func enqueueIfIdle(_ job: Job) async throws -> Bool {
-        let kind = self.provider.kind
-        let inserted = try await self.provider.withTransaction { db -> Bool in
-            // SQLite transactions are serialised (BEGIN IMMEDIATE); PostgreSQL needs a lock per resource.
-            if kind == .postgres {
-                try await db.raw("SELECT pg_advisory_xact_lock(hashtext(\(bind: job.projectID + "/" + job.resourceID)))").run()
-            }
-            let active = try await db.raw(
-                """
-                SELECT id FROM jobs WHERE project_id = \(bind: job.projectID) AND resource_id = \(bind: job.resourceID)
-                  AND status IN ('queued', 'running') LIMIT 1
-                """
-            ).first()
-            guard active == nil else { return false }
-            try await Self.insert(job, on: db)
+        do {
+            try await self.enqueue(job)
             return true
+        } catch {
+            // The unique index on active jobs (migration 0004) refused a second task on the resource.
+            if try await self.activeJob(projectID: job.projectID, resourceID: job.resourceID) != nil { return false }
+            throw error
         }
-        return inserted
     }
 
     package func jobs(projectID: String, kindPrefix: String, from: Date?, to: Date?, offset: Int, limit: Int) async throws -> Page<Job> {
