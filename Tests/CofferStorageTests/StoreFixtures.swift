@@ -28,4 +28,20 @@ enum StoreFixtures {
             specCode: "redis.ha.xu1.tiny.r2.128", backupPolicy: nil, extra: ["vpc_id": .string("vpc-1")], createdAt: createdAt,
             updatedAt: createdAt)
     }
+
+    /// Inserts a domain, a project, a user in it and one access key; returns them.
+    static func account(
+        _ store: CofferStore, project name: String, user: String, accessKey: String, secret: String, now: Date
+    ) async throws -> (Domain, Project, User) {
+        let domain = Domain(id: Identifiers.hex32(), name: "coffer", createdAt: now)
+        try await store.identities.insertDomain(domain)
+        let project = Project(id: Identifiers.hex32(), domainID: domain.id, name: name, createdAt: now)
+        try await store.identities.insertProject(project)
+        let account = User(
+            id: Identifiers.hex32(), domainID: domain.id, projectID: project.id, name: user, passwordHash: "h", passwordChangedAt: now,
+            createdAt: now)
+        try await store.identities.insertUser(account)
+        try await store.identities.insertAccessKey(AccessKey(accessKey: accessKey, secretKey: secret, userID: account.id, createdAt: now))
+        return (domain, project, account)
+    }
 }

@@ -32,15 +32,8 @@ struct StoreTests {
     func identities(database: TestDatabase) async throws {
         try await StoreFixtures.withStore(database) { store in
             let now = WireTime.date(epochMilliseconds: 1_700_000_000_123)
-            let domain = Domain(id: Identifiers.hex32(), name: "coffer", createdAt: now)
-            try await store.identities.insertDomain(domain)
-            let project = Project(id: Identifiers.hex32(), domainID: domain.id, name: "local-1", createdAt: now)
-            try await store.identities.insertProject(project)
-            let user = User(
-                id: Identifiers.hex32(), domainID: domain.id, projectID: project.id, name: "alice", passwordHash: "h", passwordChangedAt: now,
-                createdAt: now)
-            try await store.identities.insertUser(user)
-            try await store.identities.insertAccessKey(AccessKey(accessKey: "AK1", secretKey: "the-secret", userID: user.id, createdAt: now))
+            let (domain, project, user) = try await StoreFixtures.account(
+                store, project: "local-1", user: "alice", accessKey: "AK1", secret: "the-secret", now: now)
 
             #expect(try await store.identities.isEmpty() == false)
             #expect(try await store.identities.domain(named: "coffer") == domain)
@@ -68,15 +61,7 @@ struct StoreTests {
     func accessKeyLockout(database: TestDatabase) async throws {
         try await StoreFixtures.withStore(database) { store in
             let now = Date()
-            let domain = Domain(id: Identifiers.hex32(), name: "coffer", createdAt: now)
-            try await store.identities.insertDomain(domain)
-            let project = Project(id: Identifiers.hex32(), domainID: domain.id, name: "p", createdAt: now)
-            try await store.identities.insertProject(project)
-            let user = User(
-                id: Identifiers.hex32(), domainID: domain.id, projectID: project.id, name: "bob", passwordHash: "h", passwordChangedAt: now,
-                createdAt: now)
-            try await store.identities.insertUser(user)
-            try await store.identities.insertAccessKey(AccessKey(accessKey: "AK2", secretKey: "s", userID: user.id, createdAt: now))
+            _ = try await StoreFixtures.account(store, project: "p", user: "bob", accessKey: "AK2", secret: "s", now: now)
             for _ in 0..<2 { _ = try await store.identities.recordAccessKeyFailure("AK2", now: now, limit: 5, lockDuration: 300) }
             try await store.identities.resetAccessKeyFailures("AK2")
             #expect(try await store.identities.accessKey("AK2")?.failures == 0)
