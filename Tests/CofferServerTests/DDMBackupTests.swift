@@ -240,6 +240,14 @@ struct DDMBackupTests {
         }
     }
 
+    /// A DDM instance row inserted straight into the store (tests that need no data node behind it).
+    static func instanceRow(projectID: String, name: String, createdAt: Date) -> DDMInstance {
+        DDMInstance(
+            id: Identifiers.ddm(suffix: "in09"), projectID: projectID, name: name, status: "RUNNING", flavorID: "f", nodeNum: 1,
+            engineID: "e", availableZones: ["az1"], vpcID: "v", subnetID: "n", securityGroupID: "s", timeZone: "UTC",
+            adminUserName: nil, enterpriseProjectID: nil, createdAt: createdAt, updatedAt: createdAt)
+    }
+
     /// Bytes in the blob store's incoming folder (writes in progress).
     static func incomingBytes(_ server: TestServer) -> Int {
         let root = server.dataDirectory + "/blobs/incoming"
@@ -254,11 +262,7 @@ struct DDMBackupTests {
             let p = server.projectID
             let store = server.parts.store
             let now = Date()
-            let old = DDMInstance(
-                id: Identifiers.ddm(suffix: "in09"), projectID: p, name: "ddm-old", status: "RUNNING", flavorID: "f", nodeNum: 1,
-                engineID: "e", availableZones: ["az1"], vpcID: "v", subnetID: "n", securityGroupID: "s", timeZone: "UTC",
-                adminUserName: nil, enterpriseProjectID: nil, createdAt: now.addingTimeInterval(-2 * 86400),
-                updatedAt: now.addingTimeInterval(-2 * 86400))
+            let old = Self.instanceRow(projectID: p, name: "ddm-old", createdAt: now.addingTimeInterval(-2 * 86400))
             var young = old
             young.id = Identifiers.ddm(suffix: "in09")
             young.name = "ddm-young"
@@ -288,10 +292,7 @@ struct DDMBackupTests {
             let p = server.projectID
             let store = server.parts.store
             let now = Date()
-            let instance = DDMInstance(
-                id: Identifiers.ddm(suffix: "in09"), projectID: p, name: "ddm-crash", status: "RUNNING", flavorID: "f", nodeNum: 1,
-                engineID: "e", availableZones: ["az1"], vpcID: "v", subnetID: "n", securityGroupID: "s", timeZone: "UTC",
-                adminUserName: nil, enterpriseProjectID: nil, createdAt: now, updatedAt: now)
+            let instance = Self.instanceRow(projectID: p, name: "ddm-crash", createdAt: now)
             try await store.ddm.insertInstance(instance)
             let node = DataNode(
                 id: Identifiers.ddm(suffix: "in01"), projectID: p, name: "dn", host: "127.0.0.1", port: 1, engineName: "mariadb",
