@@ -24,10 +24,11 @@ package protocol DDMStore: Sendable {
     func schemas(projectID: String, instanceID: String) async throws -> [DDMSchema]
 
     func insertBackup(_ backup: DDMBackup) async throws
+    /// Inserts a backup record and the job that makes it, atomically.
+    /// - Returns: false (and inserts nothing) when another task already occupies the job's resource.
+    func insertBackup(_ backup: DDMBackup, job: Job) async throws -> Bool
     func backup(projectID: String, id: String) async throws -> DDMBackup?
     func updateBackup(_ backup: DDMBackup) async throws
-    /// Removes a backup record that never started (its job was refused because the instance was busy).
-    func removeBackupRecord(projectID: String, id: String) async throws
     /// Matching backups, newest first; `total` counts every match.
     func backups(_ query: DDMBackupQuery) async throws -> Page<DDMBackup>
     /// The newest backup of the instance of `backupType`, any status but `deleted`.

@@ -48,15 +48,12 @@ package struct DDMBackupController: Sendable {
             description: description, backupType: backupType, status: .creating, size: 0,
             relatedNodes: try await Self.relatedNodes(of: instance, store: store), files: [], metadataKey: nil, metadataSHA256: nil,
             error: nil, createdAt: now, updatedAt: now)
-        try await store.insertBackup(backup)
         let job = Job.new(
             kind: DDMBackupJob.kind, projectID: instance.projectID, resourceID: instance.id,
             payload: DDMJobPayload(backupID: backup.id, instanceID: instance.id, instanceName: instance.name).json, now: now)
-        // The check above answers most requests cheaply; this one closes the race between two of them.
-        guard try await jobs.enqueueIfIdle(job) else {
-            try await store.removeBackupRecord(projectID: backup.projectID, id: backup.id)
-            throw DDMError.busy
-        }
+        // The check above answers most requests cheaply; the database closes the race between two of them, and
+        // record and job are written together, so a crash never leaves a `creating` backup without its job.
+        guard try await store.insertBackup(backup, job: job) else { throw DDMError.busy }
         return (backup, job)
     }
 

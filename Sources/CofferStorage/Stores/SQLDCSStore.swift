@@ -123,25 +123,7 @@ package struct SQLDCSStore: DCSStore {
     }
 
     package func insertBackup(_ record: DCSBackupRecord, job: Job) async throws -> Bool {
-        do {
-            try await self.provider.withTransaction { db in
-                try await Self.insert(record, on: db)
-                try await SQLJobStore.insert(job, on: db)
-            }
-            return true
-        } catch {
-            // The unique index on active jobs refused a second task on the instance; anything else is a real error.
-            let active = try await self.provider.withDatabase { db in
-                try await db.raw(
-                    """
-                    SELECT id FROM jobs WHERE project_id = \(bind: job.projectID) AND resource_id = \(bind: job.resourceID)
-                      AND status IN ('queued', 'running')
-                    """
-                ).first()
-            }
-            if active != nil { return false }
-            throw error
-        }
+        try await SQLJobStore.insertIfIdle(job, provider: self.provider) { db in try await Self.insert(record, on: db) }
     }
 
     private static func insert(_ record: DCSBackupRecord, on db: any SQLDatabase) async throws {

@@ -208,20 +208,26 @@ package struct SQLDDMStore: DDMStore {
     // MARK: - Backups
 
     package func insertBackup(_ backup: DDMBackup) async throws {
+        try await self.provider.withDatabase { db in try await Self.insert(backup, on: db) }
+    }
+
+    package func insertBackup(_ backup: DDMBackup, job: Job) async throws -> Bool {
+        try await SQLJobStore.insertIfIdle(job, provider: self.provider) { db in try await Self.insert(backup, on: db) }
+    }
+
+    private static func insert(_ backup: DDMBackup, on db: any SQLDatabase) async throws {
         let related = try Self.json(backup.relatedNodes)
         let files = try Self.json(backup.files)
-        try await self.provider.withDatabase { db in
-            try await db.raw(
-                """
-                INSERT INTO ddm_backups (id, project_id, instance_id, instance_name, name, description, backup_type, status, size,
-                  related_nodes, files, metadata_key, metadata_sha256, error, created_at, updated_at)
-                VALUES (\(bind: backup.id), \(bind: backup.projectID), \(bind: backup.instanceID), \(bind: backup.instanceName),
-                  \(bind: backup.name), \(bind: backup.description), \(bind: backup.backupType), \(bind: backup.status.rawValue),
-                  \(bind: backup.size), \(bind: related), \(bind: files), \(bind: backup.metadataKey), \(bind: backup.metadataSHA256),
-                  \(bind: backup.error), \(bind: millis(backup.createdAt)), \(bind: millis(backup.updatedAt)))
-                """
-            ).run()
-        }
+        try await db.raw(
+            """
+            INSERT INTO ddm_backups (id, project_id, instance_id, instance_name, name, description, backup_type, status, size,
+              related_nodes, files, metadata_key, metadata_sha256, error, created_at, updated_at)
+            VALUES (\(bind: backup.id), \(bind: backup.projectID), \(bind: backup.instanceID), \(bind: backup.instanceName),
+              \(bind: backup.name), \(bind: backup.description), \(bind: backup.backupType), \(bind: backup.status.rawValue),
+              \(bind: backup.size), \(bind: related), \(bind: files), \(bind: backup.metadataKey), \(bind: backup.metadataSHA256),
+              \(bind: backup.error), \(bind: millis(backup.createdAt)), \(bind: millis(backup.updatedAt)))
+            """
+        ).run()
     }
 
     package func backup(projectID: String, id: String) async throws -> DDMBackup? {
@@ -243,12 +249,6 @@ package struct SQLDDMStore: DDMStore {
                 WHERE project_id = \(bind: backup.projectID) AND id = \(bind: backup.id)
                 """
             ).run()
-        }
-    }
-
-    package func removeBackupRecord(projectID: String, id: String) async throws {
-        try await self.provider.withDatabase { db in
-            try await db.raw("DELETE FROM ddm_backups WHERE project_id = \(bind: projectID) AND id = \(bind: id)").run()
         }
     }
 

@@ -36,12 +36,32 @@ package struct SQLJobStore: JobStore {
     }
 
     package func enqueueIfIdle(_ job: Job) async throws -> Bool {
+        try await Self.insertIfIdle(job, provider: self.provider) { _ in }
+    }
+
+    /// Inserts `job` and the caller's own rows in one transaction, unless another job already occupies the
+    /// job's resource: the unique index on active jobs (migration 0004) refuses the second one, even between
+    /// racing requests or servers. The one way every "one task at a time" operation starts.
+    /// - Returns: false, with nothing inserted, when the resource is busy.
+    static func insertIfIdle(
+        _ job: Job, provider: any DatabaseProvider, rows: @escaping @Sendable (any SQLDatabase) async throws -> Void
+    ) async throws -> Bool {
         do {
-            try await self.enqueue(job)
+            try await provider.withTransaction { db in
+                try await rows(db)
+                try await Self.insert(job, on: db)
+            }
             return true
         } catch {
-            // The unique index on active jobs (migration 0004) refused a second task on the resource.
-            if try await self.activeJob(projectID: job.projectID, resourceID: job.resourceID) != nil { return false }
+            let active = try await provider.withDatabase { db in
+                try await db.raw(
+                    """
+                    SELECT id FROM jobs WHERE project_id = \(bind: job.projectID) AND resource_id = \(bind: job.resourceID)
+                      AND status IN ('queued', 'running')
+                    """
+                ).first()
+            }
+            if active != nil { return false }
             throw error
         }
     }
