@@ -220,7 +220,8 @@ class RespError(Exception):
     pass
 
 
-def _read_resp(f) -> Any:
+def read_resp(f, raw: bool = False) -> Any:
+    """Reads one RESP2 reply from a binary file; bulk strings as bytes when `raw`, else decoded text."""
     line = f.readline()
     if not line:
         raise ConnectionError("redis closed the connection")
@@ -235,11 +236,11 @@ def _read_resp(f) -> Any:
         n = int(rest)
         if n < 0:
             return None
-        data = f.read(n + 2)
-        return data[:-2].decode("utf-8", "replace")
+        data = f.read(n + 2)[:-2]
+        return data if raw else data.decode("utf-8", "replace")
     if kind == b"*":
         n = int(rest)
-        return None if n < 0 else [_read_resp(f) for _ in range(n)]
+        return None if n < 0 else [read_resp(f, raw) for _ in range(n)]
     raise ValueError(f"unexpected RESP line {line!r}")
 
 
@@ -257,9 +258,9 @@ def redis_command(port: int, *args: str, password: Optional[str] = None, host: s
         f = s.makefile("rb")
         if password is not None:
             s.sendall(encode(("AUTH", password)))
-            _read_resp(f)
+            read_resp(f)
         s.sendall(encode(tuple(args)))
-        return _read_resp(f)
+        return read_resp(f)
 
 
 @dataclass

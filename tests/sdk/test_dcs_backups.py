@@ -52,6 +52,7 @@ from conftest import (
     RedisFactory,
     RedisServer,
     RespError,
+    read_resp,
     assert_sdk_error,
     create_adopting_instance,
     dcs_client,
@@ -78,8 +79,8 @@ RECORD_KEYS = {"backup_id", "backup_name", "instance_id", "size", "backup_type",
 
 
 class Resp:
-    """A pipelining RESP2 client that keeps bulk strings as bytes (the conftest one decodes them and runs one
-    command per connection; loading and comparing datasets needs SELECT and pipelines)."""
+    """A pipelining RESP2 client on one connection, bulk strings kept as bytes (conftest's `redis_command` runs one
+    command per connection; loading and comparing datasets needs SELECT and pipelines). Replies: `read_resp`."""
 
     def __init__(self, server: RedisServer):
         self.sock = socket.create_connection((server.host, server.port), timeout=30)
@@ -102,28 +103,9 @@ class Resp:
             out.append(b"$%d\r\n%s\r\n" % (len(p), p))
         return b"".join(out)
 
-    def _read(self) -> Any:
-        line = self.file.readline()
-        if not line:
-            raise ConnectionError("redis closed the connection")
-        kind, rest = line[:1], line[1:-2]
-        if kind == b"+":
-            return rest.decode()
-        if kind == b"-":
-            raise RespError(rest.decode())
-        if kind == b":":
-            return int(rest)
-        if kind == b"$":
-            n = int(rest)
-            return None if n < 0 else self.file.read(n + 2)[:-2]
-        if kind == b"*":
-            n = int(rest)
-            return None if n < 0 else [self._read() for _ in range(n)]
-        raise ValueError(f"unexpected RESP line {line!r}")
-
     def pipeline(self, commands: list[tuple]) -> list[Any]:
         self.sock.sendall(b"".join(self._encode(c) for c in commands))
-        return [self._read() for _ in commands]
+        return [read_resp(self.file, raw=True) for _ in commands]
 
     def call(self, *args: Any) -> Any:
         return self.pipeline([args])[0]
