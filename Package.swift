@@ -96,9 +96,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "CofferOperations",
+            dependencies: [
+                "CofferCore", "CofferJobs", "CofferRedis", "CofferMySQL",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "CofferServer",
             dependencies: [
-                "CofferCore", "CofferStorage", "CofferJobs", "CofferIAM", "CofferRedis", "CofferMySQL",
+                "CofferCore", "CofferStorage", "CofferJobs", "CofferIAM", "CofferOperations",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
