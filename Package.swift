@@ -98,7 +98,7 @@ let package = Package(
         .target(
             name: "CofferOperations",
             dependencies: [
-                "CofferCore", "CofferJobs", "CofferRedis", "CofferMySQL",
+                "CofferCore", "CofferJobs", "CofferRedis", "CofferMySQL", "CofferStorage",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -164,7 +164,8 @@ let package = Package(
         .testTarget(
             name: "CofferServerTests",
             dependencies: [
-                "CofferServer", "CofferStorage", "CofferIAM", "CofferCore", "CofferJobs", "CofferRedis", "CofferMySQL", "CofferTestSupport",
+                "CofferServer", "CofferOperations", "CofferStorage", "CofferIAM", "CofferCore", "CofferJobs", "CofferRedis", "CofferMySQL",
+                "CofferTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

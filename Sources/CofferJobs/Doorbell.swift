@@ -2,12 +2,14 @@ import Synchronization
 
 /// Wakes idle claim loops as soon as a job is enqueued, so a new job starts at once instead of at the
 /// next poll (the poll stays, for jobs enqueued by another server on a shared database).
-final class Doorbell: Sendable {
+package final class Doorbell: Sendable {
     private let waiters = Mutex<[UInt64: CheckedContinuation<Void, Never>]>([:])
     private let nextID = Atomic<UInt64>(0)
 
+    package init() {}
+
     /// Wakes every waiter.
-    func ring() {
+    package func ring() {
         let woken = self.waiters.withLock { waiters in
             defer { waiters.removeAll() }
             return Array(waiters.values)
@@ -16,7 +18,7 @@ final class Doorbell: Sendable {
     }
 
     /// Returns after `timeout`, or earlier when rung (or cancelled).
-    func wait(timeout: Duration) async {
+    package func wait(timeout: Duration) async {
         let id = self.nextID.add(1, ordering: .relaxed).newValue
         await withTaskGroup(of: Void.self) { group in
             group.addTask {

@@ -27,15 +27,16 @@ package final class JobWorker: Service {
     private let configuration: Configuration
     private let logger: Logger
     private let clock: @Sendable () -> Date
-    /// Rung by `wake()` when a job is enqueued in this process.
-    private let doorbell = Doorbell()
+    /// Rung by `wake()`, or by whoever shares it, when a job is enqueued in this process.
+    private let doorbell: Doorbell
     /// Set once graceful shutdown starts: when running jobs must be given up.
     private let shutdownDeadline = Mutex<ContinuousClock.Instant?>(nil)
 
     package init(
-        store: any JobStore, handlers: [any JobHandler], configuration: Configuration = .init(), logger: Logger,
-        clock: @escaping @Sendable () -> Date = { Date() }
+        store: any JobStore, handlers: [any JobHandler], configuration: Configuration = .init(), doorbell: Doorbell = Doorbell(),
+        logger: Logger, clock: @escaping @Sendable () -> Date = { Date() }
     ) {
+        self.doorbell = doorbell
         self.store = store
         self.handlers = Dictionary(handlers.map { ($0.kind, $0) }, uniquingKeysWith: { first, _ in first })
         self.owner = "worker-" + Identifiers.uuid()

@@ -115,7 +115,12 @@ struct DCSBackupTests {
                 #expect(try await server.raw(.get, path).status == .forbidden)
                 let again = try await server.signed(.delete, "/v2/\(server.projectID)/instances/\(instanceID)/backups/\(backupID)")
                 #expect(again.errorCode == "DCS.4031")
-                #expect(!server.parts.store.blobs.exists(key: "dcs/\(server.projectID)/\(instanceID)/\(backupID).rdb"))
+                // The file goes in a `dcs.backup.delete` job, durable from the moment the request answered.
+                let key = "dcs/\(server.projectID)/\(instanceID)/\(backupID).rdb"
+                #expect(server.parts.store.blobs.exists(key: key))
+                let removal = try #require(try await server.parts.worker.runOnce())
+                #expect(removal.kind == "dcs.backup.delete" && removal.status == .succeeded)
+                #expect(!server.parts.store.blobs.exists(key: key))
             }
         }
     }
@@ -130,7 +135,8 @@ struct DCSBackupTests {
                 let second = try await Self.requestBackup(server, instanceID)
                 #expect(second.status == .badRequest)
                 #expect(second.errorCode == "DCS.4096")
-                #expect(try await server.signed(.delete, "/v2/\(server.projectID)/instances/\(instanceID)").errorCode == "DCS.4026")
+                // Busy codes come from what occupies the instance: a backup answers DCS.4096 whatever was asked.
+                #expect(try await server.signed(.delete, "/v2/\(server.projectID)/instances/\(instanceID)").errorCode == "DCS.4096")
                 let deleteRunning = try await server.signed(.delete, "/v2/\(server.projectID)/instances/\(instanceID)/backups/\(backupID)")
                 #expect(deleteRunning.errorCode == "DCS.4096")
                 let earlyLink = try await server.signed(
@@ -255,6 +261,9 @@ struct DCSBackupTests {
                 let key = "dcs/\(server.projectID)/\(instanceID)/\(backupID).rdb"
                 #expect(server.parts.store.blobs.exists(key: key))
                 #expect(try await server.signed(.delete, "/v2/\(server.projectID)/instances/\(instanceID)").status == .noContent)
+                #expect(try await server.signed(.get, "/v2/\(server.projectID)/instances/\(instanceID)").status == .notFound)
+                let removal = try #require(try await server.parts.worker.runOnce())
+                #expect(removal.kind == "dcs.instance.delete" && removal.status == .succeeded)
                 #expect(!server.parts.store.blobs.exists(key: key))
                 #expect(try await server.raw(.get, String(link.dropFirst("http://localhost".count))).status == .forbidden)
                 let record = try await server.parts.store.dcs.backup(projectID: server.projectID, instanceID: instanceID, id: backupID)

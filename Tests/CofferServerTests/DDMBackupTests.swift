@@ -1,6 +1,7 @@
 import CofferCore
 import CofferJobs
 import CofferMySQL
+import CofferOperations
 import CofferServer
 import CofferStorage
 import CofferTestSupport
@@ -185,6 +186,12 @@ struct DDMBackupTests {
                 let removed = try await server.signed(.delete, "/v1/\(p)/instances/\(instance)?delete_rds_data=false")
                 #expect(removed.status == .ok)
                 #expect(removed.json["id"] as? String == instance)
+                let deleteJob = try #require(removed.json["job_id"] as? String)
+                try await Self.drain(server)
+                let finished = try await server.signed(.get, "/v3/\(p)/jobs/\(deleteJob)")
+                #expect((finished.json["job"] as? [String: Any])?["name"] as? String == "DeleteInstance")
+                #expect((finished.json["job"] as? [String: Any])?["status"] as? String == "Completed")
+                #expect(try await server.signed(.get, "/v1/\(p)/instances/\(instance)").status == .notFound)
                 let kept = try await nodes[0].execute("SELECT COUNT(*) AS n FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'shop_0000'")
                 #expect(kept[0].value("n") == "1")
                 let freed = try await server.signed(.delete, "/v3/\(p)/data-nodes/\(nodeIDs[1])")
@@ -272,7 +279,8 @@ struct DDMBackupTests {
             var logger = Logger(label: "test")
             logger.logLevel = .critical
             let scheduler = DDMBackupScheduler(
-                store: store.ddm, jobs: store.jobs, period: 86400, checkInterval: .seconds(60), logger: logger, clock: { now })
+                store: store.ddm, backups: server.parts.operations.ddmBackups, period: 86400, checkInterval: .seconds(60), logger: logger,
+                clock: { now })
             #expect(try await scheduler.runOnce() == 1)
             // Queued (the instance is busy) and then recent: nothing more today.
             #expect(try await scheduler.runOnce() == 0)
@@ -302,10 +310,10 @@ struct DDMBackupTests {
                 DDMSchema(
                     projectID: p, instanceID: instance.id, name: "shop", shardMode: "cluster", shardNumber: 1,
                     parts: [.init(nodeID: node.id, adminUser: "u", adminPassword: "pw", databases: ["shop_0000"])], createdAt: now))
-            let (backup, job) = try await DDMBackupController.enqueueBackup(
-                instance: instance, name: nil, description: "", backupType: "metadata", store: store.ddm, jobs: store.jobs, now: now)
+            let (backup, job) = try await server.parts.operations.ddmBackups.enqueue(
+                instance: instance, name: nil, description: "", backupType: "metadata")
             // The crashed server had claimed the job and committed one node's dump before dying.
-            _ = try await store.jobs.claim(kinds: [DDMBackupJob.kind], owner: "crashed", now: now, leaseUntil: now.addingTimeInterval(-1))
+            _ = try await store.jobs.claim(kinds: [JobKind.ddmBackup.rawValue], owner: "crashed", now: now, leaseUntil: now.addingTimeInterval(-1))
             let writer = try store.blobs.makeWriter(key: DDMBackupJob.dumpKey(backupID: backup.id, nodeID: node.id))
             try writer.write(Data("partial".utf8))
             _ = try writer.commit()

@@ -1,5 +1,6 @@
 import CofferCore
 import CofferJobs
+import CofferOperations
 import CofferServer
 import CofferStorage
 import CofferTestSupport
@@ -27,7 +28,7 @@ struct JobRecoveryTests {
             // A sweep was claimed by a worker that then died; its lease ran out a second ago.
             try await store.jobs.enqueue(BlobSweepJob.job(now: now))
             let claimed = try #require(
-                try await store.jobs.claim(kinds: [BlobSweepJob.kind], owner: "crashed-worker", now: now, leaseUntil: now.addingTimeInterval(-1)))
+                try await store.jobs.claim(kinds: [JobKind.blobSweep.rawValue], owner: "crashed-worker", now: now, leaseUntil: now.addingTimeInterval(-1)))
             let stale = server.dataDirectory + "/blobs/incoming/left-by-crash.part"
             FileManager.default.createFile(atPath: stale, contents: Data([1, 2, 3]))
             try FileManager.default.setAttributes([.modificationDate: now.addingTimeInterval(-7200)], ofItemAtPath: stale)

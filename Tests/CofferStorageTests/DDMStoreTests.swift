@@ -110,6 +110,7 @@ struct DDMStoreTests {
                 for _ in 0..<10 {
                     group.addTask {
                         try await store.jobs.enqueueIfIdle(Job.new(kind: "ddm.backup", projectID: project, resourceID: resource, now: Self.now))
+                            == .enqueued
                     }
                 }
                 var count = 0
@@ -117,7 +118,10 @@ struct DDMStoreTests {
                 return count
             }
             #expect(accepted == 1)
-            #expect(try await store.jobs.enqueueIfIdle(Job.new(kind: "ddm.backup", projectID: project, resourceID: "other", now: Self.now)))
+            // The refused ones learn which job holds the resource: the one that was queued.
+            let holder = try #require(try await store.jobs.activeJob(projectID: project, resourceID: resource))
+            #expect(try await store.jobs.enqueueIfIdle(Job.new(kind: "ddm.backup", projectID: project, resourceID: resource, now: Self.now)) == .busy(holder))
+            #expect(try await store.jobs.enqueueIfIdle(Job.new(kind: "ddm.backup", projectID: project, resourceID: "other", now: Self.now)) == .enqueued)
         }
     }
 }

@@ -72,3 +72,14 @@ package enum DCSError {
     /// 500 `DCS.5000`.
     package static let internalError = CofferError(status: 500, code: "DCS.5000", message: "Internal service error.")
 }
+
+extension DCSError {
+    /// The answer to a request refused because `activity` occupies the instance: the one mapping of DCS busy codes.
+    package static func busy(_ activity: Activity) -> CofferError {
+        switch activity {
+        case .backup: Self.backupRunning
+        case .restore: Self.restoreRunning
+        case .delete, .create, .maintenance: Self.stateForbids
+        }
+    }
+}

@@ -9,13 +9,14 @@ package protocol DCSStore: Sendable {
     func instances(projectID: String, filter: DCSInstanceFilter) async throws -> Page<DCSInstance>
     func updateInstance(_ instance: DCSInstance) async throws
     /// Marks the instance deleted (it is no longer visible) and its backups `deleted`, in one transaction.
-    /// - Returns: the blob keys of the backups, for the caller to remove.
+    /// Idempotent (the delete job runs it again after a crash).
+    /// - Returns: the blob keys of every backup the instance ever had, for the caller to remove (removing a gone file is a no-op).
     func deleteInstance(projectID: String, id: String, at: Date) async throws -> [String]
 
     func insertBackup(_ record: DCSBackupRecord) async throws
     /// Inserts a backup record and the job that makes it, atomically.
-    /// - Returns: false (and inserts nothing) when another task already occupies the job's resource.
-    func insertBackup(_ record: DCSBackupRecord, job: Job) async throws -> Bool
+    /// - Returns: `.busy` with the occupying job (and nothing inserted) when another task runs on the resource.
+    func insertBackup(_ record: DCSBackupRecord, job: Job) async throws -> EnqueueResult
     func backup(projectID: String, instanceID: String, id: String) async throws -> DCSBackupRecord?
     func updateBackup(_ record: DCSBackupRecord) async throws
     /// Records progress of a running backup (a narrow write, so it never overwrites a final state).

@@ -5,6 +5,8 @@ package protocol DDMStore: Sendable {
     func insertDataNode(_ node: DataNode) async throws
     func dataNode(projectID: String, id: String) async throws -> DataNode?
     func dataNodes(projectID: String, offset: Int, limit: Int) async throws -> Page<DataNode>
+    /// The project's data nodes among `ids`, by id, in one query (absent ids are missing from the answer).
+    func dataNodes(projectID: String, ids: [String]) async throws -> [String: DataNode]
     /// Whether a schema of a live instance uses the node.
     func dataNodeInUse(projectID: String, id: String) async throws -> Bool
     func deleteDataNode(projectID: String, id: String) async throws
@@ -13,6 +15,8 @@ package protocol DDMStore: Sendable {
     /// The instance if it exists in that project and is not deleted.
     func instance(projectID: String, id: String) async throws -> DDMInstance?
     func instanceNameExists(projectID: String, name: String) async throws -> Bool
+    /// Which of `ids` are live (not deleted) instances of the project, in one query.
+    func liveInstanceIDs(projectID: String, among ids: [String]) async throws -> Set<String>
     func instances(projectID: String, offset: Int, limit: Int) async throws -> Page<DDMInstance>
     /// Every live instance of every project (the daily backup scheduler).
     func allInstances() async throws -> [DDMInstance]
@@ -25,8 +29,8 @@ package protocol DDMStore: Sendable {
 
     func insertBackup(_ backup: DDMBackup) async throws
     /// Inserts a backup record and the job that makes it, atomically.
-    /// - Returns: false (and inserts nothing) when another task already occupies the job's resource.
-    func insertBackup(_ backup: DDMBackup, job: Job) async throws -> Bool
+    /// - Returns: `.busy` with the occupying job (and nothing inserted) when another task runs on the resource.
+    func insertBackup(_ backup: DDMBackup, job: Job) async throws -> EnqueueResult
     func backup(projectID: String, id: String) async throws -> DDMBackup?
     func updateBackup(_ backup: DDMBackup) async throws
     /// Matching backups, newest first; `total` counts every match.

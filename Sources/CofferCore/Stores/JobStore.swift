@@ -5,8 +5,9 @@ import Foundation
 package protocol JobStore: Sendable {
     func enqueue(_ job: Job) async throws
     func job(id: String) async throws -> Job?
-    /// The queued or running job on a resource (an instance), if any.
-    func activeJob(projectID: String, resourceID: String) async throws -> Job?
+    /// The queued or running job of each resource in `resourceIDs` that has one, in one query (lists ask for a
+    /// whole page at once). The unique index on active jobs makes it at most one per resource.
+    func activeJobs(projectID: String, resourceIDs: [String]) async throws -> [String: Job]
     /// Claims the oldest queued job of one of `kinds`: marks it running, owned by `owner` until `leaseUntil`.
     func claim(kinds: [String], owner: String, now: Date, leaseUntil: Date) async throws -> Job?
     /// Extends the lease; false when the job is no longer owned by `owner` (expired and taken over).
@@ -23,6 +24,20 @@ package protocol JobStore: Sendable {
     func jobs(projectID: String, kindPrefix: String, from: Date?, to: Date?, offset: Int, limit: Int) async throws -> Page<Job>
     /// Enqueues `job` only if no job is queued or running on its resource (one task at a time per instance, even
     /// with two requests racing or two servers sharing PostgreSQL: the database's unique index decides).
-    /// Returns whether it was enqueued.
-    func enqueueIfIdle(_ job: Job) async throws -> Bool
+    func enqueueIfIdle(_ job: Job) async throws -> EnqueueResult
+}
+
+extension JobStore {
+    /// The queued or running job on one resource, if any.
+    package func activeJob(projectID: String, resourceID: String) async throws -> Job? {
+        try await self.activeJobs(projectID: projectID, resourceIDs: [resourceID])[resourceID]
+    }
+}
+
+/// How an attempt to start a task on a resource ended: the database's unique index on active jobs decides.
+package enum EnqueueResult: Sendable, Equatable {
+    /// The job (and the rows written with it) is stored.
+    case enqueued
+    /// Nothing was written: this job already occupies the resource. Callers derive their busy error from it.
+    case busy(Job)
 }

@@ -9,7 +9,6 @@ import Logging
 /// Enqueued at every start. Idempotent (removing what is already gone is a no-op), so an interrupted
 /// sweep is simply run again.
 package struct BlobSweepJob: JobHandler {
-    package static let kind = "blob.sweep"
     /// A write older than this is abandoned: no backup stream runs silent that long (the job lease would expire first).
     static let abandonedAfter: TimeInterval = 3600
 
@@ -23,7 +22,7 @@ package struct BlobSweepJob: JobHandler {
         self.clock = clock
     }
 
-    package var kind: String { Self.kind }
+    package var kind: String { JobKind.blobSweep.rawValue }
     package var isIdempotent: Bool { true }
 
     package func run(_ job: Job) async throws {
@@ -35,6 +34,6 @@ package struct BlobSweepJob: JobHandler {
 
     /// The job to enqueue at start.
     package static func job(now: Date) -> Job {
-        Job.new(kind: Self.kind, projectID: "system", resourceID: "blobs", maxAttempts: 3, now: now)
+        Job.new(kind: JobKind.blobSweep.rawValue, projectID: "system", resourceID: "blobs", maxAttempts: 3, now: now)
     }
 }

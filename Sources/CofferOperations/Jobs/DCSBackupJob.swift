@@ -12,7 +12,6 @@ import Synchronization
 /// Not idempotent: a snapshot taken later than requested is another backup, so an interrupted
 /// backup ends `failed` (never retried, never left `backuping`).
 package struct DCSBackupJob: JobHandler {
-    package static let kind = "dcs.backup"
 
     /// The job's input: which record to fill.
     struct Payload: Codable {
@@ -40,13 +39,13 @@ package struct DCSBackupJob: JobHandler {
         self.connectTimeout = connectTimeout
     }
 
-    package var kind: String { Self.kind }
+    package var kind: String { JobKind.dcsBackup.rawValue }
     package var isIdempotent: Bool { false }
 
     /// The job that fills `record`.
     static func job(for record: DCSBackupRecord, now: Date) throws -> Job {
         let payload = String(decoding: try JSONEncoder().encode(Payload(backupID: record.id)), as: UTF8.self)
-        return Job.new(kind: Self.kind, projectID: record.projectID, resourceID: record.instanceID, payload: payload, now: now)
+        return Job.new(kind: JobKind.dcsBackup.rawValue, projectID: record.projectID, resourceID: record.instanceID, payload: payload, now: now)
     }
 
     /// Where a backup's file lives in the blob store.

@@ -6,18 +6,17 @@ import Logging
 
 /// `ddm.backup.delete` (Huawei's task `deleteConsistentBackup`): removes a backup's files and marks it
 /// `deleted`. Idempotent: deleting what is already gone is a no-op, so an interrupted delete runs again.
-struct DDMBackupDeleteJob: JobHandler {
-    static let kind = "ddm.backup.delete"
+package struct DDMBackupDeleteJob: JobHandler {
 
     let store: any DDMStore
     let blobs: any BlobStore
     let logger: Logger
     let clock: @Sendable () -> Date
 
-    var kind: String { Self.kind }
-    var isIdempotent: Bool { true }
+    package var kind: String { JobKind.ddmBackupDelete.rawValue }
+    package var isIdempotent: Bool { true }
 
-    func run(_ job: Job) async throws {
+    package func run(_ job: Job) async throws {
         guard let backupID = DDMJobPayload.decode(job.payload)?.backupID,
             var backup = try await self.store.backup(projectID: job.projectID, id: backupID)
         else { return }
@@ -29,5 +28,5 @@ struct DDMBackupDeleteJob: JobHandler {
         self.logger.info("DDM backup deleted", metadata: ["ddm.backup.id": "\(backup.id)"])
     }
 
-    func jobFailed(_ job: Job, reason: String) async {}
+    package func jobFailed(_ job: Job, reason: String) async {}
 }

@@ -11,7 +11,6 @@ import Logging
 ///
 /// Not idempotent: a crash mid-dump fails the backup (`createfail`) and removes whatever it had written.
 package struct DDMBackupJob: JobHandler {
-    package static let kind = "ddm.backup"
 
     let store: any DDMStore
     let blobs: any BlobStore
@@ -19,7 +18,7 @@ package struct DDMBackupJob: JobHandler {
     let logger: Logger
     let clock: @Sendable () -> Date
 
-    package var kind: String { Self.kind }
+    package var kind: String { JobKind.ddmBackup.rawValue }
     package var isIdempotent: Bool { false }
 
     /// Blob keys are fixed per backup and node, so cleanup after a crash knows them without a record.
@@ -139,46 +138,9 @@ package struct DDMBackupJob: JobHandler {
 
     /// The metadata document stored beside the dumps: enough to rebuild the instance's schemas on new nodes.
     static func metadata(backup: DDMBackup, schemas: [DDMSchema], nodes: [DataNode], files: [DDMBackup.File]) throws -> Data {
-        let document: JSONValue = .object([
-            "format": .string("coffer-ddm-backup-v1"),
-            "backup_id": .string(backup.id),
-            "instance": .object(["id": .string(backup.instanceID), "name": .string(backup.instanceName)]),
-            "created": .string(WireTime.ddm(backup.createdAt)),
-            "schemas": .array(
-                schemas.map { schema in
-                    .object([
-                        "name": .string(schema.name), "shard_mode": .string(schema.shardMode),
-                        "shard_number": .number(Double(schema.shardNumber)),
-                        "shards": .array(
-                            schema.parts.map { part in
-                                .object([
-                                    "data_node_id": .string(part.nodeID), "admin_user": .string(part.adminUser),
-                                    "databases": .array(part.databases.map(JSONValue.string)),
-                                ])
-                            }),
-                    ])
-                }),
-            "data_nodes": .array(
-                nodes.map { node in
-                    .object([
-                        "id": .string(node.id), "name": .string(node.name), "private_ip": .string(node.host),
-                        "port": .number(Double(node.port)), "engine_name": .string(node.engineName),
-                        "engine_version": .string(node.engineVersion),
-                    ])
-                }),
-            "files": .array(
-                files.map { file in
-                    .object([
-                        "data_node_id": .string(file.nodeID), "key": .string(file.blobKey), "size": .number(Double(file.size)),
-                        "sha256": .string(file.sha256), "compression": .string("zstd"),
-                        "databases": .array(file.databases.map(JSONValue.string)), "binlog_file": .string(file.binlogFile),
-                        "binlog_position": .number(Double(file.binlogPosition)), "gtid_binlog_pos": .string(file.gtidPosition),
-                    ])
-                }),
-        ])
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        return try encoder.encode(document)
+        return try encoder.encode(DDMBackupMetadata(backup: backup, schemas: schemas, nodes: nodes, files: files))
     }
 }
 

@@ -9,18 +9,18 @@ import ServiceLifecycle
 /// A busy instance is skipped and picked up at the next check.
 package struct DDMBackupScheduler: Service {
     let store: any DDMStore
-    let jobs: any JobStore
+    let backups: DDMBackupOperations
     let period: TimeInterval
     let checkInterval: Duration
     let logger: Logger
     let clock: @Sendable () -> Date
 
     package init(
-        store: any DDMStore, jobs: any JobStore, period: TimeInterval, checkInterval: Duration, logger: Logger,
+        store: any DDMStore, backups: DDMBackupOperations, period: TimeInterval, checkInterval: Duration, logger: Logger,
         clock: @escaping @Sendable () -> Date
     ) {
         self.store = store
-        self.jobs = jobs
+        self.backups = backups
         self.period = period
         self.checkInterval = checkInterval
         self.logger = logger
@@ -47,9 +47,7 @@ package struct DDMBackupScheduler: Service {
             let last = try await self.store.latestBackup(projectID: instance.projectID, instanceID: instance.id, backupType: "auto_metadata")
             guard now.timeIntervalSince(last?.createdAt ?? instance.createdAt) >= self.period else { continue }
             do {
-                _ = try await DDMBackupController.enqueueBackup(
-                    instance: instance, name: nil, description: "auto backup", backupType: "auto_metadata", store: self.store,
-                    jobs: self.jobs, now: now)
+                _ = try await self.backups.enqueue(instance: instance, name: nil, description: "auto backup", backupType: "auto_metadata")
                 queued += 1
             } catch let error as CofferError where error == DDMError.busy {
                 continue

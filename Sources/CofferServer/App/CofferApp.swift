@@ -1,7 +1,7 @@
 import CofferCore
 import CofferIAM
 import CofferJobs
-import CofferMySQL
+import CofferOperations
 import CofferStorage
 import Foundation
 import Hummingbird
@@ -13,6 +13,7 @@ package enum CofferApp {
     /// What a built server is made of, for tests that reach behind the HTTP API.
     package struct Parts: Sendable {
         package let store: CofferStore
+        package let operations: Operations
         package let worker: JobWorker
         package let metrics: HTTPMetrics
         package let routes: RouteTable
@@ -42,55 +43,42 @@ package enum CofferApp {
         let tokens = TokenService(key: store.masterKey.derive(purpose: "coffer-iam-token-v1"))
         let authenticator = Authenticator(identities: store.identities, tokens: tokens)
         let metrics = HTTPMetrics()
-        let tasks = InstanceTasks(jobs: store.jobs)
-        let inspector = RedisInspector(logger: logger)
-        let mysql = MySQLInspector(logger: logger)
-        let instances = DCSInstanceController(store: store.dcs, blobs: store.blobs, inspector: inspector, tasks: tasks, clock: clock)
-        let worker = JobWorker(
-            store: store.jobs,
-            handlers: [
-                BlobSweepJob(blobs: store.blobs, logger: logger, clock: clock),
-                DCSBackupJob(store: store.dcs, blobs: store.blobs, logger: logger, clock: clock, idleTimeout: configuration.backupIdleTimeout),
-                DDMBackupJob(store: store.ddm, blobs: store.blobs, dumper: ConsistentDumper(logger: logger), logger: logger, clock: clock),
-                DDMBackupDeleteJob(store: store.ddm, blobs: store.blobs, logger: logger, clock: clock),
-            ],
-            logger: logger, clock: clock)
+        let doorbell = Doorbell()
+        var settings = Operations.Settings()
+        settings.backupIdleTimeout = configuration.backupIdleTimeout
+        settings.ddmAutoBackupPeriod = configuration.ddmAutoBackupPeriod
+        let operations = Operations(
+            dcs: store.dcs, ddm: store.ddm, jobs: store.jobs, blobs: store.blobs, settings: settings, logger: logger, clock: clock,
+            wakeWorker: { doorbell.ring() })
+        let worker = JobWorker(store: store.jobs, handlers: operations.jobHandlers, doorbell: doorbell, logger: logger, clock: clock)
+        let dcsInstances = DCSInstanceController(operations: operations.dcsInstances, clock: clock)
         let routes = RouteTable(
             IAMController(
                 identities: store.identities, service: IdentityService(store: store.identities, hasher: hasher), tokens: tokens,
                 authenticator: authenticator, clock: clock
             ).routes
-                + instances.routes
+                + dcsInstances.routes
                 + DCSBackupController(
-                    store: store.dcs, blobs: store.blobs, instances: instances, tasks: tasks,
-                    links: DownloadLinks(key: store.masterKey.derive(purpose: "coffer-download-link-v1")),
-                    wakeWorker: { worker.wake() }, clock: clock
+                    operations: operations.dcsBackups, links: DownloadLinks(key: store.masterKey.derive(purpose: "coffer-download-link-v1")),
+                    clock: clock
                 ).routes
                 + OperationsController(metrics: metrics, database: { try await store.ping() }).routes
-                + DataNodeController(store: store.ddm, inspector: mysql, clock: clock).routes
-                + DDMInstanceController(store: store.ddm, jobs: store.jobs, inspector: mysql, clock: clock).routes
-                + DDMBackupController(store: store.ddm, jobs: store.jobs, clock: clock).routes
-                + DDMJobController(jobs: store.jobs).routes)
-        let sweep = BlobSweepJob.job(now: clock())
-        do {
-            try await store.jobs.enqueue(sweep)
-        } catch {
-            // The unique index on active jobs: a sweep is already queued (by an earlier start, or another node).
-            guard try await store.jobs.activeJob(projectID: sweep.projectID, resourceID: sweep.resourceID) != nil else { throw error }
-        }
+                + DataNodeController(operations: operations.dataNodes, instances: operations.ddmInstances).routes
+                + DDMInstanceController(operations: operations.ddmInstances, clock: clock).routes
+                + DDMBackupController(operations: operations.ddmBackups).routes
+                + DDMJobController(queries: operations.ddmJobs).routes)
+        // A sweep already queued (by an earlier start, or another node) is as good as a new one.
+        _ = try await store.jobs.enqueueIfIdle(BlobSweepJob.job(now: clock()))
         let responder = CofferResponder(routes: routes, authenticator: authenticator, metrics: metrics, clock: clock)
         var services: [any Service] = [DatabaseService(store: store)]
         if configuration.runsWorker {
             services.append(worker)
-            services.append(
-                DDMBackupScheduler(
-                    store: store.ddm, jobs: store.jobs, period: configuration.ddmAutoBackupPeriod, checkInterval: .seconds(60), logger: logger,
-                    clock: clock))
+            services.append(contentsOf: operations.schedulers)
         }
         let app = Application(
             responder: responder,
             configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port), serverName: "coffer"),
             services: services, logger: logger)
-        return (app, Parts(store: store, worker: worker, metrics: metrics, routes: routes))
+        return (app, Parts(store: store, operations: operations, worker: worker, metrics: metrics, routes: routes))
     }
 }

@@ -1,5 +1,5 @@
 import CofferCore
-import CofferStorage
+import CofferOperations
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -7,13 +7,8 @@ import Logging
 
 /// DCS v2 backups (reference 2.2–2.5, seed 003): create, list, delete, download links.
 struct DCSBackupController: Sendable {
-    let store: any DCSStore
-    let blobs: any BlobStore
-    let instances: DCSInstanceController
-    let tasks: InstanceTasks
+    let operations: DCSBackupOperations
     let links: DownloadLinks
-    /// Starts the job worker's idle loops (the backup starts now, not at the next poll).
-    let wakeWorker: @Sendable () -> Void
     let clock: @Sendable () -> Date
 
     var routes: [Route] {
@@ -30,7 +25,7 @@ struct DCSBackupController: Sendable {
 
     /// `POST …/backups` → 200 `{"backup_id"}` at once; the snapshot runs as a `dcs.backup` job.
     @Sendable func create(_ request: APIRequest) async throws -> Response {
-        let instance = try await self.instances.instance(request)
+        let caller = try request.caller
         let body = try request.jsonObject()
         let remark = try body?.string("remark")
         if let remark, remark.count > 128 { throw DCSError.remarkTooLong }
@@ -39,28 +34,9 @@ struct DCSBackupController: Sendable {
             throw DCSError.invalidParameter(
                 "backup_format", format == "aof" ? "Coffer takes RDB snapshots; AOF backups are not supported yet." : "Expected rdb or aof.")
         }
-        if let busy = try await self.busyError(instance) { throw busy }
-        let now = self.clock()
-        let record = DCSBackupRecord(
-            id: Identifiers.uuid(), projectID: instance.projectID, instanceID: instance.id,
-            name: "backup_" + WireTime.compact(now) + String(format: "%03d", Int(WireTime.epochMilliseconds(now) % 1000)),
-            backupType: "manual", backupFormat: format, status: .waiting, progress: "0.00", size: 0, remark: remark, errorCode: nil,
-            period: nil, isSupportRestore: false, createdAt: now, updatedAt: now, executionAt: nil, blobKey: nil, sha256: nil)
-        guard try await self.store.insertBackup(record, job: try DCSBackupJob.job(for: record, now: now)) else {
-            // Lost a race with another request: the database let only one task in.
-            throw try await self.busyError(instance) ?? DCSError.backupRunning
-        }
-        self.wakeWorker()
-        request.logger.info("DCS backup requested", metadata: ["backup.id": "\(record.id)", "instance.id": "\(instance.id)"])
-        return try JSONCoding.response(["backup_id": record.id])
-    }
-
-    private func busyError(_ instance: DCSInstance) async throws -> CofferError? {
-        switch try await self.tasks.task(of: instance) {
-        case nil: nil
-        case "RESTORING": DCSError.restoreRunning
-        default: DCSError.backupRunning
-        }
+        let record = try await self.operations.create(
+            projectID: caller.project.id, instanceID: request.path("instance_id"), remark: remark, logger: request.logger)
+        return try JSONCoding.response(BackupCreatedDTO(backupID: record.id))
     }
 
     // MARK: - List (seed 003)
@@ -75,12 +51,11 @@ struct DCSBackupController: Sendable {
         if let begin, let end, begin > end {
             throw CofferError(status: 400, code: "DCS.4025", message: "The end time must be after the start time.")
         }
-        let instance = try await self.instances.instance(request)
+        let caller = try request.caller
         // end_time names a whole second: include everything up to its last millisecond.
-        let page = try await self.store.backups(
-            DCSBackupQuery(
-                projectID: instance.projectID, instanceID: instance.id, begin: begin, end: end.map { $0.addingTimeInterval(0.999) },
-                offset: offset, limit: limit))
+        let page = try await self.operations.list(
+            projectID: caller.project.id, instanceID: request.path("instance_id"), begin: begin, end: end.map { $0.addingTimeInterval(0.999) },
+            offset: offset, limit: limit)
         return try JSONCoding.response(BackupRecordListDTO(totalNum: page.total, records: page.items.map(BackupRecordDTO.init)))
     }
 
@@ -88,26 +63,9 @@ struct DCSBackupController: Sendable {
 
     /// `DELETE …/backups/{backup_id}` → 204: the file goes, the record stays as `deleted`.
     @Sendable func delete(_ request: APIRequest) async throws -> Response {
-        var record = try await self.backup(request)
-        switch record.status {
-        case .deleted: throw DCSError.backupGone
-        case .waiting, .backuping: throw DCSError.backupRunning
-        case .succeed, .failed, .expired: break
-        }
-        let blobKey = record.blobKey
-        record.status = .deleted
-        record.isSupportRestore = false
-        record.updatedAt = self.clock()
-        // The record first: a crash in between leaves an unreferenced file, never a record pointing at nothing.
-        try await self.store.updateBackup(record)
-        if let blobKey {
-            do {
-                try self.blobs.delete(key: blobKey)
-            } catch {
-                request.logger.error("Deleting a backup file failed", metadata: ["backup.id": "\(record.id)", "error": "\(error)"])
-            }
-        }
-        request.logger.info("DCS backup deleted", metadata: ["backup.id": "\(record.id)"])
+        let caller = try request.caller
+        try await self.operations.delete(
+            projectID: caller.project.id, instanceID: request.path("instance_id"), backupID: request.path("backup_id"), logger: request.logger)
         return JSONCoding.noContent()
     }
 
@@ -119,12 +77,9 @@ struct DCSBackupController: Sendable {
         guard let expiration = try body.int("expiration"), (300...86400).contains(expiration) else {
             throw DCSError.invalidParameter("expiration", "Expected an integer number of seconds from 300 to 86400.")
         }
-        let record = try await self.backup(request)
-        guard record.status != .deleted else { throw DCSError.backupGone }
-        guard record.status == .succeed, record.blobKey != nil else {
-            throw DCSError.invalidParameter("backup_id", "The backup has no file to download (status \(record.status.rawValue)).")
-        }
-        let instance = try await self.instances.instance(request)
+        let caller = try request.caller
+        let (record, instance) = try await self.operations.downloadable(
+            projectID: caller.project.id, instanceID: request.path("instance_id"), backupID: request.path("backup_id"))
         let fileName = DownloadLinks.fileName(record: record, instance: instance)
         let expires = Int64(self.clock().timeIntervalSince1970) + Int64(expiration)
         let link = self.links.url(baseURL: request.baseURL, record: record, fileName: fileName, expires: expires)
@@ -142,19 +97,14 @@ struct DCSBackupController: Sendable {
                 projectID: projectID, instanceID: instanceID, backupID: backupID, fileName: request.path("file_name"), expires: expires,
                 signature: signature),
             expires >= Int64(self.clock().timeIntervalSince1970),
-            let record = try await self.store.backup(projectID: projectID, instanceID: instanceID, id: backupID), record.status == .succeed,
-            let key = record.blobKey, let reader = try self.blobs.open(key: key)
+            let reader = try await self.operations.openFile(projectID: projectID, instanceID: instanceID, backupID: backupID)
         else { throw DCSError.downloadDenied }
         return try FileResponse.make(reader: reader, rangeHeader: request.headers[.range], fileName: request.path("file_name"))
     }
 
-    /// The path's backup of the path's instance, in the caller's project; 400 `DCS.4031` when absent.
-    private func backup(_ request: APIRequest) async throws -> DCSBackupRecord {
-        let instance = try await self.instances.instance(request)
-        let id = request.path("backup_id").lowercased()
-        guard Identifiers.isUUID(id), let record = try await self.store.backup(projectID: instance.projectID, instanceID: instance.id, id: id)
-        else { throw DCSError.backupGone }
-        return record
+    private struct BackupCreatedDTO: Encodable {
+        var backupID: String
+        enum CodingKeys: String, CodingKey { case backupID = "backup_id" }
     }
 
     private struct LinksDTO: Encodable {

@@ -1,15 +1,12 @@
 import CofferCore
-import CofferStorage
+import CofferOperations
 import Foundation
 import Hummingbird
 import Logging
 
 /// DCS v2 instance operations (reference 2.10). A Coffer instance adopts a running Redis server.
 struct DCSInstanceController: Sendable {
-    let store: any DCSStore
-    let blobs: any BlobStore
-    let inspector: RedisInspector
-    let tasks: InstanceTasks
+    let operations: DCSInstanceOperations
     let clock: @Sendable () -> Date
 
     var routes: [Route] {
@@ -55,10 +52,7 @@ struct DCSInstanceController: Sendable {
             capacityGB: capacity, specCode: try body.string("spec_code"),
             backupPolicy: policy.map { StoredBackupPolicy(id: Identifiers.uuid(), policy: $0, createdAt: now, updatedAt: now) },
             extra: extra, createdAt: now, updatedAt: now)
-        guard try await !self.store.instanceNameExists(projectID: caller.project.id, name: name) else { throw DCSError.nameExists }
-        // Adopting means Coffer can reach and log in to the server; say so now rather than at the first backup.
-        _ = try await self.inspector.facts(of: instance)
-        try await self.store.insertInstance(instance)
+        try await self.operations.create(instance)
         request.logger.info("DCS instance created", metadata: ["instance.id": "\(instance.id)", "redis.address": "\(instance.address)"])
         return try JSONCoding.response(CreatedInstances(instances: [.init(instanceID: instance.id, instanceName: instance.name)]))
     }
@@ -84,20 +78,8 @@ struct DCSInstanceController: Sendable {
             nameEqual: request.query["name_equal"]?.lowercased() == "true", status: request.query["status"],
             offset: try request.intQuery("offset", in: 0...Int(Int32.max), default: 0),
             limit: try request.intQuery("limit", in: 1...1000, default: 10))
-        let page = try await self.store.instances(projectID: caller.project.id, filter: filter)
-        // Facts are read live, concurrently, with the inspector's timeout bounding the slowest server.
-        let facts = await withTaskGroup(of: (Int, RedisFacts?).self) { group in
-            for (index, instance) in page.items.enumerated() {
-                group.addTask { (index, try? await self.inspector.facts(of: instance)) }
-            }
-            var facts = [RedisFacts?](repeating: nil, count: page.items.count)
-            for await (index, fact) in group { facts[index] = fact }
-            return facts
-        }
-        var dtos: [DCSInstanceDTO] = []
-        for (instance, fact) in zip(page.items, facts) {
-            dtos.append(DCSInstanceDTO(instance: instance, facts: fact, task: try await self.tasks.task(of: instance), detailed: false))
-        }
+        let page = try await self.operations.list(projectID: caller.project.id, filter: filter)
+        let dtos = page.items.map { DCSInstanceDTO(view: $0, detailed: false) }
         return try JSONCoding.response(InstanceList(instanceNum: page.total, instances: dtos))
     }
 
@@ -111,75 +93,46 @@ struct DCSInstanceController: Sendable {
     }
 
     @Sendable func show(_ request: APIRequest) async throws -> Response {
-        let instance = try await self.instance(request)
-        let facts = try? await self.inspector.facts(of: instance)
+        let caller = try request.caller
         return try JSONCoding.response(
-            DCSInstanceDTO(instance: instance, facts: facts, task: try await self.tasks.task(of: instance), detailed: true))
+            DCSInstanceDTO(view: try await self.operations.show(projectID: caller.project.id, id: request.path("instance_id")), detailed: true))
     }
 
     // MARK: - Update and delete
 
     @Sendable func update(_ request: APIRequest) async throws -> Response {
-        var instance = try await self.instance(request)
+        let caller = try request.caller
         guard let body = try request.jsonObject() else { throw DCSError.emptyBody }
-        if let name = try body.string("name"), name != instance.name {
+        var changes = DCSInstanceChanges()
+        if let name = try body.string("name") {
             try Self.validateName(name)
-            guard try await !self.store.instanceNameExists(projectID: instance.projectID, name: name) else { throw DCSError.nameExists }
-            instance.name = name
+            changes.name = name
         }
         if let description = try body.string("description") {
             guard description.count <= 1024 else { throw DCSError.descriptionTooLong }
-            instance.description = description
+            changes.description = description
         }
-        for key in ["maintain_begin", "maintain_end"] {
-            if let value = try body.string(key) { instance.extra[key] = .string(value) }
+        for key in ["maintain_begin", "maintain_end", "security_group_id"] {
+            if let value = try body.string(key) { changes.extra[key] = .string(value) }
         }
-        if let security = try body.string("security_group_id") { instance.extra["security_group_id"] = .string(security) }
-        if let commands = try body.object("rename_commands") { instance.extra["rename_commands"] = .object(commands.fields) }
-        let now = self.clock()
-        if let policyBody = try body.object("instance_backup_policy") {
-            let policy = try Self.backupPolicy(policyBody)
-            instance.backupPolicy = StoredBackupPolicy(
-                id: instance.backupPolicy?.id ?? Identifiers.uuid(), policy: policy, createdAt: instance.backupPolicy?.createdAt ?? now,
-                updatedAt: now)
-        }
-        if let port = try body.int("port"), port != instance.port {
+        if let commands = try body.object("rename_commands") { changes.extra["rename_commands"] = .object(commands.fields) }
+        if let policyBody = try body.object("instance_backup_policy") { changes.backupPolicy = try Self.backupPolicy(policyBody) }
+        if let port = try body.int("port") {
             guard (1...65535).contains(port) else { throw DCSError.invalidParameter("port", "Expected 1 to 65535.") }
-            // The adopted server now answers elsewhere: check before switching.
-            instance.port = port
-            _ = try await self.inspector.facts(of: instance)
+            changes.port = port
         }
-        instance.updatedAt = now
-        try await self.store.updateInstance(instance)
+        try await self.operations.update(projectID: caller.project.id, id: request.path("instance_id"), changes)
         return JSONCoding.noContent()
     }
 
+    /// `DELETE …/instances/{instance_id}` → 204: the instance is gone at once; a job removes its backups' files.
     @Sendable func delete(_ request: APIRequest) async throws -> Response {
-        let instance = try await self.instance(request)
-        guard try await self.tasks.task(of: instance) == nil else { throw DCSError.stateForbids }
-        // Its backups go with it: records marked deleted (their links stop working), files removed.
-        let files = try await self.store.deleteInstance(projectID: instance.projectID, id: instance.id, at: self.clock())
-        for key in files {
-            do {
-                try self.blobs.delete(key: key)
-            } catch {
-                request.logger.error("Deleting a backup file failed", metadata: ["blob.key": "\(key)", "error": "\(error)"])
-            }
-        }
-        request.logger.info("DCS instance deleted", metadata: ["instance.id": "\(instance.id)", "backups.removed": "\(files.count)"])
+        let caller = try request.caller
+        try await self.operations.delete(projectID: caller.project.id, id: request.path("instance_id"), logger: request.logger)
         return JSONCoding.noContent()
     }
 
     // MARK: - Helpers
-
-    /// The path's instance in the caller's project, or 404 `DCS.3022` (also for another project's instance).
-    func instance(_ request: APIRequest) async throws -> DCSInstance {
-        let caller = try request.caller
-        let id = request.path("instance_id")
-        guard Identifiers.isUUID(id), let instance = try await self.store.instance(projectID: caller.project.id, id: id.lowercased())
-        else { throw DCSError.instanceNotFound }
-        return instance
-    }
 
     static func validateName(_ name: String) throws {
         func isLetter(_ c: UInt8) -> Bool { (65...90).contains(c) || (97...122).contains(c) }

@@ -1,11 +1,12 @@
 import CofferCore
+import CofferOperations
 import Foundation
 import Hummingbird
 import Logging
 
 /// DDM v3 jobs over the durable job table (reference 3.8): `Running` | `Completed` | `Failed`.
 struct DDMJobController: Sendable {
-    let jobs: any JobStore
+    let queries: DDMJobQueries
 
     var routes: [Route] {
         [
@@ -14,37 +15,9 @@ struct DDMJobController: Sendable {
         ]
     }
 
-    /// Huawei task names of Coffer's job kinds.
-    static let taskNames: [String: String] = [
-        DDMBackupJob.kind: "createConsistentBackup", DDMBackupDeleteJob.kind: "deleteConsistentBackup",
-        "ddm.instance.create": "CreateInstance", "ddm.instance.delete": "DeleteInstance",
-    ]
-
-    static func status(_ job: Job) -> String {
-        switch job.status {
-        case .queued, .running: "Running"
-        case .succeeded: "Completed"
-        case .failed: "Failed"
-        }
-    }
-
     @Sendable func show(_ request: APIRequest) async throws -> Response {
         let caller = try request.caller
-        let id = request.path("job_id")
-        guard Identifiers.isUUID(id) || Identifiers.isHex32(id) else { throw DDMError.invalidParameter("job_id") }
-        guard let job = try await self.jobs.job(id: id.lowercased()), job.projectID == caller.project.id, job.kind.hasPrefix("ddm.") else {
-            throw DDMError.jobNotFound
-        }
-        let payload = DDMJobPayload.decode(job.payload)
-        let body: JSONValue = .object([
-            "job": .object([
-                "id": .string(job.id), "name": .string(Self.taskNames[job.kind] ?? job.kind), "status": .string(Self.status(job)),
-                "created_time": .string(WireTime.ddm(job.createdAt)), "end_time": .string(job.finishedAt.map(WireTime.ddm) ?? ""),
-                "process": .string(job.status == .running ? "50%" : ""),
-                "instance": .object(["id": .string(payload?.instanceID ?? job.resourceID), "name": .string(payload?.instanceName ?? "")]),
-            ])
-        ])
-        return try JSONCoding.response(body)
+        return try JSONCoding.response(DDMJobDetailDTO(try await self.queries.job(projectID: caller.project.id, id: request.path("job_id"))))
     }
 
     /// `GET /v3/{project_id}/jobs?start_time=&end_time=&offset=&limit=` (times in epoch milliseconds).
@@ -57,19 +30,8 @@ struct DDMJobController: Sendable {
             guard let value = Double(text), value >= 0 else { throw DDMError.invalidParameter(name, "Expected epoch milliseconds.") }
             return WireTime.date(epochMilliseconds: Int64(value))
         }
-        let page = try await self.jobs.jobs(
-            projectID: caller.project.id, kindPrefix: "ddm.", from: try time("start_time"), to: try time("end_time"), offset: offset, limit: limit)
-        let items: [JSONValue] = page.items.map { job in
-            let payload = DDMJobPayload.decode(job.payload)
-            return .object([
-                "id": .string(job.id), "name": .string(Self.taskNames[job.kind] ?? job.kind), "status": .string(Self.status(job)),
-                "created_time": .string(WireTime.ddm(job.createdAt)), "end_time": .string(job.finishedAt.map(WireTime.ddm) ?? ""),
-                "process": .string(job.status == .running ? "50%" : ""), "instance_name": .string(payload?.instanceName ?? ""),
-                "instance_id": .string(payload?.instanceID ?? job.resourceID), "operations": .array([]), "database_name": .string(""),
-                "fail_reason": .string(job.error ?? ""),
-            ])
-        }
-        return try JSONCoding.response(
-            ["offset": JSONValue.number(Double(offset)), "limit": .number(Double(limit)), "total": .number(Double(page.total)), "jobs": .array(items)])
+        let page = try await self.queries.list(
+            projectID: caller.project.id, from: try time("start_time"), to: try time("end_time"), offset: offset, limit: limit)
+        return try JSONCoding.response(DDMJobPageDTO(offset: offset, limit: limit, total: page.total, jobs: page.items.map(DDMJobSummaryDTO.init)))
     }
 }

@@ -1,4 +1,5 @@
 import CofferCore
+import CofferOperations
 import Foundation
 
 /// An instance as `list_instances` and `show_instance` return it, with the SDK's field names and JSON
@@ -7,10 +8,27 @@ struct DCSInstanceDTO: Encodable {
     var instance: DCSInstance
     /// Live facts; nil when the server could not be reached (status then reads `ERROR`).
     var facts: RedisFacts?
-    /// `BACKUPING`/`RESTORING` while a job runs on the instance, else nil.
-    var task: String?
+    /// What runs on the instance, nil when idle; shown as DCS's `task` name.
+    var activity: Activity?
     /// Show-instance adds the policy and the task; list leaves them out.
     var detailed: Bool
+
+    init(view: DCSInstanceView, detailed: Bool) {
+        self.instance = view.instance
+        self.facts = view.facts
+        self.activity = view.activity
+        self.detailed = detailed
+    }
+
+    /// DCS's `task` names (reference 2.10: Terraform treats any non-null task as an operation in progress).
+    static func taskName(_ activity: Activity) -> String {
+        switch activity {
+        case .backup: "BACKUPING"
+        case .restore: "RESTORING"
+        case .delete: "DELETING"
+        case .create, .maintenance: "RUNNING_TASK"
+        }
+    }
 
     private struct PolicyDTO: Encodable {
         var stored: StoredBackupPolicy
@@ -74,7 +92,7 @@ struct DCSInstanceDTO: Encodable {
             } else {
                 try c.encodeNil(forKey: JSONKey("instance_backup_policy"))
             }
-            if let task = self.task { try c.encode(task, forKey: JSONKey("task")) } else { try c.encodeNil(forKey: JSONKey("task")) }
+            if let task = self.activity.map(Self.taskName) { try c.encode(task, forKey: JSONKey("task")) } else { try c.encodeNil(forKey: JSONKey("task")) }
             try c.encode(WireTime.dcs(i.updatedAt), forKey: JSONKey("update_at"))
             try c.encode(WireTime.dcs(i.createdAt), forKey: JSONKey("launched_at"))
             if let codes = i.extra["az_codes"] { try c.encode(codes, forKey: JSONKey("available_zones")) }

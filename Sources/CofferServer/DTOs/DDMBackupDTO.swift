@@ -1,4 +1,5 @@
 import CofferCore
+import CofferOperations
 
 /// `ShowBackupResponse` (seed 000): exactly these five fields.
 struct BackupDetailDTO: Encodable {
@@ -38,6 +39,15 @@ struct BackupInfoDTO: Encodable {
     var backup: DDMBackup
     var instanceStatus: String
 
+    init(backup: DDMBackup, instance: DDMBackupOperations.InstanceState) {
+        self.backup = backup
+        switch instance {
+        case .deleted: self.instanceStatus = "deleted"
+        case .idle: self.instanceStatus = "normal"
+        case .busy(let activity): self.instanceStatus = DDMInstanceDTO.status("normal", activity)
+        }
+    }
+
     enum CodingKeys: String, CodingKey {
         case id, name, description, status, created, updated
         case instanceID = "instance_id"
@@ -70,4 +80,65 @@ struct BackupPageDTO: Encodable {
     var offset: Int
     var limit: Int
     var backups: [BackupInfoDTO]
+}
+
+/// `{"job_id", "backup_id"}`: a backup was queued.
+struct BackupCreatedDTO: Encodable {
+    var jobID: String
+    var backupID: String
+
+    enum CodingKeys: String, CodingKey {
+        case jobID = "job_id"
+        case backupID = "backup_id"
+    }
+}
+
+/// `{"job_id"}`: a DDM job was queued (backup delete).
+struct JobCreatedDTO: Encodable {
+    var jobID: String
+
+    enum CodingKeys: String, CodingKey { case jobID = "job_id" }
+}
+
+/// A data node of the backup usable at a point in time (reference 3.5a).
+struct RelatedDataNodeDTO: Encodable {
+    var instanceID: String
+    var instanceName: String
+    var instanceStatus: String
+    var dataVolumeSize: Int64
+    var version: String
+    var engineName: String
+
+    init(_ related: DDMBackup.RelatedNode, backup: DDMBackup, node: DataNode?) {
+        self.instanceID = related.id
+        self.instanceName = related.name
+        self.instanceStatus = node == nil ? "abnormal" : "normal"
+        self.dataVolumeSize = backup.files.first { $0.nodeID == related.id }?.size ?? 0
+        self.version = node?.engineVersion ?? ""
+        self.engineName = node?.engineName ?? ""
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case version
+        case instanceID = "instance_id"
+        case instanceName = "instance_name"
+        case instanceStatus = "instance_status"
+        case dataVolumeSize = "data_volume_size"
+        case engineName = "engine_name"
+    }
+}
+
+/// `ListRelatedDnResponse`: a page of nodes, and the newest restorable time when any backup is usable.
+struct RelatedDataNodePageDTO: Encodable {
+    var relatedDataNodes: [RelatedDataNodeDTO]
+    var offset: Int
+    var limit: Int
+    var total: Int
+    var latestRestorableTime: String?
+
+    enum CodingKeys: String, CodingKey {
+        case offset, limit, total
+        case relatedDataNodes = "related_data_nodes"
+        case latestRestorableTime = "latest_restorable_time"
+    }
 }

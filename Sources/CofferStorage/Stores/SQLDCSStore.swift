@@ -97,7 +97,7 @@ package struct SQLDCSStore: DCSStore {
             let keys = try await db.raw(
                 """
                 SELECT blob_key FROM dcs_backups WHERE project_id = \(bind: projectID) AND instance_id = \(bind: id)
-                  AND status <> 'deleted' AND blob_key IS NOT NULL
+                  AND blob_key IS NOT NULL
                 """
             ).all().map { try $0.string("blob_key") }
             try await db.raw(
@@ -122,7 +122,7 @@ package struct SQLDCSStore: DCSStore {
         try await self.provider.withDatabase { db in try await Self.insert(record, on: db) }
     }
 
-    package func insertBackup(_ record: DCSBackupRecord, job: Job) async throws -> Bool {
+    package func insertBackup(_ record: DCSBackupRecord, job: Job) async throws -> EnqueueResult {
         try await SQLJobStore.insertIfIdle(job, provider: self.provider) { db in try await Self.insert(record, on: db) }
     }
 

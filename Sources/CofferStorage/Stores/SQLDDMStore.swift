@@ -46,6 +46,15 @@ package struct SQLDDMStore: DDMStore {
         }
     }
 
+    package func dataNodes(projectID: String, ids: [String]) async throws -> [String: DataNode] {
+        guard !ids.isEmpty else { return [:] }
+        return try await self.provider.withDatabase { db in
+            let rows = try await db.select().column("*").from("ddm_data_nodes").where("project_id", .equal, projectID)
+                .where("id", .in, Array(Set(ids))).all()
+            return Dictionary(try rows.map(Self.node).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        }
+    }
+
     package func dataNodeInUse(projectID: String, id: String) async throws -> Bool {
         try await self.provider.withDatabase { db in
             try await db.raw(
@@ -94,6 +103,15 @@ package struct SQLDDMStore: DDMStore {
             try await db.raw(
                 "SELECT * FROM ddm_instances WHERE project_id = \(bind: projectID) AND id = \(bind: id) AND deleted_at IS NULL"
             ).first().map(Self.instance)
+        }
+    }
+
+    package func liveInstanceIDs(projectID: String, among ids: [String]) async throws -> Set<String> {
+        guard !ids.isEmpty else { return [] }
+        return try await self.provider.withDatabase { db in
+            let rows = try await db.select().column("id").from("ddm_instances").where("project_id", .equal, projectID)
+                .where("id", .in, Array(Set(ids))).where("deleted_at", .is, SQLLiteral.null).all()
+            return Set(try rows.map { try $0.decode(column: "id", as: String.self) })
         }
     }
 
@@ -211,7 +229,7 @@ package struct SQLDDMStore: DDMStore {
         try await self.provider.withDatabase { db in try await Self.insert(backup, on: db) }
     }
 
-    package func insertBackup(_ backup: DDMBackup, job: Job) async throws -> Bool {
+    package func insertBackup(_ backup: DDMBackup, job: Job) async throws -> EnqueueResult {
         try await SQLJobStore.insertIfIdle(job, provider: self.provider) { db in try await Self.insert(backup, on: db) }
     }
 

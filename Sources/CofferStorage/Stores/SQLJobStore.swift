@@ -35,34 +35,32 @@ package struct SQLJobStore: JobStore {
         }
     }
 
-    package func enqueueIfIdle(_ job: Job) async throws -> Bool {
+    package func enqueueIfIdle(_ job: Job) async throws -> EnqueueResult {
         try await Self.insertIfIdle(job, provider: self.provider) { _ in }
     }
 
     /// Inserts `job` and the caller's own rows in one transaction, unless another job already occupies the
     /// job's resource: the unique index on active jobs (migration 0004) refuses the second one, even between
     /// racing requests or servers. The one way every "one task at a time" operation starts.
-    /// - Returns: false, with nothing inserted, when the resource is busy.
+    /// - Returns: `.busy` with the occupying job, and nothing inserted, when the resource is taken.
     static func insertIfIdle(
         _ job: Job, provider: any DatabaseProvider, rows: @escaping @Sendable (any SQLDatabase) async throws -> Void
-    ) async throws -> Bool {
-        do {
-            try await provider.withTransaction { db in
-                try await rows(db)
-                try await Self.insert(job, on: db)
+    ) async throws -> EnqueueResult {
+        // The occupant may finish between a refused insert and the look-up: then try again (a few times at most).
+        var attempt = 0
+        while true {
+            do {
+                try await provider.withTransaction { db in
+                    try await rows(db)
+                    try await Self.insert(job, on: db)
+                }
+                return .enqueued
+            } catch {
+                attempt += 1
+                let active = try await provider.withDatabase { db in try await Self.activeJobs(projectID: job.projectID, resourceIDs: [job.resourceID], on: db) }
+                if let occupant = active[job.resourceID] { return .busy(occupant) }
+                if attempt >= 3 { throw error }
             }
-            return true
-        } catch {
-            let active = try await provider.withDatabase { db in
-                try await db.raw(
-                    """
-                    SELECT id FROM jobs WHERE project_id = \(bind: job.projectID) AND resource_id = \(bind: job.resourceID)
-                      AND status IN ('queued', 'running')
-                    """
-                ).first()
-            }
-            if active != nil { return false }
-            throw error
         }
     }
 
@@ -83,15 +81,22 @@ package struct SQLJobStore: JobStore {
         }
     }
 
-    package func activeJob(projectID: String, resourceID: String) async throws -> Job? {
-        try await self.provider.withDatabase { db in
-            try await db.raw(
-                """
-                SELECT * FROM jobs WHERE project_id = \(bind: projectID) AND resource_id = \(bind: resourceID)
-                  AND status IN ('queued', 'running') ORDER BY created_at LIMIT 1
-                """
-            ).first().map(Self.job)
+    package func activeJobs(projectID: String, resourceIDs: [String]) async throws -> [String: Job] {
+        guard !resourceIDs.isEmpty else { return [:] }
+        return try await self.provider.withDatabase { db in try await Self.activeJobs(projectID: projectID, resourceIDs: resourceIDs, on: db) }
+    }
+
+    /// One query over the partial unique index `jobs_one_active_per_resource`.
+    private static func activeJobs(projectID: String, resourceIDs: [String], on db: any SQLDatabase) async throws -> [String: Job] {
+        let rows = try await db.select().column("*").from("jobs").where("project_id", .equal, projectID)
+            .where("resource_id", .in, resourceIDs).where("status", .in, [Job.Status.queued.rawValue, Job.Status.running.rawValue])
+            .all()
+        var jobs: [String: Job] = [:]
+        for row in rows {
+            let job = try Self.job(row)
+            jobs[job.resourceID] = job
         }
+        return jobs
     }
 
     package func claim(kinds: [String], owner: String, now: Date, leaseUntil: Date) async throws -> Job? {

@@ -1,0 +1,106 @@
+import CofferCore
+import CofferStorage
+import Foundation
+import Logging
+
+/// DCS backups: start one (a `dcs.backup` job), list them, delete one (a `dcs.backup.delete` job removes the
+/// file), and find the file behind a download link.
+package struct DCSBackupOperations: Sendable {
+    let store: any DCSStore
+    let jobs: any JobStore
+    let blobs: any BlobStore
+    let instances: DCSInstanceOperations
+    let wakeWorker: @Sendable () -> Void
+    let clock: @Sendable () -> Date
+
+    package init(
+        store: any DCSStore, jobs: any JobStore, blobs: any BlobStore, instances: DCSInstanceOperations,
+        wakeWorker: @escaping @Sendable () -> Void, clock: @escaping @Sendable () -> Date
+    ) {
+        self.store = store
+        self.jobs = jobs
+        self.blobs = blobs
+        self.instances = instances
+        self.wakeWorker = wakeWorker
+        self.clock = clock
+    }
+
+    /// Records a `waiting` manual backup and queues the job that makes it; returns at once.
+    /// - Throws: the DCS busy error of whatever already runs on the instance (`DCS.4096`, `DCS.4097`, …).
+    package func create(projectID: String, instanceID: String, remark: String?, logger: Logger) async throws -> DCSBackupRecord {
+        let instance = try await self.instances.instance(projectID: projectID, id: instanceID)
+        let now = self.clock()
+        let record = DCSBackupRecord(
+            id: Identifiers.uuid(), projectID: instance.projectID, instanceID: instance.id,
+            name: "backup_" + WireTime.compact(now) + String(format: "%03d", Int(WireTime.epochMilliseconds(now) % 1000)),
+            backupType: "manual", backupFormat: "rdb", status: .waiting, progress: "0.00", size: 0, remark: remark, errorCode: nil,
+            period: nil, isSupportRestore: false, createdAt: now, updatedAt: now, executionAt: nil, blobKey: nil, sha256: nil)
+        // The unique index on active jobs decides between racing requests; the busy error comes from what it found.
+        if case .busy(let occupant) = try await self.store.insertBackup(record, job: try DCSBackupJob.job(for: record, now: now)) {
+            throw DCSError.busy(occupant.activity)
+        }
+        self.wakeWorker()
+        logger.info("DCS backup requested", metadata: ["backup.id": "\(record.id)", "instance.id": "\(instance.id)"])
+        return record
+    }
+
+    /// The instance's backups created in `[begin, end]`, newest first; `total` counts every match.
+    package func list(
+        projectID: String, instanceID: String, begin: Date?, end: Date?, offset: Int, limit: Int
+    ) async throws -> Page<DCSBackupRecord> {
+        let instance = try await self.instances.instance(projectID: projectID, id: instanceID)
+        return try await self.store.backups(
+            DCSBackupQuery(projectID: instance.projectID, instanceID: instance.id, begin: begin, end: end, offset: offset, limit: limit))
+    }
+
+    /// Marks the backup `deleted` and queues the job that removes its file.
+    /// - Throws: 400 `DCS.4031` when it is unknown or already deleted, `DCS.4096` while it is being made.
+    package func delete(projectID: String, instanceID: String, backupID: String, logger: Logger) async throws {
+        let instance = try await self.instances.instance(projectID: projectID, id: instanceID)
+        var record = try await self.backup(projectID: projectID, instanceID: instance.id, id: backupID)
+        switch record.status {
+        case .deleted: throw DCSError.backupGone
+        case .waiting, .backuping: throw DCSError.backupRunning
+        case .succeed, .failed, .expired: break
+        }
+        let job = DCSBackupDeleteJob.job(for: record, now: self.clock())
+        // The job first: once it is stored, the file goes even if the process dies before the record is marked
+        // (the job marks it too). A delete already queued for this backup is the same request again.
+        if case .busy = try await self.jobs.enqueueIfIdle(job) { throw DCSError.backupGone }
+        record.status = .deleted
+        record.isSupportRestore = false
+        record.updatedAt = self.clock()
+        try await self.store.updateBackup(record)
+        self.wakeWorker()
+        logger.info("DCS backup deleted", metadata: ["backup.id": "\(record.id)", "job.id": "\(job.id)"])
+    }
+
+    /// A backup whose file can be downloaded, with its instance (for the file name).
+    /// - Throws: `DCS.4031` when unknown or deleted, `DCS.4800` when it has no file (not `succeed`).
+    package func downloadable(projectID: String, instanceID: String, backupID: String) async throws -> (DCSBackupRecord, DCSInstance) {
+        let instance = try await self.instances.instance(projectID: projectID, id: instanceID)
+        let record = try await self.backup(projectID: projectID, instanceID: instance.id, id: backupID)
+        guard record.status != .deleted else { throw DCSError.backupGone }
+        guard record.status == .succeed, record.blobKey != nil else {
+            throw DCSError.invalidParameter("backup_id", "The backup has no file to download (status \(record.status.rawValue)).")
+        }
+        return (record, instance)
+    }
+
+    /// Opens the file of a backup named by a verified download link; nil when it is gone.
+    package func openFile(projectID: String, instanceID: String, backupID: String) async throws -> BlobReader? {
+        guard let record = try await self.store.backup(projectID: projectID, instanceID: instanceID, id: backupID), record.status == .succeed,
+            let key = record.blobKey
+        else { return nil }
+        return try self.blobs.open(key: key)
+    }
+
+    /// The backup of the instance, or 400 `DCS.4031` (Huawei's answer for an unknown backup).
+    private func backup(projectID: String, instanceID: String, id: String) async throws -> DCSBackupRecord {
+        let id = id.lowercased()
+        guard Identifiers.isUUID(id), let record = try await self.store.backup(projectID: projectID, instanceID: instanceID, id: id) else {
+            throw DCSError.backupGone
+        }
+        return record
+    }
+}

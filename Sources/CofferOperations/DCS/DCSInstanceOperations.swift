@@ -1,0 +1,107 @@
+import CofferCore
+import Foundation
+import Logging
+
+/// DCS instances: a Coffer instance adopts a Redis server that already runs. Adopting checks that Coffer can
+/// reach and log in to it; showing reads its live facts; deleting is a job that removes its backups' files.
+package struct DCSInstanceOperations: Sendable {
+    let store: any DCSStore
+    let jobs: any JobStore
+    let activity: ActivityLookup
+    let inspector: RedisInspector
+    let wakeWorker: @Sendable () -> Void
+    let clock: @Sendable () -> Date
+
+    package init(
+        store: any DCSStore, jobs: any JobStore, inspector: RedisInspector, wakeWorker: @escaping @Sendable () -> Void,
+        clock: @escaping @Sendable () -> Date
+    ) {
+        self.store = store
+        self.jobs = jobs
+        self.activity = ActivityLookup(jobs: jobs)
+        self.inspector = inspector
+        self.wakeWorker = wakeWorker
+        self.clock = clock
+    }
+
+    /// Adopts the server `instance` describes, once Coffer has logged in to it.
+    /// - Throws: `DCS.4060` for a taken name, `DCS.4080`/`DCS.4800` when the server refuses or cannot be reached.
+    package func create(_ instance: DCSInstance) async throws {
+        guard try await !self.store.instanceNameExists(projectID: instance.projectID, name: instance.name) else { throw DCSError.nameExists }
+        // Adopting means Coffer can reach and log in to the server; say so now rather than at the first backup.
+        _ = try await self.inspector.facts(of: instance)
+        try await self.store.insertInstance(instance)
+    }
+
+    /// The instance in the project, or 404 `DCS.3022` (also for another project's instance or a malformed id).
+    package func instance(projectID: String, id: String) async throws -> DCSInstance {
+        guard Identifiers.isUUID(id), let instance = try await self.store.instance(projectID: projectID, id: id.lowercased()) else {
+            throw DCSError.instanceNotFound
+        }
+        return instance
+    }
+
+    /// A page of instances with their live facts (read concurrently, each bounded by the inspector's timeout)
+    /// and what runs on each (one query for the page).
+    package func list(projectID: String, filter: DCSInstanceFilter) async throws -> Page<DCSInstanceView> {
+        let page = try await self.store.instances(projectID: projectID, filter: filter)
+        let activities = try await self.activity.activities(projectID: projectID, resourceIDs: page.items.map(\.id))
+        let facts = await withTaskGroup(of: (Int, RedisFacts?).self) { group in
+            for (index, instance) in page.items.enumerated() {
+                group.addTask { (index, try? await self.inspector.facts(of: instance)) }
+            }
+            var facts = [RedisFacts?](repeating: nil, count: page.items.count)
+            for await (index, fact) in group { facts[index] = fact }
+            return facts
+        }
+        let views = zip(page.items, facts).map { instance, fact in
+            DCSInstanceView(instance: instance, facts: fact, activity: activities[instance.id])
+        }
+        return Page(items: views, total: page.total)
+    }
+
+    /// One instance with its live facts and activity.
+    package func show(projectID: String, id: String) async throws -> DCSInstanceView {
+        let instance = try await self.instance(projectID: projectID, id: id)
+        async let facts = try? await self.inspector.facts(of: instance)
+        let activity = try await self.activity.activity(projectID: projectID, resourceID: instance.id)
+        return DCSInstanceView(instance: instance, facts: await facts, activity: activity)
+    }
+
+    /// Applies `changes`; a new port is checked against the server before it is kept.
+    package func update(projectID: String, id: String, _ changes: DCSInstanceChanges) async throws {
+        var instance = try await self.instance(projectID: projectID, id: id)
+        if let name = changes.name, name != instance.name {
+            guard try await !self.store.instanceNameExists(projectID: projectID, name: name) else { throw DCSError.nameExists }
+            instance.name = name
+        }
+        if let description = changes.description { instance.description = description }
+        instance.extra.merge(changes.extra) { _, new in new }
+        let now = self.clock()
+        if let policy = changes.backupPolicy {
+            instance.backupPolicy = StoredBackupPolicy(
+                id: instance.backupPolicy?.id ?? Identifiers.uuid(), policy: policy, createdAt: instance.backupPolicy?.createdAt ?? now,
+                updatedAt: now)
+        }
+        if let port = changes.port, port != instance.port {
+            // The adopted server now answers elsewhere: check before switching.
+            instance.port = port
+            _ = try await self.inspector.facts(of: instance)
+        }
+        instance.updatedAt = now
+        try await self.store.updateInstance(instance)
+    }
+
+    /// Deletes the instance: it disappears at once, its backups are marked `deleted` (their links stop working)
+    /// and a `dcs.instance.delete` job removes their files, also after a crash.
+    /// - Throws: the DCS busy error of whatever runs on the instance.
+    package func delete(projectID: String, id: String, logger: Logger) async throws {
+        let instance = try await self.instance(projectID: projectID, id: id)
+        let job = DCSInstanceDeleteJob.job(for: instance, now: self.clock())
+        if case .busy(let occupant) = try await self.jobs.enqueueIfIdle(job) { throw DCSError.busy(occupant.activity) }
+        // The job is durable from here: should the process die now, it marks the records itself when it runs.
+        _ = try await self.store.deleteInstance(projectID: projectID, id: instance.id, at: self.clock())
+        self.wakeWorker()
+        logger.info("DCS instance deleted", metadata: ["instance.id": "\(instance.id)", "job.id": "\(job.id)"])
+    }
+}

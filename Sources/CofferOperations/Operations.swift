@@ -1,0 +1,78 @@
+import CofferCore
+import CofferJobs
+import CofferMySQL
+import CofferStorage
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Coffer's use cases, wired over the stores: what the HTTP layer calls, the job handlers the worker runs, and
+/// the schedulers that run beside it.
+///
+/// The HTTP layer parses, authenticates and renders; everything that reads or writes a store, talks to a
+/// Redis or MySQL server or queues a job happens here.
+package struct Operations: Sendable {
+    /// What the operations need to know about how the server runs.
+    package struct Settings: Sendable {
+        /// A backup fails when the Redis master stays silent this long (it sends a newline every second while preparing).
+        package var backupIdleTimeout: Duration = .seconds(60)
+        /// Period of the automatic DDM backup (`auto_metadata`).
+        package var ddmAutoBackupPeriod: TimeInterval = 86400
+        /// How often schedulers look for due work.
+        package var schedulerInterval: Duration = .seconds(60)
+
+        package init() {}
+    }
+
+    package let dcsInstances: DCSInstanceOperations
+    package let dcsBackups: DCSBackupOperations
+    package let dataNodes: DataNodeOperations
+    package let ddmInstances: DDMInstanceOperations
+    package let ddmBackups: DDMBackupOperations
+    package let ddmJobs: DDMJobQueries
+    /// One handler per job kind, for the worker.
+    package let jobHandlers: [any JobHandler]
+    private let ddm: any DDMStore
+    private let settings: Settings
+    private let logger: Logger
+    private let clock: @Sendable () -> Date
+
+    /// - Parameter wakeWorker: rung after each enqueue, so a job starts now rather than at the worker's next poll.
+    package init(
+        dcs: any DCSStore, ddm: any DDMStore, jobs: any JobStore, blobs: any BlobStore, settings: Settings, logger: Logger,
+        clock: @escaping @Sendable () -> Date, wakeWorker: @escaping @Sendable () -> Void
+    ) {
+        let redis = RedisInspector(logger: logger)
+        let mysql = MySQLInspector(logger: logger)
+        self.dcsInstances = DCSInstanceOperations(store: dcs, jobs: jobs, inspector: redis, wakeWorker: wakeWorker, clock: clock)
+        self.dcsBackups = DCSBackupOperations(
+            store: dcs, jobs: jobs, blobs: blobs, instances: self.dcsInstances, wakeWorker: wakeWorker, clock: clock)
+        self.dataNodes = DataNodeOperations(store: ddm, inspector: mysql, clock: clock)
+        self.ddmInstances = DDMInstanceOperations(store: ddm, jobs: jobs, inspector: mysql, wakeWorker: wakeWorker, clock: clock)
+        self.ddmBackups = DDMBackupOperations(store: ddm, jobs: jobs, instances: self.ddmInstances, wakeWorker: wakeWorker, clock: clock)
+        self.ddmJobs = DDMJobQueries(jobs: jobs)
+        self.jobHandlers = [
+            BlobSweepJob(blobs: blobs, logger: logger, clock: clock),
+            DCSBackupJob(store: dcs, blobs: blobs, logger: logger, clock: clock, idleTimeout: settings.backupIdleTimeout),
+            DCSBackupDeleteJob(store: dcs, blobs: blobs, logger: logger, clock: clock),
+            DCSInstanceDeleteJob(store: dcs, blobs: blobs, logger: logger, clock: clock),
+            DDMBackupJob(store: ddm, blobs: blobs, dumper: ConsistentDumper(logger: logger), logger: logger, clock: clock),
+            DDMBackupDeleteJob(store: ddm, blobs: blobs, logger: logger, clock: clock),
+            DDMInstanceDeleteJob(store: ddm, inspector: mysql, logger: logger, clock: clock),
+        ]
+        self.ddm = ddm
+        self.settings = settings
+        self.logger = logger
+        self.clock = clock
+    }
+
+    /// The schedulers, to run beside the job worker (on every node: the unique index on active jobs keeps two
+    /// nodes from queuing the same backup).
+    package var schedulers: [any Service] {
+        [
+            DDMBackupScheduler(
+                store: self.ddm, backups: self.ddmBackups, period: self.settings.ddmAutoBackupPeriod,
+                checkInterval: self.settings.schedulerInterval, logger: self.logger, clock: self.clock)
+        ]
+    }
+}
