@@ -44,12 +44,12 @@ package struct Operations: Sendable {
     ) {
         let redis = RedisInspector(logger: logger)
         let mysql = MySQLInspector(logger: logger)
-        self.dcsInstances = DCSInstanceOperations(store: dcs, jobs: jobs, inspector: redis, wakeWorker: wakeWorker, clock: clock)
-        self.dcsBackups = DCSBackupOperations(
-            store: dcs, jobs: jobs, blobs: blobs, instances: self.dcsInstances, wakeWorker: wakeWorker, clock: clock)
+        let context = OperationContext(jobs: jobs, wakeWorker: wakeWorker, clock: clock)
+        self.dcsInstances = DCSInstanceOperations(store: dcs, inspector: redis, context: context)
+        self.dcsBackups = DCSBackupOperations(store: dcs, blobs: blobs, instances: self.dcsInstances, context: context)
         self.dataNodes = DataNodeOperations(store: ddm, inspector: mysql, clock: clock)
-        self.ddmInstances = DDMInstanceOperations(store: ddm, jobs: jobs, inspector: mysql, wakeWorker: wakeWorker, clock: clock)
-        self.ddmBackups = DDMBackupOperations(store: ddm, jobs: jobs, instances: self.ddmInstances, wakeWorker: wakeWorker, clock: clock)
+        self.ddmInstances = DDMInstanceOperations(store: ddm, inspector: mysql, context: context)
+        self.ddmBackups = DDMBackupOperations(store: ddm, instances: self.ddmInstances, context: context)
         self.ddmJobs = DDMJobQueries(jobs: jobs)
         self.jobHandlers = [
             BlobSweepJob(blobs: blobs, logger: logger, clock: clock),

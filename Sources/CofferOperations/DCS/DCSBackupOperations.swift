@@ -7,29 +7,22 @@ import Logging
 /// file), and find the file behind a download link.
 package struct DCSBackupOperations: Sendable {
     let store: any DCSStore
-    let jobs: any JobStore
     let blobs: any BlobStore
     let instances: DCSInstanceOperations
-    let wakeWorker: @Sendable () -> Void
-    let clock: @Sendable () -> Date
+    let context: OperationContext
 
-    package init(
-        store: any DCSStore, jobs: any JobStore, blobs: any BlobStore, instances: DCSInstanceOperations,
-        wakeWorker: @escaping @Sendable () -> Void, clock: @escaping @Sendable () -> Date
-    ) {
+    package init(store: any DCSStore, blobs: any BlobStore, instances: DCSInstanceOperations, context: OperationContext) {
         self.store = store
-        self.jobs = jobs
         self.blobs = blobs
         self.instances = instances
-        self.wakeWorker = wakeWorker
-        self.clock = clock
+        self.context = context
     }
 
     /// Records a `waiting` manual backup and queues the job that makes it; returns at once.
     /// - Throws: the DCS busy error of whatever already runs on the instance (`DCS.4096`, `DCS.4097`, …).
     package func create(projectID: String, instanceID: String, remark: String?, logger: Logger) async throws -> DCSBackupRecord {
         let instance = try await self.instances.instance(projectID: projectID, id: instanceID)
-        let now = self.clock()
+        let now = self.context.clock()
         let record = DCSBackupRecord(
             id: Identifiers.uuid(), projectID: instance.projectID, instanceID: instance.id,
             name: "backup_" + WireTime.compact(now) + String(format: "%03d", Int(WireTime.epochMilliseconds(now) % 1000)),
@@ -39,7 +32,7 @@ package struct DCSBackupOperations: Sendable {
         if case .busy(let occupant) = try await self.store.insertBackup(record, job: try DCSBackupJob.job(for: record, now: now)) {
             throw DCSError.busy(occupant.activity)
         }
-        self.wakeWorker()
+        self.context.wakeWorker()
         logger.info("DCS backup requested", metadata: ["backup.id": "\(record.id)", "instance.id": "\(instance.id)"])
         return record
     }
@@ -63,15 +56,15 @@ package struct DCSBackupOperations: Sendable {
         case .waiting, .backuping: throw DCSError.backupRunning
         case .succeed, .failed, .expired: break
         }
-        let job = DCSBackupDeleteJob.job(for: record, now: self.clock())
+        let job = DCSBackupDeleteJob.job(for: record, now: self.context.clock())
         // The job first: once it is stored, the file goes even if the process dies before the record is marked
         // (the job marks it too). A delete already queued for this backup is the same request again.
-        if case .busy = try await self.jobs.enqueueIfIdle(job) { throw DCSError.backupGone }
+        if case .busy = try await self.context.jobs.enqueueIfIdle(job) { throw DCSError.backupGone }
         record.status = .deleted
         record.isSupportRestore = false
-        record.updatedAt = self.clock()
+        record.updatedAt = self.context.clock()
         try await self.store.updateBackup(record)
-        self.wakeWorker()
+        self.context.wakeWorker()
         logger.info("DCS backup deleted", metadata: ["backup.id": "\(record.id)", "job.id": "\(job.id)"])
     }
 

@@ -6,22 +6,13 @@ import Logging
 /// reach and log in to it; showing reads its live facts; deleting is a job that removes its backups' files.
 package struct DCSInstanceOperations: Sendable {
     let store: any DCSStore
-    let jobs: any JobStore
-    let activity: ActivityLookup
     let inspector: RedisInspector
-    let wakeWorker: @Sendable () -> Void
-    let clock: @Sendable () -> Date
+    let context: OperationContext
 
-    package init(
-        store: any DCSStore, jobs: any JobStore, inspector: RedisInspector, wakeWorker: @escaping @Sendable () -> Void,
-        clock: @escaping @Sendable () -> Date
-    ) {
+    package init(store: any DCSStore, inspector: RedisInspector, context: OperationContext) {
         self.store = store
-        self.jobs = jobs
-        self.activity = ActivityLookup(jobs: jobs)
         self.inspector = inspector
-        self.wakeWorker = wakeWorker
-        self.clock = clock
+        self.context = context
     }
 
     /// Adopts the server `instance` describes, once Coffer has logged in to it.
@@ -45,7 +36,7 @@ package struct DCSInstanceOperations: Sendable {
     /// and what runs on each (one query for the page).
     package func list(projectID: String, filter: DCSInstanceFilter) async throws -> Page<DCSInstanceView> {
         let page = try await self.store.instances(projectID: projectID, filter: filter)
-        let activities = try await self.activity.activities(projectID: projectID, resourceIDs: page.items.map(\.id))
+        let activities = try await self.context.activity.activities(projectID: projectID, resourceIDs: page.items.map(\.id))
         let facts = await withTaskGroup(of: (Int, RedisFacts?).self) { group in
             for (index, instance) in page.items.enumerated() {
                 group.addTask { (index, try? await self.inspector.facts(of: instance)) }
@@ -64,7 +55,7 @@ package struct DCSInstanceOperations: Sendable {
     package func show(projectID: String, id: String) async throws -> DCSInstanceView {
         let instance = try await self.instance(projectID: projectID, id: id)
         async let facts = try? await self.inspector.facts(of: instance)
-        let activity = try await self.activity.activity(projectID: projectID, resourceID: instance.id)
+        let activity = try await self.context.activity.activity(projectID: projectID, resourceID: instance.id)
         return DCSInstanceView(instance: instance, facts: await facts, activity: activity)
     }
 
@@ -77,7 +68,7 @@ package struct DCSInstanceOperations: Sendable {
         }
         if let description = changes.description { instance.description = description }
         instance.extra.merge(changes.extra) { _, new in new }
-        let now = self.clock()
+        let now = self.context.clock()
         if let policy = changes.backupPolicy {
             instance.backupPolicy = StoredBackupPolicy(
                 id: instance.backupPolicy?.id ?? Identifiers.uuid(), policy: policy, createdAt: instance.backupPolicy?.createdAt ?? now,
@@ -97,11 +88,11 @@ package struct DCSInstanceOperations: Sendable {
     /// - Throws: 400 `DCS.4026` while any task runs on the instance (Huawei's answer to a state change it refuses).
     package func delete(projectID: String, id: String, logger: Logger) async throws {
         let instance = try await self.instance(projectID: projectID, id: id)
-        let job = DCSInstanceDeleteJob.job(for: instance, now: self.clock())
-        if case .busy = try await self.jobs.enqueueIfIdle(job) { throw DCSError.stateForbids }
+        let job = DCSInstanceDeleteJob.job(for: instance, now: self.context.clock())
+        if case .busy = try await self.context.jobs.enqueueIfIdle(job) { throw DCSError.stateForbids }
         // The job is durable from here: should the process die now, it marks the records itself when it runs.
-        _ = try await self.store.deleteInstance(projectID: projectID, id: instance.id, at: self.clock())
-        self.wakeWorker()
+        _ = try await self.store.deleteInstance(projectID: projectID, id: instance.id, at: self.context.clock())
+        self.context.wakeWorker()
         logger.info("DCS instance deleted", metadata: ["instance.id": "\(instance.id)", "job.id": "\(job.id)"])
     }
 }

@@ -7,22 +7,13 @@ import Logging
 /// backup usable at a point in time.
 package struct DDMBackupOperations: Sendable {
     let store: any DDMStore
-    let jobs: any JobStore
     let instances: DDMInstanceOperations
-    let activity: ActivityLookup
-    let wakeWorker: @Sendable () -> Void
-    let clock: @Sendable () -> Date
+    let context: OperationContext
 
-    package init(
-        store: any DDMStore, jobs: any JobStore, instances: DDMInstanceOperations, wakeWorker: @escaping @Sendable () -> Void,
-        clock: @escaping @Sendable () -> Date
-    ) {
+    package init(store: any DDMStore, instances: DDMInstanceOperations, context: OperationContext) {
         self.store = store
-        self.jobs = jobs
         self.instances = instances
-        self.activity = ActivityLookup(jobs: jobs)
-        self.wakeWorker = wakeWorker
-        self.clock = clock
+        self.context = context
     }
 
     /// Records a `creating` backup and its job in one transaction; 409 `DBS.200019` when another task runs on
@@ -36,7 +27,7 @@ package struct DDMBackupOperations: Sendable {
 
     /// The one way a DDM backup starts, on request or from the scheduler.
     package func enqueue(instance: DDMInstance, name: String?, description: String, backupType: String) async throws -> (DDMBackup, Job) {
-        let now = self.clock()
+        let now = self.context.clock()
         let millis = WireTime.epochMilliseconds(now) % 1000
         let backup = DDMBackup(
             id: Identifiers.ddm(suffix: "br09"), projectID: instance.projectID, instanceID: instance.id, instanceName: instance.name,
@@ -48,7 +39,7 @@ package struct DDMBackupOperations: Sendable {
             kind: JobKind.ddmBackup.rawValue, projectID: instance.projectID, resourceID: instance.id,
             payload: DDMJobPayload(backupID: backup.id, instanceID: instance.id, instanceName: instance.name).json, now: now)
         if case .busy = try await self.store.insertBackup(backup, job: job) { throw DDMError.busy }
-        self.wakeWorker()
+        self.context.wakeWorker()
         return (backup, job)
     }
 
@@ -85,7 +76,7 @@ package struct DDMBackupOperations: Sendable {
         let page = try await self.store.backups(query)
         let instanceIDs = Array(Set(page.items.map(\.instanceID)))
         let live = try await self.store.liveInstanceIDs(projectID: query.projectID, among: instanceIDs)
-        let activities = try await self.activity.activities(projectID: query.projectID, resourceIDs: Array(live))
+        let activities = try await self.context.activity.activities(projectID: query.projectID, resourceIDs: Array(live))
         return Page(
             items: page.items.map { backup in
                 let state: InstanceState =
@@ -102,11 +93,11 @@ package struct DDMBackupOperations: Sendable {
         let job = Job.new(
             kind: JobKind.ddmBackupDelete.rawValue, projectID: projectID, resourceID: backup.id,
             payload: DDMJobPayload(backupID: backup.id, instanceID: backup.instanceID, instanceName: backup.instanceName).json,
-            maxAttempts: 3, now: self.clock())
-        switch try await self.jobs.enqueueIfIdle(job) {
+            maxAttempts: 3, now: self.context.clock())
+        switch try await self.context.jobs.enqueueIfIdle(job) {
         case .busy(let occupant): return occupant
         case .enqueued:
-            self.wakeWorker()
+            self.context.wakeWorker()
             logger.info("DDM backup delete queued", metadata: ["ddm.backup.id": "\(backup.id)", "job.id": "\(job.id)"])
             return job
         }

@@ -6,22 +6,13 @@ import Logging
 /// runs on them, delete (a `ddm.instance.delete` job drops the shard databases), and schemas spread over data nodes.
 package struct DDMInstanceOperations: Sendable {
     let store: any DDMStore
-    let jobs: any JobStore
-    let activity: ActivityLookup
     let inspector: MySQLInspector
-    let wakeWorker: @Sendable () -> Void
-    let clock: @Sendable () -> Date
+    let context: OperationContext
 
-    package init(
-        store: any DDMStore, jobs: any JobStore, inspector: MySQLInspector, wakeWorker: @escaping @Sendable () -> Void,
-        clock: @escaping @Sendable () -> Date
-    ) {
+    package init(store: any DDMStore, inspector: MySQLInspector, context: OperationContext) {
         self.store = store
-        self.jobs = jobs
-        self.activity = ActivityLookup(jobs: jobs)
         self.inspector = inspector
-        self.wakeWorker = wakeWorker
-        self.clock = clock
+        self.context = context
     }
 
     /// Stores the instance and a finished `ddm.instance.create` job (its id answers `GET /v3/{project_id}/jobs/{id}`).
@@ -30,14 +21,14 @@ package struct DDMInstanceOperations: Sendable {
             throw DDMError.nameExists("instance")
         }
         try await self.store.insertInstance(instance)
-        let now = self.clock()
+        let now = self.context.clock()
         var job = Job.new(
             kind: JobKind.ddmInstanceCreate.rawValue, projectID: instance.projectID, resourceID: instance.id,
             payload: DDMJobPayload(instanceID: instance.id, instanceName: instance.name).json, now: now)
         job.status = .succeeded
         job.startedAt = now
         job.finishedAt = now
-        try await self.jobs.enqueue(job)
+        try await self.context.jobs.enqueue(job)
         logger.info("DDM instance created", metadata: ["ddm.instance.id": "\(instance.id)"])
         return job
     }
@@ -52,14 +43,14 @@ package struct DDMInstanceOperations: Sendable {
     /// A page of instances, each with what runs on it (one query for the page).
     package func list(projectID: String, offset: Int, limit: Int) async throws -> Page<(DDMInstance, Activity?)> {
         let page = try await self.store.instances(projectID: projectID, offset: offset, limit: limit)
-        let activities = try await self.activity.activities(projectID: projectID, resourceIDs: page.items.map(\.id))
+        let activities = try await self.context.activity.activities(projectID: projectID, resourceIDs: page.items.map(\.id))
         return Page(items: page.items.map { ($0, activities[$0.id]) }, total: page.total)
     }
 
     /// One instance with what runs on it.
     package func show(projectID: String, id: String) async throws -> (DDMInstance, Activity?) {
         let instance = try await self.instance(projectID: projectID, id: id)
-        return (instance, try await self.activity.activity(projectID: projectID, resourceID: instance.id))
+        return (instance, try await self.context.activity.activity(projectID: projectID, resourceID: instance.id))
     }
 
     /// Queues the instance's deletion: the job drops the shards' physical databases when `dropData` (reference 3.9:
@@ -70,9 +61,9 @@ package struct DDMInstanceOperations: Sendable {
         let job = Job.new(
             kind: JobKind.ddmInstanceDelete.rawValue, projectID: projectID, resourceID: instance.id,
             payload: DDMJobPayload(instanceID: instance.id, instanceName: instance.name, dropData: dropData).json, maxAttempts: 3,
-            now: self.clock())
-        if case .busy = try await self.jobs.enqueueIfIdle(job) { throw DDMError.busy }
-        self.wakeWorker()
+            now: self.context.clock())
+        if case .busy = try await self.context.jobs.enqueueIfIdle(job) { throw DDMError.busy }
+        self.context.wakeWorker()
         logger.info("DDM instance delete queued", metadata: ["ddm.instance.id": "\(instance.id)", "job.id": "\(job.id)"])
         return job
     }
@@ -147,7 +138,7 @@ package struct DDMInstanceOperations: Sendable {
             shardNumber: request.shardNumber,
             parts: accounts.enumerated().map { index, pair in
                 DDMSchema.NodePart(nodeID: pair.0.id, adminUser: pair.1.user, adminPassword: pair.1.password, databases: layout[index])
-            }, createdAt: self.clock())
+            }, createdAt: self.context.clock())
         try await self.store.insertSchema(schema)
         return schema
     }

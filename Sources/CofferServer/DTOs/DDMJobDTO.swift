@@ -50,11 +50,10 @@ struct DDMJobDetailDTO: Encodable {
     var job: Detail
 
     init(_ job: Job) {
-        let payload = DDMJobPayload.decode(job.payload)
+        let summary = DDMJobSummaryDTO(job)
         self.job = Detail(
-            id: job.id, name: DDMJobDTO.taskName(job), status: DDMJobDTO.status(job), createdTime: WireTime.ddm(job.createdAt),
-            endTime: job.finishedAt.map(WireTime.ddm) ?? "", process: job.status == .running ? "50%" : "",
-            instance: Instance(id: payload?.instanceID ?? job.resourceID, name: payload?.instanceName ?? ""))
+            id: summary.id, name: summary.name, status: summary.status, createdTime: summary.createdTime, endTime: summary.endTime,
+            process: summary.process, instance: Instance(id: summary.instanceID, name: summary.instanceName))
     }
 }
 

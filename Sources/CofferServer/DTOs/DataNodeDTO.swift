@@ -1,30 +1,45 @@
 import CofferCore
 
-/// A data node as the Coffer extension shows it.
+/// A data node as Coffer's extension shows it (`created`), and as DDM's available-data-nodes list shows it
+/// (`status`, `time_zone`): one shape, with the fields of each view present only there.
 struct DataNodeDTO: Encodable {
     var id: String
+    var status: String?
     var name: String
     var privateIP: String
     var port: Int
     var engineName: String
     var engineVersion: String
-    var created: String
+    var timeZone: String?
+    var created: String?
 
+    /// The Coffer extension's view (`GET /v3/{project_id}/data-nodes…`).
     init(_ node: DataNode) {
+        self.init(node, available: false)
+    }
+
+    /// - Parameter available: the view of `GET /v3/{project_id}/instances/{instance_id}/available-data-nodes`.
+    init(_ node: DataNode, available: Bool) {
         self.id = node.id
         self.name = node.name
         self.privateIP = node.host
         self.port = node.port
         self.engineName = node.engineName
         self.engineVersion = node.engineVersion
-        self.created = WireTime.ddm(node.createdAt)
+        if available {
+            self.status = "normal"
+            self.timeZone = "UTC"
+        } else {
+            self.created = WireTime.ddm(node.createdAt)
+        }
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, name, port, created
+        case id, status, name, port, created
         case privateIP = "private_ip"
         case engineName = "engine_name"
         case engineVersion = "engine_version"
+        case timeZone = "time_zone"
     }
 }
 
@@ -75,38 +90,9 @@ struct RDSNodePageDTO: Encodable {
     var total: Int
 }
 
-/// A data node in `GET /v3/{project_id}/instances/{instance_id}/available-data-nodes` (reference 3.10).
-struct AvailableDataNodeDTO: Encodable {
-    var id: String
-    var status = "normal"
-    var name: String
-    var engineName: String
-    var engineVersion: String
-    var privateIP: String
-    var port: Int
-    var timeZone = "UTC"
-
-    init(_ node: DataNode) {
-        self.id = node.id
-        self.name = node.name
-        self.engineName = node.engineName
-        self.engineVersion = node.engineVersion
-        self.privateIP = node.host
-        self.port = node.port
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case id, status, name, port
-        case engineName = "engine_name"
-        case engineVersion = "engine_version"
-        case privateIP = "private_ip"
-        case timeZone = "time_zone"
-    }
-}
-
 /// `ListAvailableRdsResponse` (v3): `data_nodes`, `offset`, `limit`, `total`.
 struct AvailableDataNodePageDTO: Encodable {
-    var dataNodes: [AvailableDataNodeDTO]
+    var dataNodes: [DataNodeDTO]
     var offset: Int
     var limit: Int
     var total: Int
