@@ -115,7 +115,7 @@ struct DCSBackupTests {
                 #expect(try await server.raw(.get, path).status == .forbidden)
                 let again = try await server.signed(.delete, "/v2/\(server.projectID)/instances/\(instanceID)/backups/\(backupID)")
                 #expect(again.errorCode == "DCS.4031")
-                #expect(!server.parts.store.blobs.exists(key: "dcs/\(server.projectID)/\(instanceID)/\(backupID).rdb"))
+                #expect(!(await server.parts.store.blobs.exists(key: "dcs/\(server.projectID)/\(instanceID)/\(backupID).rdb")))
             }
         }
     }
@@ -253,9 +253,9 @@ struct DCSBackupTests {
                     .post, "/v2/\(server.projectID)/instances/\(instanceID)/backups/\(backupID)/links", json: #"{"expiration": 300}"#)
                 let link = try #require((links.json["links"] as? [[String: Any]])?.first?["link"] as? String)
                 let key = "dcs/\(server.projectID)/\(instanceID)/\(backupID).rdb"
-                #expect(server.parts.store.blobs.exists(key: key))
+                #expect(await server.parts.store.blobs.exists(key: key))
                 #expect(try await server.signed(.delete, "/v2/\(server.projectID)/instances/\(instanceID)").status == .noContent)
-                #expect(!server.parts.store.blobs.exists(key: key))
+                #expect(!(await server.parts.store.blobs.exists(key: key)))
                 #expect(try await server.raw(.get, String(link.dropFirst("http://localhost".count))).status == .forbidden)
                 let record = try await server.parts.store.dcs.backup(projectID: server.projectID, instanceID: instanceID, id: backupID)
                 #expect(record?.status == .deleted)

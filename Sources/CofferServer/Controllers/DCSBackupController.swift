@@ -102,7 +102,7 @@ struct DCSBackupController: Sendable {
         try await self.store.updateBackup(record)
         if let blobKey {
             do {
-                try self.blobs.delete(key: blobKey)
+                try await self.blobs.delete(key: blobKey)
             } catch {
                 request.logger.error("Deleting a backup file failed", metadata: ["backup.id": "\(record.id)", "error": "\(error)"])
             }
@@ -143,7 +143,7 @@ struct DCSBackupController: Sendable {
                 signature: signature),
             expires >= Int64(self.clock().timeIntervalSince1970),
             let record = try await self.store.backup(projectID: projectID, instanceID: instanceID, id: backupID), record.status == .succeed,
-            let key = record.blobKey, let reader = try self.blobs.open(key: key)
+            let key = record.blobKey, let reader = try await self.blobs.open(key: key)
         else { throw DCSError.downloadDenied }
         return try FileResponse.make(reader: reader, rangeHeader: request.headers[.range], fileName: request.path("file_name"))
     }

@@ -161,7 +161,7 @@ struct DCSInstanceController: Sendable {
         let files = try await self.store.deleteInstance(projectID: instance.projectID, id: instance.id, at: self.clock())
         for key in files {
             do {
-                try self.blobs.delete(key: key)
+                try await self.blobs.delete(key: key)
             } catch {
                 request.logger.error("Deleting a backup file failed", metadata: ["blob.key": "\(key)", "error": "\(error)"])
             }

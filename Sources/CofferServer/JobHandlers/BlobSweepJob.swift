@@ -27,7 +27,7 @@ package struct BlobSweepJob: JobHandler {
     package var isIdempotent: Bool { true }
 
     package func run(_ job: Job) async throws {
-        let removed = try self.blobs.sweepAbandonedWrites(olderThan: Self.abandonedAfter, now: self.clock())
+        let removed = try await self.blobs.sweepAbandonedWrites(olderThan: Self.abandonedAfter, now: self.clock())
         if removed > 0 { self.logger.notice("Removed abandoned blob writes", metadata: ["blob.removed": "\(removed)"]) }
     }
 
