@@ -18,27 +18,25 @@ package enum CofferApp {
         package let routes: RouteTable
     }
 
-    /// Opens the store, creates the first account if needed, and wires routes, worker and services.
+    /// Opens the store and wires routes, worker and services.
     package static func build(
         _ configuration: CofferConfiguration, logger: Logger, hasher: PasswordHasher = PasswordHasher(),
         clock: @escaping @Sendable () -> Date = { Date() }
     ) async throws -> (some ApplicationProtocol, Parts) {
         let store = try await CofferStore.open(
             dataDirectory: configuration.dataDirectory, databaseURL: configuration.databaseURL, logger: logger)
-        do {
-            return try await self.build(configuration, store: store, logger: logger, hasher: hasher, clock: clock)
-        } catch {
-            await store.close()
-            throw error
-        }
+        return self.build(configuration, store: store, logger: logger, hasher: hasher, clock: clock)
     }
 
     /// Wires a server over an opened store.
+    ///
+    /// Start-up order: the store runs first among the services (so it stops last); migrations, the first
+    /// account and the start-up sweep run in `beforeServerStarts`, once the store runs; the worker and the
+    /// scheduler wait for them (`AfterStartup`); then the server opens its port.
     package static func build(
         _ configuration: CofferConfiguration, store: CofferStore, logger: Logger, hasher: PasswordHasher = PasswordHasher(),
         clock: @escaping @Sendable () -> Date = { Date() }
-    ) async throws -> (some ApplicationProtocol, Parts) {
-        try await Bootstrap.run(store: store, configuration: configuration, hasher: hasher, logger: logger)
+    ) -> (some ApplicationProtocol, Parts) {
         let tokens = TokenService(key: store.masterKey.derive(purpose: "coffer-iam-token-v1"))
         let authenticator = Authenticator(identities: store.identities, tokens: tokens)
         let metrics = HTTPMetrics()
@@ -71,26 +69,34 @@ package enum CofferApp {
                 + DDMInstanceController(store: store.ddm, jobs: store.jobs, inspector: mysql, clock: clock).routes
                 + DDMBackupController(store: store.ddm, jobs: store.jobs, clock: clock).routes
                 + DDMJobController(jobs: store.jobs).routes)
-        let sweep = BlobSweepJob.job(now: clock())
-        do {
-            try await store.jobs.enqueue(sweep)
-        } catch {
-            // The unique index on active jobs: a sweep is already queued (by an earlier start, or another node).
-            guard try await store.jobs.activeJob(projectID: sweep.projectID, resourceID: sweep.resourceID) != nil else { throw error }
-        }
         let responder = CofferResponder(routes: routes, authenticator: authenticator, metrics: metrics, clock: clock)
-        var services: [any Service] = [DatabaseService(store: store)]
+        let ready = StartSignal()
+        var services: [any Service] = [store]
         if configuration.runsWorker {
-            services.append(worker)
+            services.append(AfterStartup(ready: ready, service: worker))
             services.append(
-                DDMBackupScheduler(
-                    store: store.ddm, jobs: store.jobs, period: configuration.ddmAutoBackupPeriod, checkInterval: .seconds(60), logger: logger,
-                    clock: clock))
+                AfterStartup(
+                    ready: ready,
+                    service: DDMBackupScheduler(
+                        store: store.ddm, jobs: store.jobs, period: configuration.ddmAutoBackupPeriod, checkInterval: .seconds(60),
+                        logger: logger, clock: clock)))
         }
-        let app = Application(
+        var app = Application(
             responder: responder,
             configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port), serverName: "coffer"),
             services: services, logger: logger)
+        app.beforeServerStarts {
+            try await store.migrate(logger: logger)
+            try await Bootstrap.run(store: store, configuration: configuration, hasher: hasher, logger: logger)
+            let sweep = BlobSweepJob.job(now: clock())
+            do {
+                try await store.jobs.enqueue(sweep)
+            } catch {
+                // The unique index on active jobs: a sweep is already queued (by an earlier start, or another node).
+                guard try await store.jobs.activeJob(projectID: sweep.projectID, resourceID: sweep.resourceID) != nil else { throw error }
+            }
+            ready.fire()
+        }
         return (app, Parts(store: store, worker: worker, metrics: metrics, routes: routes))
     }
 }
