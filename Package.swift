@@ -41,7 +41,7 @@ let package = Package(
         ),
         .target(
             name: "CofferCore",
-            dependencies: [.product(name: "Logging", package: "swift-log")],
+            dependencies: [.product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -63,6 +63,8 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -98,7 +100,7 @@ let package = Package(
         .target(
             name: "CofferOperations",
             dependencies: [
-                "CofferCore", "CofferJobs", "CofferRedis", "CofferMySQL", "CofferStorage",
+                "CofferCore", "CofferJobs", "CofferRedis", "CofferMySQL",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -16,18 +16,12 @@ struct Admin: AsyncParsableCommand {
         @Option(help: "Data directory of the server.") var dataDir = "./coffer-data"
         @Option(help: "Database URL, as for `coffer serve`.") var database: String?
 
-        /// Opens the store, runs `body`, closes the store.
+        /// Opens and runs the store (migrated) for the duration of `body`, then stops it.
         func withIdentityService<R: Sendable>(_ body: (IdentityService) async throws -> R) async throws -> R {
             var logger = Logger(label: "coffer.admin")
             logger.logLevel = .warning
-            let store = try await CofferStore.open(dataDirectory: self.dataDir, databaseURL: self.database, logger: logger)
-            do {
-                let result = try await body(IdentityService(store: store.identities, hasher: PasswordHasher()))
-                await store.close()
-                return result
-            } catch {
-                await store.close()
-                throw error
+            return try await CofferStore.withStore(dataDirectory: self.dataDir, databaseURL: self.database, logger: logger) { store in
+                try await body(IdentityService(store: store.identities, hasher: PasswordHasher()))
             }
         }
     }

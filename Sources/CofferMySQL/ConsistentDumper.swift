@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOCore
 import Subprocess
 
 #if canImport(System)
@@ -324,7 +325,7 @@ package struct ConsistentDumper: Sendable {
             try await withThrowingTaskGroup(of: DumpStats?.self) { group in
                 group.addTask {
                     for try await chunk in compressor.standardOutput {
-                        try chunk.withUnsafeBytes { try sink.write($0) }
+                        try await sink.write(chunk.withUnsafeBytes { ByteBuffer(bytes: $0) })
                     }
                     return nil
                 }

@@ -1,8 +1,11 @@
+import NIOCore
+
 /// Receives the compressed dump of one data node, chunk by chunk, in order.
 ///
-/// The blob store's writer fits this shape; the engine does not know where the bytes go.
+/// The blob store's writer fits this shape; the engine does not know where the bytes go. `async`, so a
+/// sink does its I/O without blocking the thread that reads the compressor's output.
 package protocol DumpSink: Sendable {
-    func write(_ bytes: UnsafeRawBufferPointer) throws
+    func write(_ bytes: ByteBuffer) async throws
 }
 
 /// One data node to dump: where it is, which databases, and where its compressed dump goes.

@@ -1,7 +1,6 @@
 import CofferCore
 import CofferJobs
 import CofferMySQL
-import CofferStorage
 import Foundation
 import Logging
 import ServiceLifecycle

@@ -2,11 +2,16 @@ import CofferCore
 import Foundation
 import Logging
 import SQLKit
+import ServiceLifecycle
 
-/// Everything persistent, opened from a data directory: the database (migrated), the stores, the
-/// blob store and the master key. `coffer serve` and the admin commands open it the same way, so
-/// they always agree on where things are.
-package struct CofferStore: Sendable {
+/// Everything persistent, opened from a data directory: the database, the stores, the blob store and
+/// the master key. `coffer serve` and the admin commands open it the same way, so they always agree on
+/// where things are.
+///
+/// The store is a `Service`: its database and blob threads work while `run()` runs. The server runs it
+/// first among its services (up first, down last) and migrates in `beforeServerStarts`; the admin CLI
+/// and tests use the scoped `withStore`.
+package struct CofferStore: Service {
     package let dataDirectory: String
     package let provider: any DatabaseProvider
     package let masterKey: MasterKey
@@ -16,24 +21,32 @@ package struct CofferStore: Sendable {
     package let ddm: any DDMStore
     package let jobs: any JobStore
     package let blobs: any BlobStore
+    private let files: FileBlobStore
 
     /// Opens (creating when needed, mode 0700) `dataDirectory` and the database at `databaseURL`
-    /// (default `sqlite://<data-dir>/coffer.sqlite`), and applies pending migrations.
+    /// (default `sqlite://<data-dir>/coffer.sqlite`). Not migrated and not running yet: run `run()`, then
+    /// `migrate(logger:)`.
     package static func open(dataDirectory: String, databaseURL: String?, logger: Logger) async throws -> CofferStore {
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let masterKey = try MasterKey.loadOrCreate(at: dataDirectory + "/master.key")
         let url = databaseURL ?? "sqlite://" + (dataDirectory as NSString).appendingPathComponent("coffer.sqlite")
         let provider = try await DatabaseURL.open(url, logger: logger)
-        do {
-            try await Migrations.apply(on: provider, logger: logger)
-            return try Self(dataDirectory: dataDirectory, provider: provider, masterKey: masterKey)
-        } catch {
-            await provider.close()
-            throw error
+        return try Self(dataDirectory: dataDirectory, provider: provider, masterKey: masterKey)
+    }
+
+    /// Opens the store, runs it for the duration of `body` with migrations applied, then stops it.
+    package static func withStore<R>(
+        dataDirectory: String, databaseURL: String?, logger: Logger, isolation: isolated (any Actor)? = #isolation,
+        _ body: (CofferStore) async throws -> R
+    ) async throws -> R {
+        let store = try await Self.open(dataDirectory: dataDirectory, databaseURL: databaseURL, logger: logger)
+        return try await withRunning(store) {
+            try await store.migrate(logger: logger)
+            return try await body(store)
         }
     }
 
-    /// Wires the stores over an open, migrated provider (tests use this with an in-memory database).
+    /// Wires the stores over a provider (tests use this with a provider they run themselves).
     package init(dataDirectory: String, provider: any DatabaseProvider, masterKey: MasterKey) throws {
         self.dataDirectory = dataDirectory
         self.provider = provider
@@ -43,13 +56,28 @@ package struct CofferStore: Sendable {
         self.dcs = SQLDCSStore(provider: provider, secrets: self.secrets)
         self.ddm = SQLDDMStore(provider: provider, secrets: self.secrets)
         self.jobs = SQLJobStore(provider: provider)
-        self.blobs = try FileBlobStore(root: dataDirectory + "/blobs")
+        self.files = try FileBlobStore(root: dataDirectory + "/blobs")
+        self.blobs = self.files
+    }
+
+    /// Runs the database until graceful shutdown or cancellation, then stops the blob I/O threads.
+    package func run() async throws {
+        do {
+            try await self.provider.run()
+        } catch {
+            await self.files.close()
+            throw error
+        }
+        await self.files.close()
+    }
+
+    /// Applies pending migrations; needs `run()` running.
+    package func migrate(logger: Logger) async throws {
+        _ = try await Migrations.apply(on: self.provider, logger: logger)
     }
 
     /// A trivial query: whether the database answers (health checks).
     package func ping() async throws {
         try await self.provider.withDatabase { db in try await db.raw("SELECT 1").run() }
     }
-
-    package func close() async { await self.provider.close() }
 }

@@ -40,34 +40,29 @@ package enum TestDatabase: String, CaseIterable, Sendable, CustomStringConvertib
             }
             let name = "coffer_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
             let server = try await DatabaseURL.open(admin, logger: logger)
-            try await server.withDatabase { db in try await db.raw("CREATE DATABASE \(ident: name)").run() }
-            components.path = "/" + name
-            do {
-                let result = try await body(components.string!)
-                try await server.withDatabase { db in try await db.raw("DROP DATABASE IF EXISTS \(ident: name) WITH (FORCE)").run() }
-                await server.close()
-                return result
-            } catch {
-                try? await server.withDatabase { db in try await db.raw("DROP DATABASE IF EXISTS \(ident: name) WITH (FORCE)").run() }
-                await server.close()
-                throw error
+            return try await withRunning(server) {
+                try await server.withDatabase { db in try await db.raw("CREATE DATABASE \(ident: name)").run() }
+                components.path = "/" + name
+                do {
+                    let result = try await body(components.string!)
+                    try await server.withDatabase { db in try await db.raw("DROP DATABASE IF EXISTS \(ident: name) WITH (FORCE)").run() }
+                    return result
+                } catch {
+                    try? await server.withDatabase { db in try await db.raw("DROP DATABASE IF EXISTS \(ident: name) WITH (FORCE)").run() }
+                    throw error
+                }
             }
         }
     }
 
-    /// Opens a fresh migrated provider, runs `body`, closes it.
+    /// Opens a fresh migrated provider, runs it for the duration of `body`, then stops it.
     package func withProvider<R: Sendable>(_ body: (any DatabaseProvider) async throws -> R) async throws -> R {
         try await self.withFreshURL { url in
             let logger = TestDatabase.logger
             let provider = try await DatabaseURL.open(url, logger: logger)
-            do {
+            return try await withRunning(provider) {
                 try await Migrations.apply(on: provider, logger: logger)
-                let result = try await body(provider)
-                await provider.close()
-                return result
-            } catch {
-                await provider.close()
-                throw error
+                return try await body(provider)
             }
         }
     }

@@ -2,6 +2,7 @@ import CofferMySQL
 import CofferTestSupport
 import Foundation
 import Logging
+import NIOCore
 import Synchronization
 
 let quietLogger: Logger = {
@@ -19,9 +20,9 @@ final class MemorySink: DumpSink, Sendable {
         self.onFirstWrite = onFirstWrite
     }
 
-    func write(_ bytes: UnsafeRawBufferPointer) throws {
+    func write(_ bytes: ByteBuffer) async throws {
         let first = self.state.withLock { state in
-            state.0.append(contentsOf: bytes)
+            state.0.append(contentsOf: bytes.readableBytesView)
             defer { state.1 = true }
             return !state.1
         }

@@ -2,6 +2,7 @@ import CofferRedis
 import CofferTestSupport
 import Foundation
 import Logging
+import NIOCore
 import Synchronization
 import Testing
 
@@ -39,7 +40,7 @@ struct SnapshotTests {
             let reports = Mutex<[SnapshotProgress]>([])
             let connection = try await server.connect(timeout: .seconds(5), logger: testLogger)
             let summary = try await connection.pullSnapshot(
-                sink: { bytes in try handle.write(contentsOf: Data(bytes)) },
+                sink: { bytes in try handle.write(contentsOf: Data(bytes.readableBytesView)) },
                 progress: { report in reports.withLock { $0.append(report) } })
             try handle.close()
 
@@ -71,7 +72,7 @@ struct SnapshotTests {
         let received = Atomic<Int>(0)
         async let outcome: Result<SnapshotSummary, any Error> = {
             do {
-                return .success(try await connection.pullSnapshot(sink: { received.add($0.count, ordering: .relaxed) }))
+                return .success(try await connection.pullSnapshot(sink: { received.add($0.readableBytes, ordering: .relaxed) }))
             } catch {
                 return .failure(error)
             }

@@ -6,6 +6,7 @@ import CofferTestSupport
 import Foundation
 import HTTPTypes
 import NIOCore
+import HummingbirdTesting
 import Logging
 import Testing
 
@@ -23,7 +24,8 @@ struct BootstrapTests {
         ])
         var logger = Logger(label: "coffer.test")
         logger.logLevel = .critical
-        let (_, parts) = try await CofferApp.build(configuration, logger: logger, hasher: PasswordHasher(iterations: 1000))
+        let (app, _) = try await CofferApp.build(configuration, logger: logger, hasher: PasswordHasher(iterations: 1000))
+        try await app.test(.router) { _ in }
         let path = directory.path + "/bootstrap.json"
         let account = try JSONDecoder().decode(IdentityService.Bootstrap.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
         #expect(account.accessKey == "AKFIRST")
@@ -35,14 +37,14 @@ struct BootstrapTests {
             let mode = try FileManager.default.attributesOfItem(atPath: directory.path + "/" + file)[.posixPermissions] as? NSNumber
             #expect(mode?.intValue == 0o600, "\(file)")
         }
-        await parts.store.close()
 
         // A second start with other values changes nothing: the account exists.
         configuration.readEnvironment(["COFFER_ADMIN_ACCESS_KEY": "AKSECOND"])
-        let (_, again) = try await CofferApp.build(configuration, logger: logger, hasher: PasswordHasher(iterations: 1000))
-        #expect(try await again.store.identities.accessKey("AKSECOND") == nil)
-        #expect(try await again.store.identities.accessKey("AKFIRST")?.secretKey == "SKFIRST")
-        await again.store.close()
+        let (second, again) = try await CofferApp.build(configuration, logger: logger, hasher: PasswordHasher(iterations: 1000))
+        try await second.test(.router) { _ async throws in
+            #expect(try await again.store.identities.accessKey("AKSECOND") == nil)
+            #expect(try await again.store.identities.accessKey("AKFIRST")?.secretKey == "SKFIRST")
+        }
     }
 
     @Test("Without environment values the password and keys are generated")
@@ -55,12 +57,12 @@ struct BootstrapTests {
         configuration.readEnvironment([:])
         var logger = Logger(label: "coffer.test")
         logger.logLevel = .critical
-        let (_, parts) = try await CofferApp.build(configuration, logger: logger, hasher: PasswordHasher(iterations: 1000))
+        let (app, _) = try await CofferApp.build(configuration, logger: logger, hasher: PasswordHasher(iterations: 1000))
+        try await app.test(.router) { _ in }
         let account = try JSONDecoder().decode(
             IdentityService.Bootstrap.self, from: Data(contentsOf: URL(fileURLWithPath: directory.path + "/bootstrap.json")))
         #expect(account.password.count == 24)
         #expect(account.accessKey.count == 20)
         #expect(account.secretKey.count == 40)
-        await parts.store.close()
     }
 }

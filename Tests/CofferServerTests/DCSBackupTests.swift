@@ -117,10 +117,10 @@ struct DCSBackupTests {
                 #expect(again.errorCode == "DCS.4031")
                 // The file goes in a `dcs.backup.delete` job, durable from the moment the request answered.
                 let key = "dcs/\(server.projectID)/\(instanceID)/\(backupID).rdb"
-                #expect(server.parts.store.blobs.exists(key: key))
+                #expect(await server.parts.store.blobs.exists(key: key))
                 let removal = try #require(try await server.parts.worker.runOnce())
                 #expect(removal.kind == "dcs.backup.delete" && removal.status == .succeeded)
-                #expect(!server.parts.store.blobs.exists(key: key))
+                #expect(!(await server.parts.store.blobs.exists(key: key)))
             }
         }
     }
@@ -258,12 +258,12 @@ struct DCSBackupTests {
                     .post, "/v2/\(server.projectID)/instances/\(instanceID)/backups/\(backupID)/links", json: #"{"expiration": 300}"#)
                 let link = try #require((links.json["links"] as? [[String: Any]])?.first?["link"] as? String)
                 let key = "dcs/\(server.projectID)/\(instanceID)/\(backupID).rdb"
-                #expect(server.parts.store.blobs.exists(key: key))
+                #expect(await server.parts.store.blobs.exists(key: key))
                 #expect(try await server.signed(.delete, "/v2/\(server.projectID)/instances/\(instanceID)").status == .noContent)
                 #expect(try await server.signed(.get, "/v2/\(server.projectID)/instances/\(instanceID)").status == .notFound)
                 let removal = try #require(try await server.parts.worker.runOnce())
                 #expect(removal.kind == "dcs.instance.delete" && removal.status == .succeeded)
-                #expect(!server.parts.store.blobs.exists(key: key))
+                #expect(!(await server.parts.store.blobs.exists(key: key)))
                 #expect(try await server.raw(.get, String(link.dropFirst("http://localhost".count))).status == .forbidden)
                 let record = try await server.parts.store.dcs.backup(projectID: server.projectID, instanceID: instanceID, id: backupID)
                 #expect(record?.status == .deleted)

@@ -127,10 +127,10 @@ struct DDMBackupTests {
                 #expect(stored.files.count == 3)
                 #expect(stored.files.map(\.databases) == [["shop_0000", "shop_0002"], ["shop_0001", "shop_0003"], ["second_0000"]])
                 for file in stored.files {
-                    let reader = try #require(try server.parts.store.blobs.open(key: file.blobKey))
-                    let data = try reader.read(upTo: Int(reader.size) + 1)
+                    let reader = try #require(try await server.parts.store.blobs.open(key: file.blobKey))
+                    let data = try await reader.read(at: 0, upTo: Int(reader.size) + 1)
                     reader.close()
-                    #expect(Int64(data.count) == file.size)
+                    #expect(Int64(data.readableBytes) == file.size)
                     #expect(file.binlogFile.hasPrefix("binlog."))
                 }
                 #expect(stored.metadataKey != nil)
@@ -314,9 +314,9 @@ struct DDMBackupTests {
                 instance: instance, name: nil, description: "", backupType: "metadata")
             // The crashed server had claimed the job and committed one node's dump before dying.
             _ = try await store.jobs.claim(kinds: [JobKind.ddmBackup.rawValue], owner: "crashed", now: now, leaseUntil: now.addingTimeInterval(-1))
-            let writer = try store.blobs.makeWriter(key: DDMBackupJob.dumpKey(backupID: backup.id, nodeID: node.id))
-            try writer.write(Data("partial".utf8))
-            _ = try writer.commit()
+            let writer = try await store.blobs.makeWriter(key: DDMBackupJob.dumpKey(backupID: backup.id, nodeID: node.id))
+            try await writer.write(contentsOf: Data("partial".utf8))
+            _ = try await writer.commit()
             #expect(Self.ddmFiles(server).count == 1)
 
             #expect(try await server.parts.worker.recoverExpiredJobs() >= 1)

@@ -45,7 +45,7 @@ struct JobifiedDeleteTests {
                 let finished = try await Self.crashAndRecover(server, kind: .dcsBackupDelete)
                 #expect(finished.status == .succeeded)
                 #expect(try await DCSBackupTests.record(server, instanceID, backupID)["status"] as? String == "deleted")
-                #expect(!store.blobs.exists(key: key))
+                #expect(!(await store.blobs.exists(key: key)))
             }
         }
     }
@@ -61,10 +61,10 @@ struct JobifiedDeleteTests {
                 #expect(try await server.signed(.delete, "/v2/\(server.projectID)/instances/\(instanceID)").status == .noContent)
                 // Gone for the API at once; the file waits for the job, which the crash interrupts.
                 #expect(try await server.signed(.get, "/v2/\(server.projectID)/instances/\(instanceID)").status == .notFound)
-                #expect(server.parts.store.blobs.exists(key: key))
+                #expect(await server.parts.store.blobs.exists(key: key))
                 let finished = try await Self.crashAndRecover(server, kind: .dcsInstanceDelete)
                 #expect(finished.status == .succeeded)
-                #expect(!server.parts.store.blobs.exists(key: key))
+                #expect(!(await server.parts.store.blobs.exists(key: key)))
                 let record = try await server.parts.store.dcs.backup(projectID: server.projectID, instanceID: instanceID, id: backupID)
                 #expect(record?.status == .deleted)
             }

@@ -34,6 +34,7 @@ struct TestServer {
         try await database.withFreshURL { url in
             let directory = try TemporaryDirectory(prefix: "coffer-server")
             defer { directory.remove() }
+            let dataDirectory = directory.path
             var configuration = CofferConfiguration()
             configuration.dataDirectory = directory.path
             configuration.announcesFirstStart = false
@@ -46,12 +47,14 @@ struct TestServer {
             var logger = Logger(label: "coffer.test")
             logger.logLevel = .warning
             let (app, parts) = try await CofferApp.build(configuration, logger: logger, hasher: PasswordHasher(iterations: 1000), clock: clock)
-            let account = try JSONDecoder().decode(
-                IdentityService.Bootstrap.self, from: Data(contentsOf: URL(fileURLWithPath: directory.path + "/bootstrap.json")))
-            // The start-up sweep is the only queued job; run it so each test's jobs are the next ones claimed.
-            _ = try await parts.worker.runOnce()
+            // The store runs as the app's first service; start-up (migrations, first account, sweep) is done
+            // before the test closure runs.
             try await app.test(.router) { client in
-                try await body(TestServer(client: client, parts: parts, account: account, dataDirectory: directory.path))
+                let account = try JSONDecoder().decode(
+                    IdentityService.Bootstrap.self, from: Data(contentsOf: URL(fileURLWithPath: dataDirectory + "/bootstrap.json")))
+                // The start-up sweep is the only queued job; run it so each test's jobs are the next ones claimed.
+                _ = try await parts.worker.runOnce()
+                try await body(TestServer(client: client, parts: parts, account: account, dataDirectory: dataDirectory))
             }
         }
     }

@@ -1,5 +1,4 @@
 import CofferCore
-import CofferStorage
 import Foundation
 import Logging
 
@@ -81,11 +80,11 @@ package struct DCSBackupOperations: Sendable {
     }
 
     /// Opens the file of a backup named by a verified download link; nil when it is gone.
-    package func openFile(projectID: String, instanceID: String, backupID: String) async throws -> BlobReader? {
+    package func openFile(projectID: String, instanceID: String, backupID: String) async throws -> (any BlobReader)? {
         guard let record = try await self.store.backup(projectID: projectID, instanceID: instanceID, id: backupID), record.status == .succeed,
             let key = record.blobKey
         else { return nil }
-        return try self.blobs.open(key: key)
+        return try await self.blobs.open(key: key)
     }
 
     /// The backup of the instance, or 400 `DCS.4031` (Huawei's answer for an unknown backup).

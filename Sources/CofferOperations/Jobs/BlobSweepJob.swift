@@ -1,6 +1,5 @@
 import CofferCore
 import CofferJobs
-import CofferStorage
 import Foundation
 import Logging
 
@@ -26,7 +25,7 @@ package struct BlobSweepJob: JobHandler {
     package var isIdempotent: Bool { true }
 
     package func run(_ job: Job) async throws {
-        let removed = try self.blobs.sweepAbandonedWrites(olderThan: Self.abandonedAfter, now: self.clock())
+        let removed = try await self.blobs.sweepAbandonedWrites(olderThan: Self.abandonedAfter, now: self.clock())
         if removed > 0 { self.logger.notice("Removed abandoned blob writes", metadata: ["blob.removed": "\(removed)"]) }
     }
 

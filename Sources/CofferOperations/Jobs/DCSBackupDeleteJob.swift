@@ -1,6 +1,5 @@
 import CofferCore
 import CofferJobs
-import CofferStorage
 import Foundation
 import Logging
 
@@ -48,7 +47,7 @@ package struct DCSBackupDeleteJob: JobHandler {
             record.updatedAt = self.clock()
             try await self.store.updateBackup(record)
         }
-        if let key = record.blobKey { try self.blobs.delete(key: key) }
+        if let key = record.blobKey { try await self.blobs.delete(key: key) }
         self.logger.info("DCS backup file removed", metadata: ["backup.id": "\(record.id)"])
     }
 

@@ -1,7 +1,6 @@
 import CofferCore
 import CofferJobs
 import CofferRedis
-import CofferStorage
 import Foundation
 import Logging
 import Synchronization
@@ -68,14 +67,14 @@ package struct DCSBackupJob: JobHandler {
         try await self.store.updateBackup(record)
         let writer: any BlobWriter
         do {
-            writer = try self.blobs.makeWriter(key: Self.blobKey(record))
+            writer = try await self.blobs.makeWriter(key: Self.blobKey(record))
         } catch {
             try await self.fail(&record, .storage)
             throw error
         }
         do {
             let summary = try await self.pull(instance: instance, record: record, into: writer)
-            let blob = try writer.commit()
+            let blob = try await writer.commit()
             record.status = .succeed
             record.progress = "100.00"
             record.size = blob.size
@@ -91,7 +90,7 @@ package struct DCSBackupJob: JobHandler {
                     "backup.diskless": "\(summary.diskless)", "backup.seconds": "\(record.updatedAt.timeIntervalSince(started))",
                 ])
         } catch {
-            writer.abort()
+            await writer.abort()
             let cause: BackupFailure =
                 switch error {
                 case RedisError.timedOut, is CancellationError: .timedOut
@@ -144,7 +143,7 @@ package struct DCSBackupJob: JobHandler {
             }
             group.addTask {
                 try await connection.pullSnapshot(
-                    idleTimeout: self.idleTimeout, expectedKeys: keyspace, sink: { try writer.write($0) },
+                    idleTimeout: self.idleTimeout, expectedKeys: keyspace, sink: { try await writer.write($0) },
                     progress: { report in latest.value.withLock { $0 = report } })
             }
             defer { group.cancelAll() }

@@ -1,6 +1,5 @@
 import CofferCore
 import CofferJobs
-import CofferStorage
 import Foundation
 import Logging
 
@@ -29,7 +28,7 @@ package struct DCSInstanceDeleteJob: JobHandler {
 
     package func run(_ job: Job) async throws {
         let keys = try await self.store.deleteInstance(projectID: job.projectID, id: job.resourceID, at: self.clock())
-        for key in keys { try self.blobs.delete(key: key) }
+        for key in keys { try await self.blobs.delete(key: key) }
         self.logger.info("DCS instance's backup files removed", metadata: ["instance.id": "\(job.resourceID)", "backups.removed": "\(keys.count)"])
     }
 

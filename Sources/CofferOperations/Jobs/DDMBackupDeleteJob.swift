@@ -1,6 +1,5 @@
 import CofferCore
 import CofferJobs
-import CofferStorage
 import Foundation
 import Logging
 
@@ -20,8 +19,8 @@ package struct DDMBackupDeleteJob: JobHandler {
         guard let backupID = DDMJobPayload.decode(job.payload)?.backupID,
             var backup = try await self.store.backup(projectID: job.projectID, id: backupID)
         else { return }
-        for file in backup.files { try self.blobs.delete(key: file.blobKey) }
-        if let key = backup.metadataKey { try self.blobs.delete(key: key) }
+        for file in backup.files { try await self.blobs.delete(key: file.blobKey) }
+        if let key = backup.metadataKey { try await self.blobs.delete(key: key) }
         backup.status = .deleted
         backup.updatedAt = self.clock()
         try await self.store.updateBackup(backup)

@@ -1,9 +1,9 @@
 import CofferCore
 import CofferJobs
 import CofferMySQL
-import CofferStorage
 import Foundation
 import Logging
+import NIOCore
 
 /// `ddm.backup`: one consistent backup of a DDM instance — a dump of every data node at one instant
 /// (`ConsistentDumper`), each streamed compressed into the blob store, plus a metadata document (schemas,
@@ -62,7 +62,7 @@ package struct DDMBackupJob: JobHandler {
             var targets: [DumpTarget] = []
             for group in groups {
                 let node = nodes[group.nodeID]!
-                let writer = try self.blobs.makeWriter(key: Self.dumpKey(backupID: backup.id, nodeID: node.id, part: group.part))
+                let writer = try await self.blobs.makeWriter(key: Self.dumpKey(backupID: backup.id, nodeID: node.id, part: group.part))
                 writers.append(writer)
                 targets.append(
                     DumpTarget(
@@ -72,7 +72,7 @@ package struct DDMBackupJob: JobHandler {
             let outcomes = targets.isEmpty ? [] : try await self.dumper.dump(targets)
             var files: [DDMBackup.File] = []
             for (index, writer) in writers.enumerated() {
-                let info = try writer.commit()
+                let info = try await writer.commit()
                 committed.append(info.key)
                 let group = groups[index]
                 let node = nodes[group.nodeID]!
@@ -87,10 +87,10 @@ package struct DDMBackupJob: JobHandler {
             let metadata = try Self.metadata(
                 backup: backup, schemas: schemas, nodes: groups.map(\.nodeID).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
                     .compactMap { nodes[$0] }, files: files)
-            let metadataWriter = try self.blobs.makeWriter(key: Self.metadataKey(backupID: backup.id))
+            let metadataWriter = try await self.blobs.makeWriter(key: Self.metadataKey(backupID: backup.id))
             writers.append(metadataWriter)
-            try metadataWriter.write(metadata)
-            let metadataInfo = try metadataWriter.commit()
+            try await metadataWriter.write(contentsOf: metadata)
+            let metadataInfo = try await metadataWriter.commit()
             committed.append(metadataInfo.key)
             writers.removeAll()
             backup.files = files
@@ -107,8 +107,8 @@ package struct DDMBackupJob: JobHandler {
                     "ddm.lock_ms": "\(outcomes.map(\.lockHeld.milliseconds).max() ?? 0)",
                 ])
         } catch {
-            for writer in writers { writer.abort() }
-            for key in committed { try? self.blobs.delete(key: key) }
+            for writer in writers { await writer.abort() }
+            for key in committed { try? await self.blobs.delete(key: key) }
             throw error
         }
     }
@@ -122,9 +122,9 @@ package struct DDMBackupJob: JobHandler {
         let schemas = (try? await self.store.schemas(projectID: job.projectID, instanceID: backup.instanceID)) ?? []
         let nodeIDs = Set(schemas.flatMap { $0.parts.map(\.nodeID) } + backup.files.map(\.nodeID))
         for id in nodeIDs {
-            for part in 0..<max(1, schemas.count) { try? self.blobs.delete(key: Self.dumpKey(backupID: backup.id, nodeID: id, part: part)) }
+            for part in 0..<max(1, schemas.count) { try? await self.blobs.delete(key: Self.dumpKey(backupID: backup.id, nodeID: id, part: part)) }
         }
-        try? self.blobs.delete(key: Self.metadataKey(backupID: backup.id))
+        try? await self.blobs.delete(key: Self.metadataKey(backupID: backup.id))
         backup.status = .createfail
         backup.files = []
         backup.size = 0
@@ -158,5 +158,5 @@ struct DumpGroup {
 struct BlobDumpSink: DumpSink {
     let writer: any BlobWriter
 
-    func write(_ bytes: UnsafeRawBufferPointer) throws { try self.writer.write(bytes) }
+    func write(_ bytes: ByteBuffer) async throws { try await self.writer.write(bytes) }
 }

@@ -22,7 +22,7 @@ extension ReplicationSource {
                 self.checksumEnd = self.consumed
                 guard version >= 5 else { return (version, keys, false) }
                 let stored = try await self.read(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
-                try self.finishPayload()
+                try await self.finishPayload()
                 if stored == 0 { return (version, keys, false) }
                 guard stored == self.checksum else {
                     throw RedisError.protocolViolation(

@@ -18,12 +18,14 @@ extension RedisConnection {
     /// - Parameters:
     ///   - idleTimeout: longest silence tolerated (the master sends `\n` every second while it prepares).
     ///   - expectedKeys: per-database key counts from `INFO keyspace`, for progress before `RESIZEDB` says.
-    ///   - sink: receives the RDB bytes in order.
+    ///   - sink: receives the RDB bytes in order, as slices of the received buffers (no copy). It is awaited
+    ///     before the next read, so a sink that queues (write-behind) keeps the socket loop moving and one
+    ///     that waits applies back-pressure to the master.
     ///   - progress: called at most four times a second.
     /// - Returns: what was received.
     package nonisolated func pullSnapshot(
         idleTimeout: Duration = .seconds(60), expectedKeys: [Int: Int] = [:],
-        sink: @escaping (UnsafeRawBufferPointer) throws -> Void, progress: @escaping (SnapshotProgress) -> Void = { _ in }
+        sink: @escaping (ByteBuffer) async throws -> Void, progress: @escaping (SnapshotProgress) -> Void = { _ in }
     ) async throws -> SnapshotSummary {
         do {
             let summary = try await self.pull(idleTimeout: idleTimeout, expectedKeys: expectedKeys, sink: sink, progress: progress)
@@ -36,7 +38,7 @@ extension RedisConnection {
     }
 
     private nonisolated func pull(
-        idleTimeout: Duration, expectedKeys: [Int: Int], sink: @escaping (UnsafeRawBufferPointer) throws -> Void,
+        idleTimeout: Duration, expectedKeys: [Int: Int], sink: @escaping (ByteBuffer) async throws -> Void,
         progress: @escaping (SnapshotProgress) -> Void
     ) async throws -> SnapshotSummary {
         _ = try await self.command(["REPLCONF", "capa", "eof"])

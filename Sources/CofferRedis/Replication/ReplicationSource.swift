@@ -7,7 +7,7 @@ import NIOCore
 /// consumed them, so the sink receives exactly the RDB (no framing, no `$EOF:` mark) and nothing
 /// past a failure point.
 struct ReplicationSource {
-    typealias Sink = (UnsafeRawBufferPointer) throws -> Void
+    typealias Sink = (ByteBuffer) async throws -> Void
 
     let connection: RedisConnection
     let watchdog: IdleWatchdog
@@ -113,14 +113,14 @@ struct ReplicationSource {
     }
 
     /// Writes what was consumed and not yet written, then stops recording.
-    mutating func finishPayload() throws {
-        try self.flush()
+    mutating func finishPayload() async throws {
+        try await self.flush()
         self.recording = false
     }
 
     // MARK: - Internals
 
-    private mutating func flush() throws {
+    private mutating func flush() async throws {
         guard self.recording else {
             self.flushedIndex = self.buffer.readerIndex
             return
@@ -128,21 +128,23 @@ struct ReplicationSource {
         let count = self.buffer.readerIndex - self.flushedIndex
         guard count > 0 else { return }
         let start = self.written
-        let range = self.flushedIndex..<self.buffer.readerIndex
-        // The bytes are already consumed (before readerIndex), which the checked accessors refuse to reach.
-        try self.buffer.withVeryUnsafeBytes { storage in
-            let bytes = UnsafeRawBufferPointer(rebasing: storage[range])
-            try self.sink(bytes)
-            // Checksum everything before the end mark; the 8 checksum bytes themselves are excluded.
-            let limit = self.checksumEnd.map { max(0, min(Int64(bytes.count), $0 - start)) } ?? Int64(bytes.count)
-            if limit > 0 { self.crc.update(UnsafeRawBufferPointer(rebasing: bytes[0..<Int(limit)])) }
+        // The consumed bytes as a buffer of their own: same storage, no copy (the checked accessors refuse
+        // to reach bytes before readerIndex, so move the indices of a copy of the struct instead).
+        var bytes = self.buffer
+        bytes.moveReaderIndex(to: self.flushedIndex)
+        bytes.moveWriterIndex(to: self.buffer.readerIndex)
+        // Checksum everything before the end mark; the 8 checksum bytes themselves are excluded.
+        let limit = self.checksumEnd.map { max(0, min(Int64(count), $0 - start)) } ?? Int64(count)
+        if limit > 0 {
+            bytes.withUnsafeReadableBytes { self.crc.update(UnsafeRawBufferPointer(rebasing: $0[0..<Int(limit)])) }
         }
+        try await self.sink(bytes)
         self.written += Int64(count)
         self.flushedIndex = self.buffer.readerIndex
     }
 
     private mutating func refill() async throws {
-        try self.flush()
+        try await self.flush()
         if let remaining = self.remainingLength, remaining <= 0 {
             throw RedisError.protocolViolation("the RDB payload ended before the RDB did (announced length too short or corrupt data)")
         }

@@ -19,27 +19,25 @@ package enum CofferApp {
         package let routes: RouteTable
     }
 
-    /// Opens the store, creates the first account if needed, and wires routes, worker and services.
+    /// Opens the store and wires routes, worker and services.
     package static func build(
         _ configuration: CofferConfiguration, logger: Logger, hasher: PasswordHasher = PasswordHasher(),
         clock: @escaping @Sendable () -> Date = { Date() }
     ) async throws -> (some ApplicationProtocol, Parts) {
         let store = try await CofferStore.open(
             dataDirectory: configuration.dataDirectory, databaseURL: configuration.databaseURL, logger: logger)
-        do {
-            return try await self.build(configuration, store: store, logger: logger, hasher: hasher, clock: clock)
-        } catch {
-            await store.close()
-            throw error
-        }
+        return self.build(configuration, store: store, logger: logger, hasher: hasher, clock: clock)
     }
 
     /// Wires a server over an opened store.
+    ///
+    /// Start-up order: the store runs first among the services (so it stops last); migrations, the first
+    /// account and the start-up sweep run in `beforeServerStarts`, once the store runs; the worker and the
+    /// scheduler wait for them (`AfterStartup`); then the server opens its port.
     package static func build(
         _ configuration: CofferConfiguration, store: CofferStore, logger: Logger, hasher: PasswordHasher = PasswordHasher(),
         clock: @escaping @Sendable () -> Date = { Date() }
-    ) async throws -> (some ApplicationProtocol, Parts) {
-        try await Bootstrap.run(store: store, configuration: configuration, hasher: hasher, logger: logger)
+    ) -> (some ApplicationProtocol, Parts) {
         let tokens = TokenService(key: store.masterKey.derive(purpose: "coffer-iam-token-v1"))
         let authenticator = Authenticator(identities: store.identities, tokens: tokens)
         let metrics = HTTPMetrics()
@@ -67,18 +65,24 @@ package enum CofferApp {
                 + DDMInstanceController(operations: operations.ddmInstances, clock: clock).routes
                 + DDMBackupController(operations: operations.ddmBackups).routes
                 + DDMJobController(queries: operations.ddmJobs).routes)
-        // A sweep already queued (by an earlier start, or another node) is as good as a new one.
-        _ = try await store.jobs.enqueueIfIdle(BlobSweepJob.job(now: clock()))
         let responder = CofferResponder(routes: routes, authenticator: authenticator, metrics: metrics, clock: clock)
-        var services: [any Service] = [DatabaseService(store: store)]
+        let ready = StartSignal()
+        var services: [any Service] = [store]
         if configuration.runsWorker {
-            services.append(worker)
-            services.append(contentsOf: operations.schedulers)
+            services.append(AfterStartup(ready: ready, service: worker))
+            for scheduler in operations.schedulers { services.append(AfterStartup(ready: ready, service: scheduler)) }
         }
-        let app = Application(
+        var app = Application(
             responder: responder,
             configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port), serverName: "coffer"),
             services: services, logger: logger)
+        app.beforeServerStarts {
+            try await store.migrate(logger: logger)
+            try await Bootstrap.run(store: store, configuration: configuration, hasher: hasher, logger: logger)
+            // A sweep already queued (by an earlier start, or another node) is as good as a new one.
+            _ = try await store.jobs.enqueueIfIdle(BlobSweepJob.job(now: clock()))
+            ready.fire()
+        }
         return (app, Parts(store: store, operations: operations, worker: worker, metrics: metrics, routes: routes))
     }
 }

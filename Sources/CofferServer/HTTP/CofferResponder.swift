@@ -43,14 +43,19 @@ package struct CofferResponder: HTTPResponder {
             response = ErrorBody.response(for: family.internalError, family: family, requestID: requestID)
         }
         response.headers[HTTPField.Name("X-Request-Id")!] = requestID
-        let elapsed = ContinuousClock.now - started
-        self.metrics.record(route: template, method: request.method.rawValue, status: response.status.code, duration: elapsed)
-        logger.info(
-            "Request",
-            metadata: [
-                "http.method": "\(request.method.rawValue)", "http.route": "\(template)",
-                "http.status": "\(response.status.code)", "http.duration_ms": "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
-            ])
+        // Recorded once the body is written (as Hummingbird's MetricsMiddleware does), so a streamed
+        // download is timed to its last byte, not to its headers.
+        let (metrics, method, status, route, requestLogger) = (self.metrics, request.method.rawValue, response.status.code, template, logger)
+        response.body = response.body.afterWrite {
+            let elapsed = ContinuousClock.now - started
+            metrics.record(route: route, method: method, status: status, duration: elapsed)
+            requestLogger.info(
+                "Request",
+                metadata: [
+                    "http.method": "\(method)", "http.route": "\(route)",
+                    "http.status": "\(status)", "http.duration_ms": "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
+                ])
+        }
         return response
     }
 

@@ -1,16 +1,17 @@
-import CofferStorage
+import CofferCore
 import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
 
 /// Streams a blob as an HTTP response, with `Content-Length` and single-range `Range` support, in
-/// fixed-size chunks so that memory stays flat whatever the file size.
+/// fixed-size chunks so that memory stays flat whatever the file size. Reads run on the blob store's
+/// I/O threads, never on the cooperative pool.
 enum FileResponse {
     static let chunkSize = 256 * 1024
 
     /// - Parameter rangeHeader: `bytes=a-b`, `bytes=a-` or `bytes=-n`; other forms (several ranges) get the whole file.
-    static func make(reader: BlobReader, rangeHeader: String?, fileName: String) throws -> Response {
+    static func make(reader: any BlobReader, rangeHeader: String?, fileName: String) throws -> Response {
         let size = reader.size
         var headers = HTTPFields()
         headers[.contentType] = "application/octet-stream"
@@ -31,15 +32,15 @@ enum FileResponse {
         let length = size == 0 ? 0 : range.upperBound - range.lowerBound + 1
         headers[.contentLength] = String(length)
         let start = range.lowerBound
+        let end = start + length
         let body = ResponseBody(contentLength: Int(length)) { writer in
             defer { reader.close() }
-            try reader.seek(to: start)
-            var left = length
-            while left > 0 {
-                let data = try reader.read(upTo: Int(min(Int64(Self.chunkSize), left)))
-                guard !data.isEmpty else { break }
-                try await writer.write(ByteBuffer(bytes: data))
-                left -= Int64(data.count)
+            var offset = start
+            while offset < end {
+                let chunk = try await reader.read(at: offset, upTo: Int(min(Int64(Self.chunkSize), end - offset)))
+                guard chunk.readableBytes > 0 else { break }
+                offset += Int64(chunk.readableBytes)
+                try await writer.write(chunk)
             }
             try await writer.finish(nil)
         }

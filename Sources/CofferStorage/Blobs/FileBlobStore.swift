@@ -1,20 +1,34 @@
-import Crypto
+import CofferCore
 import Foundation
+import NIOPosix
 
 /// `BlobStore` on the local filesystem: `<root>/objects/<key>` for committed blobs, `<root>/incoming/`
 /// for writes in progress. Files are created with mode 0600.
-package struct FileBlobStore: BlobStore {
+///
+/// Every system call that may block on the disk (open, write, pread, fsync, link, unlink, directory
+/// fsync) runs on the store's own `NIOThreadPool`, never on Swift's cooperative pool, whose few threads
+/// (one per core) also run every request and every socket read loop. A thread pool rather than
+/// NIOFileSystem: publishing needs `link()` (refuses to replace, unlike rename) and a directory fsync,
+/// which NIOFileSystem does not offer, and write-behind needs one ordered drain per writer, not one hop
+/// per call.
+package final class FileBlobStore: BlobStore {
+    /// Threads for blob I/O: a few backups and downloads at once; each writer drains on one thread at a time.
+    package static let threadCount = 4
+
     package let root: String
+    let threads: NIOThreadPool
 
     package init(root: String) throws {
         self.root = root
-        for directory in [self.objects, self.incoming] {
+        for directory in [root + "/objects", root + "/incoming"] {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         }
+        self.threads = NIOThreadPool(numberOfThreads: Self.threadCount)
+        self.threads.start()
     }
 
     private var objects: String { self.root + "/objects" }
-    private var incoming: String { self.root + "/incoming" }
+    var incoming: String { self.root + "/incoming" }
 
     package func path(for key: String) throws -> String {
         // Keys are ours (ids and fixed names), but never let one escape the objects folder.
@@ -24,41 +38,71 @@ package struct FileBlobStore: BlobStore {
         return self.objects + "/" + key
     }
 
-    package func makeWriter(key: String) throws -> any BlobWriter {
+    package func makeWriter(key: String) async throws -> any BlobWriter {
         let target = try self.path(for: key)
-        guard !FileManager.default.fileExists(atPath: target) else { throw BlobStoreError.exists(key) }
         let temporary = self.incoming + "/" + UUID().uuidString + ".part"
-        let fd = Foundation.open(temporary, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw BlobStoreError.io("create \(temporary)", errno) }
-        return FileBlobWriter(key: key, target: target, temporary: temporary, fd: fd)
-    }
-
-    package func open(key: String) throws -> BlobReader? {
-        let path = try self.path(for: key)
-        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
-            let handle = FileHandle(forReadingAtPath: path)
-        else { return nil }
-        return BlobReader(handle: handle, size: (attributes[.size] as? NSNumber)?.int64Value ?? 0)
-    }
-
-    package func delete(key: String) throws {
-        let path = try self.path(for: key)
-        if unlink(path) != 0 && errno != ENOENT { throw BlobStoreError.io("delete \(key)", errno) }
-        FileSystem.syncDirectory((path as NSString).deletingLastPathComponent)
-    }
-
-    package func exists(key: String) -> Bool {
-        (try? self.path(for: key)).map { FileManager.default.fileExists(atPath: $0) } ?? false
-    }
-
-    package func sweepAbandonedWrites(olderThan age: TimeInterval, now: Date) throws -> Int {
-        var removed = 0
-        for name in try FileManager.default.contentsOfDirectory(atPath: self.incoming) where name.hasSuffix(".part") {
-            let path = self.incoming + "/" + name
-            let modified = (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date) ?? now
-            if now.timeIntervalSince(modified) > age, unlink(path) == 0 { removed += 1 }
+        let fd = try await self.threads.io {
+            guard access(target, F_OK) != 0 else { throw BlobStoreError.exists(key) }
+            let fd = Foundation.open(temporary, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { throw BlobStoreError.io("create \(temporary)", errno) }
+            return fd
         }
-        return removed
+        return FileBlobWriter(store: self, file: WriteBehindFile(key: key, target: target, temporary: temporary, fd: fd, threads: self.threads))
+    }
+
+    package func open(key: String) async throws -> (any BlobReader)? {
+        let path = try self.path(for: key)
+        let opened = try await self.threads.io { () -> (Int32, Int64)? in
+            let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else {
+                if errno == ENOENT { return nil }
+                throw BlobStoreError.io("open \(key)", errno)
+            }
+            var status = stat()
+            guard fstat(fd, &status) == 0 else {
+                let code = errno
+                Foundation.close(fd)
+                throw BlobStoreError.io("stat \(key)", code)
+            }
+            return (fd, Int64(status.st_size))
+        }
+        return opened.map { FileBlobReader(store: self, key: key, fd: $0.0, size: $0.1) }
+    }
+
+    package func delete(key: String) async throws {
+        let path = try self.path(for: key)
+        try await self.threads.io {
+            if unlink(path) != 0 && errno != ENOENT { throw BlobStoreError.io("delete \(key)", errno) }
+            FileSystem.syncDirectory((path as NSString).deletingLastPathComponent)
+        }
+    }
+
+    package func exists(key: String) async -> Bool {
+        guard let path = try? self.path(for: key) else { return false }
+        return (try? await self.threads.io { access(path, F_OK) == 0 }) ?? false
+    }
+
+    package func sweepAbandonedWrites(olderThan age: TimeInterval, now: Date) async throws -> Int {
+        let incoming = self.incoming
+        return try await self.threads.io {
+            var removed = 0
+            for name in try FileManager.default.contentsOfDirectory(atPath: incoming) where name.hasSuffix(".part") {
+                let path = incoming + "/" + name
+                let modified = (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date) ?? now
+                if now.timeIntervalSince(modified) > age, unlink(path) == 0 { removed += 1 }
+            }
+            return removed
+        }
+    }
+
+    /// Stops the I/O threads once queued work is done; later calls fail with `BlobStoreError.closed`.
+    package func close() async {
+        try? await self.threads.shutdownGracefully()
+    }
+
+    deinit {
+        // NIOThreadPool asserts that it was shut down; a second shutdown is a no-op.
+        self.threads.shutdownGracefully(queue: .global()) { _ in }
     }
 }
 
@@ -68,6 +112,7 @@ package enum BlobStoreError: Error, CustomStringConvertible {
     case exists(String)
     case io(String, Int32)
     case finished
+    case closed
 
     package var description: String {
         switch self {
@@ -75,79 +120,24 @@ package enum BlobStoreError: Error, CustomStringConvertible {
         case .exists(let key): "blob \(key) already exists"
         case .io(let what, let code): "\(what): \(String(cString: strerror(code)))"
         case .finished: "the blob writer was already committed or aborted"
+        case .closed: "the blob store is closed"
         }
     }
 }
 
-/// Streams into the temporary file, hashing as it goes.
-///
-/// `@unchecked Sendable`: the state is guarded by `lock`; a writer is used by one task at a time anyway.
-final class FileBlobWriter: BlobWriter, @unchecked Sendable {
-    private let key: String
-    private let target: String
-    private let temporary: String
-    private let lock = NSLock()
-    private var fd: Int32
-    private var hasher = SHA256()
-    private var size: Int64 = 0
-
-    init(key: String, target: String, temporary: String, fd: Int32) {
-        self.key = key
-        self.target = target
-        self.temporary = temporary
-        self.fd = fd
-    }
-
-    func write(_ bytes: UnsafeRawBufferPointer) throws {
-        try self.lock.withLock {
-            guard self.fd >= 0 else { throw BlobStoreError.finished }
-            var offset = 0
-            while offset < bytes.count {
-                let n = Foundation.write(self.fd, bytes.baseAddress! + offset, bytes.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw BlobStoreError.io("write \(self.key)", errno)
+extension NIOThreadPool {
+    /// Runs `body` on one of the pool's threads and returns its result.
+    ///
+    /// Unlike `runIfActive`, a submitted call is not skipped when the calling task is cancelled: an
+    /// fsync or a close that was asked for always happens, so no descriptor leaks.
+    func io<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            self.submit { state in
+                switch state {
+                case .active: continuation.resume(with: Result(catching: body))
+                case .cancelled: continuation.resume(throwing: BlobStoreError.closed)
                 }
-                offset += n
             }
-            self.hasher.update(bufferPointer: bytes)
-            self.size += Int64(bytes.count)
-        }
-    }
-
-    func commit() throws -> BlobInfo {
-        try self.lock.withLock {
-            guard self.fd >= 0 else { throw BlobStoreError.finished }
-            defer { self.closeAndForget() }
-            guard fsync(self.fd) == 0 else { throw BlobStoreError.io("fsync \(self.key)", errno) }
-            let directory = (self.target as NSString).deletingLastPathComponent
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            // link() refuses to replace an existing blob, unlike rename().
-            guard link(self.temporary, self.target) == 0 else { throw BlobStoreError.io("publish \(self.key)", errno) }
-            unlink(self.temporary)
-            FileSystem.syncDirectory(directory)
-            let digest = self.hasher.finalize().map { String(format: "%02x", $0) }.joined()
-            return BlobInfo(key: self.key, size: self.size, sha256: digest)
-        }
-    }
-
-    func abort() {
-        self.lock.withLock { self.closeAndForget() }
-    }
-
-    private func closeAndForget() {
-        if self.fd >= 0 {
-            close(self.fd)
-            self.fd = -1
-        }
-        unlink(self.temporary)
-    }
-
-    deinit {
-        // A writer dropped without commit or abort leaves nothing behind.
-        if self.fd >= 0 {
-            close(self.fd)
-            unlink(self.temporary)
         }
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 
-/// Parses `--database` and opens the matching provider.
+/// Parses `--database` and opens the matching provider (not yet running: see `DatabaseProvider`).
 package enum DatabaseURL {
     /// Opens `sqlite:///absolute/path`, `sqlite://relative/path`, `sqlite::memory:` or
     /// `postgres://user:pass@host:port/db` (also `postgresql://`).
@@ -16,7 +16,7 @@ package enum DatabaseURL {
             let host = components.host, let user = components.user
         else { throw StorageError.invalidDatabaseURL(url) }
         let database = String(components.path.drop(while: { $0 == "/" }))
-        return try await PostgresProvider.open(
+        return PostgresProvider(
             host: host, port: components.port ?? 5432, username: user.removingPercentEncoding ?? user,
             password: components.password?.removingPercentEncoding, database: database.isEmpty ? user : database, logger: logger)
     }

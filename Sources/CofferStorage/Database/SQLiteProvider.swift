@@ -5,6 +5,7 @@ import NIOPosix
 import SQLKit
 import SQLiteKit
 import SQLiteNIO
+import ServiceLifecycle
 
 /// SQLite behind a small pool of connections: WAL lets readers run in parallel with each other and with
 /// the one writer; SQLite's own lock (with a busy timeout) orders writers, and `BEGIN IMMEDIATE` takes
@@ -17,6 +18,9 @@ import SQLiteNIO
 /// The file is created with mode 0600 before SQLite opens it (its `-wal`/`-shm` companions inherit the
 /// mode). The admin CLI writes to the same file while a server runs. An in-memory database cannot be
 /// shared between connections, so it gets a pool of one.
+///
+/// Connections open in `open`; `run()` keeps them until graceful shutdown or cancellation and then
+/// closes them, the same service shape as the PostgreSQL provider.
 package final class SQLiteProvider: DatabaseProvider {
     package let kind = DatabaseKind.sqlite
     /// Connections per file database: one per core is where parallel reads stop paying on this machine.
@@ -75,7 +79,13 @@ package final class SQLiteProvider: DatabaseProvider {
         }
     }
 
-    package func close() async {
+    /// Holds the connections open until graceful shutdown or cancellation, then closes them.
+    package func run() async {
+        try? await gracefulShutdown()
+        await self.close()
+    }
+
+    private func close() async {
         // `close().get()` rather than the async `close()`, which throws in a cancelled task (style guide 1.5).
         for connection in self.connections { try? await connection.close().get() }
         try? await self.threads.shutdownGracefully()
