@@ -1,3 +1,4 @@
+import CofferCore
 import Crypto
 import Foundation
 
@@ -126,7 +127,7 @@ final class FileBlobWriter: BlobWriter, @unchecked Sendable {
             guard link(self.temporary, self.target) == 0 else { throw BlobStoreError.io("publish \(self.key)", errno) }
             unlink(self.temporary)
             FileSystem.syncDirectory(directory)
-            let digest = self.hasher.finalize().map { String(format: "%02x", $0) }.joined()
+            let digest = Hex.encode(self.hasher.finalize())
             return BlobInfo(key: self.key, size: self.size, sha256: digest)
         }
     }
