@@ -8,7 +8,7 @@ import Testing
 @Suite("mysql_native_password scramble")
 struct NativePasswordTests {
     /// The 20-byte salt `!"#$%&'()*+,-./01234` (0x21…0x34), printable as a server's scramble is.
-    static let salt: [UInt8] = Array(0x21...0x34)
+    static let salt: [UInt8] = Array(UInt8(0x21)...UInt8(0x34))
 
     @Test("Known vector from hashlib")
     func knownVector() {
