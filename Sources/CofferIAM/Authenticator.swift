@@ -50,14 +50,15 @@ package struct Authenticator: Sendable {
         throw GatewayError.missingCredentials
     }
 
-    /// Validates an IAM token: authentic, unexpired, user still there, password unchanged since issue.
+    /// Validates an IAM token: authentic, unexpired, user and project still there (one query), password
+    /// unchanged since issue.
     package func principal(forToken token: String, now: Date) async throws -> Principal {
         guard let claims = self.tokens.verify(token) else { throw GatewayError.invalidToken }
         guard claims.expiresAt > now else { throw GatewayError.tokenExpired }
-        guard let user = try await self.identities.user(id: claims.userID), user.passwordChangedAt <= claims.issuedAt,
-            let project = try await self.identities.project(id: claims.projectID)
+        guard let principal = try await self.identities.principal(userID: claims.userID, projectID: claims.projectID),
+            principal.user.passwordChangedAt <= claims.issuedAt
         else { throw GatewayError.invalidToken }
-        return Principal(user: user, project: project, accessKey: nil)
+        return principal
     }
 
     private func verifySignature(_ request: Request, authorization: String, now: Date) async throws -> Principal {
@@ -69,9 +70,11 @@ package struct Authenticator: Sendable {
         else {
             throw GatewayError.malformedAuthorization("SignedHeaders must include host and x-sdk-date, and every signed header must be sent")
         }
-        guard let key = try await self.identities.accessKey(auth.accessKey) else {
+        // The key, its user and the user's project in one query; the caller is known once the signature holds.
+        guard let found = try await self.identities.signingKey(auth.accessKey) else {
             throw GatewayError.unknownAccessKey(auth.accessKey)
         }
+        let key = found.key
         if let lockedUntil = key.lockedUntil, lockedUntil > now { throw GatewayError.accessKeyLocked }
         let sdkDate = request.headers["x-sdk-date"] ?? ""
         guard let date = WireTime.parseSDKDate(sdkDate) else {
@@ -86,17 +89,14 @@ package struct Authenticator: Sendable {
             method: request.method, rawPath: request.rawPath, rawQuery: request.rawQuery, signedHeaders: auth.signedHeaders,
             header: { request.headers[$0] },
             payloadHash: SDKSigner.payloadHash(body: request.body, contentSHA256Header: request.headers["x-sdk-content-sha256"]))
-        let expected = SDKSigner.signature(
-            stringToSign: SDKSigner.stringToSign(canonicalRequest: canonical, sdkDate: sdkDate), secretKey: key.secretKey)
-        guard SDKSigner.constantTimeEquals(expected, auth.signature) else {
+        let stringToSign = SDKSigner.stringToSign(canonicalRequest: canonical, sdkDate: sdkDate)
+        guard SDKSigner.isValid(signature: auth.signature, stringToSign: stringToSign, secretKey: key.secretKey) else {
             try await self.recordFailure(auth.accessKey, now: now)
             throw GatewayError.signatureMismatch
         }
         if key.failures > 0 { try await self.identities.resetAccessKeyFailures(auth.accessKey) }
-        guard let user = try await self.identities.user(id: key.userID), let project = try await self.identities.project(id: user.projectID) else {
-            throw GatewayError.unknownAccessKey(auth.accessKey)
-        }
-        return Principal(user: user, project: project, accessKey: auth.accessKey)
+        guard let principal = found.principal else { throw GatewayError.unknownAccessKey(auth.accessKey) }
+        return principal
     }
 
     private func recordFailure(_ accessKey: String, now: Date) async throws {

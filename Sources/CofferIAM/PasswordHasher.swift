@@ -1,6 +1,7 @@
+import CofferCore
 import Crypto
-import Foundation
 import CryptoExtras
+import Foundation
 
 /// Password hashing with PBKDF2-HMAC-SHA256, a slow KDF from swift-crypto.
 ///
@@ -28,7 +29,7 @@ package struct PasswordHasher: Sendable {
             let salt = Data(base64Encoded: String(parts[2])), let expected = Data(base64Encoded: String(parts[3])),
             let actual = try? Self.derive(password, salt: Array(salt), iterations: iterations)
         else { return false }
-        return SDKSigner.constantTimeEquals(SDKSigner.hex(actual), SDKSigner.hex(expected))
+        return ConstantTime.equals(actual, expected)
     }
 
     private static func derive(_ password: String, salt: [UInt8], iterations: Int) throws -> Data {

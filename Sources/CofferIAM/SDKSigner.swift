@@ -1,3 +1,4 @@
+import CofferCore
 import Crypto
 import Foundation
 
@@ -36,7 +37,7 @@ package enum SDKSigner {
 
     /// The canonical URI of a raw (still percent-encoded) path.
     package static func canonicalURI(rawPath: String) -> String {
-        let decoded = Self.percentDecode(rawPath)
+        let decoded = PercentDecoding.decode(rawPath)
         let encoded = decoded.split(separator: "/", omittingEmptySubsequences: false).map { Self.encode(String($0)) }.joined(separator: "/")
         return encoded.hasSuffix("/") ? encoded : encoded + "/"
     }
@@ -53,7 +54,7 @@ package enum SDKSigner {
                 key = part
                 value = ""
             }
-            pairs.append((Self.percentDecode(String(key)), Self.percentDecode(String(value))))
+            pairs.append((PercentDecoding.decode(String(key)), PercentDecoding.decode(String(value))))
         }
         // Python tuple order: by key, then value, comparing code points (UTF-8 byte order agrees).
         pairs.sort { lhs, rhs in
@@ -78,13 +79,21 @@ package enum SDKSigner {
 
     /// The string to sign for a canonical request.
     package static func stringToSign(canonicalRequest: String, sdkDate: String) -> String {
-        Self.algorithm + "\n" + sdkDate + "\n" + Self.hex(SHA256.hash(data: Data(canonicalRequest.utf8)))
+        Self.algorithm + "\n" + sdkDate + "\n" + Hex.encode(SHA256.hash(data: Data(canonicalRequest.utf8)))
     }
 
     /// Lower-case hex HMAC-SHA256 keyed with the raw secret key.
     package static func signature(stringToSign: String, secretKey: String) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: Data(stringToSign.utf8), using: SymmetricKey(data: Data(secretKey.utf8)))
-        return Self.hex(mac)
+        return Hex.encode(mac)
+    }
+
+    /// Whether `signature` (hex) is the signature of `stringToSign`: swift-crypto compares the MACs in
+    /// constant time, so a caller timing the answers learns nothing about the expected signature.
+    package static func isValid(signature: String, stringToSign: String, secretKey: String) -> Bool {
+        guard let mac = Hex.decode(signature) else { return false }
+        return HMAC<SHA256>.isValidAuthenticationCode(
+            mac, authenticating: Data(stringToSign.utf8), using: SymmetricKey(data: Data(secretKey.utf8)))
     }
 
     /// The payload hash: the empty-body hash for no body, else the header's value when
@@ -92,27 +101,7 @@ package enum SDKSigner {
     package static func payloadHash(body: some DataProtocol, contentSHA256Header: String?) -> String {
         if body.isEmpty { return Self.emptyPayloadHash }
         if let declared = contentSHA256Header { return declared }
-        return Self.hex(SHA256.hash(data: body))
-    }
-
-    /// Constant-time comparison of two hex signatures.
-    package static func constantTimeEquals(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8)
-        let y = Array(b.utf8)
-        guard x.count == y.count else { return false }
-        var diff: UInt8 = 0
-        for i in x.indices { diff |= x[i] ^ y[i] }
-        return diff == 0
-    }
-
-    package static func hex(_ bytes: some Sequence<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0f)])
-        }
-        return String(decoding: out, as: UTF8.self)
+        return Hex.encode(SHA256.hash(data: body))
     }
 
     /// Python's `quote(s, safe='~')`: keeps `A-Za-z0-9_.-~`, encodes every other UTF-8 byte as `%XX`.
@@ -128,32 +117,5 @@ package enum SDKSigner {
             }
         }
         return out
-    }
-
-    /// Python's `unquote`: `%XX` sequences become bytes (decoded as UTF-8, invalid sequences replaced); `+` stays `+`.
-    package static func percentDecode(_ text: String) -> String {
-        guard text.utf8.contains(UInt8(ascii: "%")) else { return text }
-        var bytes: [UInt8] = []
-        let input = Array(text.utf8)
-        var i = 0
-        while i < input.count {
-            if input[i] == UInt8(ascii: "%"), i + 2 < input.count, let high = Self.hexValue(input[i + 1]), let low = Self.hexValue(input[i + 2]) {
-                bytes.append(high << 4 | low)
-                i += 3
-            } else {
-                bytes.append(input[i])
-                i += 1
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
-
-    private static func hexValue(_ c: UInt8) -> UInt8? {
-        switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }

@@ -1,8 +1,9 @@
+import Crypto
 import NIOCore
 
 /// Encoding and decoding of the client/server protocol's primitive types (length-encoded integers and
 /// strings, NUL-terminated strings) and of the `mysql_native_password` scramble.
-enum MySQLWire {
+package enum MySQLWire {
     /// Capability flags Coffer announces: 4.1 protocol, secure connection, plugin auth, transactions.
     static let clientCapabilities: UInt32 =
         0x0000_0001  // CLIENT_LONG_PASSWORD
@@ -13,11 +14,14 @@ enum MySQLWire {
         | 0x0008_0000  // CLIENT_PLUGIN_AUTH
 
     /// `SHA1(password) XOR SHA1(scramble ‖ SHA1(SHA1(password)))`; empty for an empty password.
-    static func nativePasswordResponse(password: String, scramble: [UInt8]) -> [UInt8] {
+    ///
+    /// SHA-1 is what the protocol fixes, not a choice: swift-crypto keeps it under `Insecure` for exactly
+    /// such older protocols.
+    package static func nativePasswordResponse(password: String, scramble: [UInt8]) -> [UInt8] {
         guard !password.isEmpty else { return [] }
-        let stage1 = SHA1.hash(Array(password.utf8))
-        let stage2 = SHA1.hash(stage1)
-        let mix = SHA1.hash(Array(scramble.prefix(20)) + stage2)
+        let stage1 = Array(Insecure.SHA1.hash(data: Array(password.utf8)))
+        let stage2 = Array(Insecure.SHA1.hash(data: stage1))
+        let mix = Array(Insecure.SHA1.hash(data: Array(scramble.prefix(20)) + stage2))
         return zip(stage1, mix).map { $0 ^ $1 }
     }
 

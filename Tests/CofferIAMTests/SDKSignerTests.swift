@@ -1,3 +1,4 @@
+import CofferCore
 import CofferIAM
 import Crypto
 import Foundation
@@ -13,7 +14,7 @@ struct SDKSignerTests {
         let canonical = SDKSigner.canonicalRequest(
             method: method, rawPath: path, rawQuery: query, signedHeaders: signed, header: { headers[$0] },
             payloadHash: SDKSigner.payloadHash(body: body, contentSHA256Header: nil))
-        let hash = SDKSigner.hex(SHA256.hash(data: Data(canonical.utf8)))
+        let hash = Hex.encode(SHA256.hash(data: Data(canonical.utf8)))
         let signature = SDKSigner.signature(
             stringToSign: SDKSigner.stringToSign(canonicalRequest: canonical, sdkDate: headers["x-sdk-date"]!), secretKey: "SKEXAMPLE")
         return (hash, signature)

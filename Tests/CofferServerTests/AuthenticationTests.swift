@@ -67,6 +67,51 @@ struct AuthenticationTests {
         }
     }
 
+    @Test(
+        "Five wrong passwords lock the user for 15 minutes, even for the right password; a success resets the count",
+        arguments: TestDatabase.available)
+    func passwordLockout(database: TestDatabase) async throws {
+        let now = Clock()
+        try await TestServer.run(database: database, clock: { now.value }) { server in
+            let service = IdentityService(store: server.parts.store.identities, hasher: PasswordHasher(iterations: 1000))
+            _ = try await service.createUser(name: "carol", password: "carol-password", projectID: server.projectID, now: Date())
+            for _ in 0..<4 { #expect(try await server.token(password: "wrong-password").errorCode == "IAM.0004") }
+            #expect(try await server.token().status == .created, "four failures do not lock, and a success resets the count")
+            for _ in 0..<5 {
+                let wrong = try await server.token(password: "wrong-password")
+                #expect(wrong.status == .unauthorized)
+                #expect(wrong.errorCode == "IAM.0004")
+            }
+            let locked = try await server.token()
+            #expect(locked.status == .unauthorized)
+            #expect(locked.errorCode == "IAM.0005")
+            #expect((locked.json["error_msg"] as? String)?.contains("locked") == true)
+            #expect(try await server.token(password: "wrong-password").errorCode == "IAM.0005")
+            #expect(try await server.token(user: "carol", password: "carol-password").status == .created, "other users are not affected")
+            #expect(try await server.signed(.get, "/v2/\(server.projectID)/instances", date: now.value).status == .ok, "AK/SK is not affected")
+
+            now.advance(IdentityService.loginLockDuration - 1)
+            #expect(try await server.token().errorCode == "IAM.0005", "still locked a second before the lock ends")
+            now.advance(2)
+            #expect(try await server.token().status == .created)
+            for _ in 0..<4 { _ = try await server.token(password: "wrong-password") }
+            #expect(try await server.token().status == .created, "the count starts again after a lock")
+        }
+    }
+
+    @Test("Racing wrong passwords: exactly five are checked, every other attempt meets the lock", arguments: TestDatabase.available)
+    func passwordLockoutRace(database: TestDatabase) async throws {
+        try await TestServer.run(database: database) { server in
+            let codes = try await withThrowingTaskGroup(of: String?.self) { group in
+                for _ in 0..<12 { group.addTask { try await server.token(password: "wrong-password").errorCode } }
+                return try await group.reduce(into: [String?]()) { $0.append($1) }
+            }
+            #expect(codes.filter { $0 == "IAM.0004" }.count == 5)
+            #expect(codes.filter { $0 == "IAM.0005" }.count == 7)
+            #expect(try await server.token().errorCode == "IAM.0005", "the right password too")
+        }
+    }
+
     @Test("Another project's path is refused with DCS.1004; a malformed project id is DCS.4002")
     func projectScope() async throws {
         try await TestServer.run { server in

@@ -6,6 +6,9 @@ package enum IAMError {
     /// 401 for a wrong user name, domain or password; one message for all three, so names cannot be probed.
     package static let wrongPassword = CofferError(
         status: 401, code: "IAM.0004", message: "The username or password is wrong.")
+    /// 401 while a user is locked after five consecutive wrong passwords (15 minutes), whatever the password.
+    package static let userLocked = CofferError(
+        status: 401, code: "IAM.0005", message: "The user is locked after too many failed logins; try again later (a lock lasts 15 minutes).")
     package static let projectNotFound = CofferError(status: 401, code: "IAM.0006", message: "The project does not exist or is not the user's.")
     package static let tokenInvalid = CofferError(status: 404, code: "IAM.0011", message: "The token could not be found or has expired.")
     package static let unknownURL = CofferError(status: 404, code: "IAM.0001", message: "The requested URL does not exist.")

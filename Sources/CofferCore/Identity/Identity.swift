@@ -91,3 +91,15 @@ package struct Principal: Sendable, Equatable {
         self.accessKey = accessKey
     }
 }
+
+/// An access key with the caller it stands for, read in one query for a signed request.
+package struct SigningKey: Sendable, Equatable {
+    package var key: AccessKey
+    /// The key's user in the user's project; nil when either is gone, and the key then authenticates nobody.
+    package var principal: Principal?
+
+    package init(key: AccessKey, principal: Principal?) {
+        self.key = key
+        self.principal = principal
+    }
+}

@@ -35,7 +35,7 @@ struct IAMController: Sendable {
             domainName = try await self.service.domain(id: domainID)?.name
         }
         guard let domainName else { throw IAMError.wrongPassword }
-        let account = try await self.service.login(domainName: domainName, userName: userName, password: secret)
+        let account = try await self.service.login(domainName: domainName, userName: userName, password: secret, now: self.clock())
         guard let project = try await self.service.project(id: account.projectID) else { throw IAMError.projectNotFound }
         if let scope = try auth.object("scope") {
             if let wanted = try scope.object("project") {

@@ -60,7 +60,7 @@ package struct CofferResponder: HTTPResponder {
     }
 
     private func route(for request: Request, family: APIFamily) throws -> (Route, [String: String]) {
-        let segments = request.uri.path.split(separator: "/", omittingEmptySubsequences: true).map { SDKSigner.percentDecode(String($0)) }
+        let segments = request.uri.path.split(separator: "/", omittingEmptySubsequences: true).map { PercentDecoding.decode(String($0)) }
         switch self.routes.lookup(method: request.method, segments: segments) {
         case .found(let route, let parameters):
             return (route, parameters)
@@ -110,8 +110,8 @@ package struct CofferResponder: HTTPResponder {
         var query: [String: String] = [:]
         for part in rawQuery.split(separator: "&") {
             let pieces = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let key = SDKSigner.percentDecode(String(pieces[0]))
-            if query[key] == nil { query[key] = pieces.count > 1 ? SDKSigner.percentDecode(String(pieces[1])) : "" }
+            let key = PercentDecoding.decode(String(pieces[0]))
+            if query[key] == nil { query[key] = pieces.count > 1 ? PercentDecoding.decode(String(pieces[1])) : "" }
         }
         let apiRequest = APIRequest(
             method: request.method, family: family, requestID: requestID, principal: principal, pathParameters: parameters,

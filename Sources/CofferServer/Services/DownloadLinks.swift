@@ -24,12 +24,12 @@ struct DownloadLinks: Sendable {
 
     func verify(projectID: String, instanceID: String, backupID: String, fileName: String, expires: Int64, signature: String) -> Bool {
         let expected = self.signature(projectID: projectID, instanceID: instanceID, backupID: backupID, fileName: fileName, expires: expires)
-        return expected.utf8.count == signature.utf8.count && zip(expected.utf8, signature.utf8).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+        return ConstantTime.equals(expected, signature)
     }
 
     private func signature(projectID: String, instanceID: String, backupID: String, fileName: String, expires: Int64) -> String {
         let message = [projectID, instanceID, backupID, fileName, String(expires)].joined(separator: "\n")
-        return HMAC<SHA256>.authenticationCode(for: Data(message.utf8), using: self.key).map { String(format: "%02x", $0) }.joined()
+        return Hex.encode(HMAC<SHA256>.authenticationCode(for: Data(message.utf8), using: self.key))
     }
 
     private static func encode(_ segment: String) -> String {

@@ -130,7 +130,7 @@ final class WriteBehindFile: Sendable {
             throw error
         }
         await self.discard()
-        let (size, sha256) = self.digest.withLock { ($0.size, $0.hasher.finalize().map { String(format: "%02x", $0) }.joined()) }
+        let (size, sha256) = self.digest.withLock { ($0.size, Hex.encode($0.hasher.finalize())) }
         return BlobInfo(key: self.key, size: size, sha256: sha256)
     }
 

@@ -76,6 +76,14 @@ package enum Migrations {
                 // database so that two servers, or two racing requests, cannot both start one.
                 "CREATE UNIQUE INDEX jobs_one_active_per_resource ON jobs (project_id, resource_id) WHERE status IN ('queued', 'running')"
             ]),
+        Migration(
+            id: "0005_user_lockout",
+            [
+                // Password-login lockout, kept in the database so that every server sharing it sees one counter:
+                // consecutive failed logins, and the instant (epoch ms) until which the user is locked.
+                "ALTER TABLE users ADD COLUMN login_failures INTEGER NOT NULL DEFAULT 0",
+                "ALTER TABLE users ADD COLUMN locked_until BIGINT",
+            ]),
         // DDM ids start at 0100 so they never collide with the DCS line of migrations (0004, 0005, …).
         Migration(
             id: "0100_ddm",

@@ -103,6 +103,52 @@ package struct SQLIdentityStore: IdentityStore {
         }
     }
 
+    package func principal(userID: String, projectID: String) async throws -> Principal? {
+        try await self.provider.withDatabase { db in
+            // Two primary-key lookups in one round trip. The project is the token's, joined by its id (not
+            // through users.project_id), exactly as two separate reads would find it.
+            try await db.raw(
+                """
+                SELECT \(unsafeRaw: Self.userColumns), \(unsafeRaw: Self.projectColumns)
+                FROM users u JOIN projects p ON p.id = \(bind: projectID)
+                WHERE u.id = \(bind: userID)
+                """
+            ).first().map { row in
+                Principal(user: try Self.user(row, prefix: "u_"), project: try Self.project(row, prefix: "p_"), accessKey: nil)
+            }
+        }
+    }
+
+    package func claimLoginAttempt(userID: String, now: Date, limit: Int, lockDuration: TimeInterval) async throws -> Bool {
+        let lockUntil = millis(now.addingTimeInterval(lockDuration))
+        let limit = Int64(limit)
+        // Every right-hand side reads the row as it was before this UPDATE (SQL semantics on both engines).
+        // PostgreSQL re-checks the WHERE on the newest row version after waiting for a concurrent writer,
+        // and SQLite runs writers one at a time, so a racing attempt sees the lock the previous one set.
+        return try await self.provider.withDatabase { db in
+            try await db.raw(
+                """
+                UPDATE users SET
+                  login_failures = CASE WHEN login_failures + 1 >= \(bind: limit) THEN 0 ELSE login_failures + 1 END,
+                  locked_until = CASE WHEN login_failures + 1 >= \(bind: limit) THEN \(bind: lockUntil) ELSE locked_until END
+                WHERE id = \(bind: userID) AND (locked_until IS NULL OR locked_until <= \(bind: millis(now)))
+                RETURNING id
+                """
+            ).first() != nil
+        }
+    }
+
+    package func resetLoginFailures(userID: String) async throws {
+        try await self.provider.withDatabase { db in
+            try await db.raw(
+                """
+                UPDATE users SET login_failures = 0, locked_until = NULL
+                WHERE id = \(bind: userID) AND (login_failures <> 0 OR locked_until IS NOT NULL)
+                """
+            ).run()
+        }
+    }
+
     package func insertAccessKey(_ key: AccessKey) async throws {
         let sealed = try self.secrets.seal(key.secretKey)
         try await self.provider.withDatabase { db in
@@ -121,6 +167,28 @@ package struct SQLIdentityStore: IdentityStore {
             try await db.raw("SELECT * FROM access_keys WHERE access_key = \(bind: accessKey)").first()
         }
         return try row.map(self.accessKey(row:))
+    }
+
+    package func signingKey(_ accessKey: String) async throws -> SigningKey? {
+        let row = try await self.provider.withDatabase { db in
+            // Primary-key lookups only. LEFT JOINs so that a key whose user or project is gone is still found:
+            // its failures are counted like any other key's, and it then authenticates nobody.
+            try await db.raw(
+                """
+                SELECT k.access_key, k.secret_sealed, k.user_id, k.created_at, k.failures, k.locked_until,
+                  \(unsafeRaw: Self.userColumns), \(unsafeRaw: Self.projectColumns)
+                FROM access_keys k LEFT JOIN users u ON u.id = k.user_id LEFT JOIN projects p ON p.id = u.project_id
+                WHERE k.access_key = \(bind: accessKey)
+                """
+            ).first()
+        }
+        guard let row else { return nil }
+        let key = try self.accessKey(row: row)
+        guard try !row.decodeNil(column: "u_id"), try !row.decodeNil(column: "p_id") else {
+            return SigningKey(key: key, principal: nil)
+        }
+        let principal = Principal(user: try Self.user(row, prefix: "u_"), project: try Self.project(row, prefix: "p_"), accessKey: key.accessKey)
+        return SigningKey(key: key, principal: principal)
     }
 
     package func recordAccessKeyFailure(_ accessKey: String, now: Date, limit: Int, lockDuration: TimeInterval) async throws -> AccessKey? {
@@ -155,17 +223,27 @@ package struct SQLIdentityStore: IdentityStore {
         Domain(id: try row.string("id"), name: try row.string("name"), createdAt: try row.date("created_at"))
     }
 
-    private static func project(_ row: any SQLRow) throws -> Project {
+    /// The columns of `users u` and `projects p` under `u_`/`p_` names, for the joined reads.
+    private static let userColumns = [
+        "id", "domain_id", "project_id", "name", "password_hash", "password_changed_at", "created_at",
+    ].map { "u.\($0) AS u_\($0)" }.joined(separator: ", ")
+    private static let projectColumns = ["id", "domain_id", "name", "created_at"].map { "p.\($0) AS p_\($0)" }.joined(separator: ", ")
+
+    private static func project(_ row: any SQLRow) throws -> Project { try Self.project(row, prefix: "") }
+
+    private static func project(_ row: any SQLRow, prefix: String) throws -> Project {
         Project(
-            id: try row.string("id"), domainID: try row.string("domain_id"), name: try row.string("name"),
-            createdAt: try row.date("created_at"))
+            id: try row.string(prefix + "id"), domainID: try row.string(prefix + "domain_id"), name: try row.string(prefix + "name"),
+            createdAt: try row.date(prefix + "created_at"))
     }
 
-    private static func user(_ row: any SQLRow) throws -> User {
+    private static func user(_ row: any SQLRow) throws -> User { try Self.user(row, prefix: "") }
+
+    private static func user(_ row: any SQLRow, prefix: String) throws -> User {
         User(
-            id: try row.string("id"), domainID: try row.string("domain_id"), projectID: try row.string("project_id"),
-            name: try row.string("name"), passwordHash: try row.string("password_hash"),
-            passwordChangedAt: try row.date("password_changed_at"), createdAt: try row.date("created_at"))
+            id: try row.string(prefix + "id"), domainID: try row.string(prefix + "domain_id"), projectID: try row.string(prefix + "project_id"),
+            name: try row.string(prefix + "name"), passwordHash: try row.string(prefix + "password_hash"),
+            passwordChangedAt: try row.date(prefix + "password_changed_at"), createdAt: try row.date(prefix + "created_at"))
     }
 
     private func accessKey(row: any SQLRow) throws -> AccessKey {
