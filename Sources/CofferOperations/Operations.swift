@@ -19,6 +19,8 @@ package struct Operations: Sendable {
         package var ddmAutoBackupPeriod: TimeInterval = 86400
         /// How often schedulers look for due work.
         package var schedulerInterval: Duration = .seconds(60)
+        /// How often abandoned temporary blob files are swept while the server runs.
+        package var blobSweepInterval: Duration = .seconds(600)
 
         package init() {}
     }
@@ -32,6 +34,8 @@ package struct Operations: Sendable {
     /// One handler per job kind, for the worker.
     package let jobHandlers: [any JobHandler]
     private let ddm: any DDMStore
+    private let jobs: any JobStore
+    private let wakeWorker: @Sendable () -> Void
     private let settings: Settings
     private let logger: Logger
     private let clock: @Sendable () -> Date
@@ -60,6 +64,8 @@ package struct Operations: Sendable {
             DDMInstanceDeleteJob(store: ddm, inspector: mysql, logger: logger, clock: clock),
         ]
         self.ddm = ddm
+        self.jobs = jobs
+        self.wakeWorker = wakeWorker
         self.settings = settings
         self.logger = logger
         self.clock = clock
@@ -71,7 +77,9 @@ package struct Operations: Sendable {
         [
             DDMBackupScheduler(
                 store: self.ddm, backups: self.ddmBackups, period: self.settings.ddmAutoBackupPeriod,
-                checkInterval: self.settings.schedulerInterval, logger: self.logger, clock: self.clock)
+                checkInterval: self.settings.schedulerInterval, logger: self.logger, clock: self.clock),
+            BlobSweepScheduler(
+                jobs: self.jobs, interval: self.settings.blobSweepInterval, logger: self.logger, wakeWorker: self.wakeWorker, clock: self.clock),
         ]
     }
 }

@@ -109,6 +109,29 @@ struct BlobStoreTests {
         }
     }
 
+    @Test("The sweep removes every temporary file no writer holds, however young, and never a live writer's, however old")
+    func sweepByOwnership() async throws {
+        try await self.withStore { store, _ in
+            // A live writer whose file has gone untouched for two hours (a slow or silent source).
+            let live = try await store.makeWriter(key: "live")
+            try await live.write(contentsOf: Data("kept".utf8))
+            let incoming = store.root + "/incoming"
+            let livePart = try #require(try FileManager.default.contentsOfDirectory(atPath: incoming).first)
+            try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-7200)], ofItemAtPath: incoming + "/" + livePart)
+            // Twenty files of writers killed a minute ago (kill -9 drops their locks with the process).
+            for index in 0..<20 {
+                let path = incoming + "/killed-\(index).part"
+                _ = FileManager.default.createFile(atPath: path, contents: Data(repeating: 1, count: 1024))
+                try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-60)], ofItemAtPath: path)
+            }
+            #expect(try await store.sweepAbandonedWrites(olderThan: 10, now: Date()) == 20)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: incoming) == [livePart])
+            let info = try await live.commit()
+            #expect(info.size == 4)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: incoming).isEmpty)
+        }
+    }
+
     @Test("A write that fails on the disk (ENOSPC from /dev/full) surfaces at a later write and at commit; nothing is published")
     func writeBehindFailure() async throws {
         try await self.withStore { store, directory in

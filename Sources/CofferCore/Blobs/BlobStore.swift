@@ -29,7 +29,8 @@ package protocol BlobStore: Sendable {
     func delete(key: String) async throws
     /// Whether a committed blob exists.
     func exists(key: String) async -> Bool
-    /// Removes temporary files older than `age` left by writers that crashed. Returns how many were removed.
+    /// Removes the temporary files of writers that no longer run (crashed, killed) and are older than `age`;
+    /// a live writer's file is never touched, however old. Returns how many were removed.
     func sweepAbandonedWrites(olderThan age: TimeInterval, now: Date) async throws -> Int
 }
 

@@ -3,13 +3,14 @@ import CofferJobs
 import Foundation
 import Logging
 
-/// `blob.sweep`: removes temporary files that crashed writers left in the blob store's incoming folder.
+/// `blob.sweep`: removes temporary files that crashed or killed writers left in the blob store's incoming
+/// folder (a live writer's file is never touched: the store knows which ones are held).
 ///
-/// Enqueued at every start. Idempotent (removing what is already gone is a no-op), so an interrupted
-/// sweep is simply run again.
+/// Enqueued at every start and then periodically (`BlobSweepScheduler`). Idempotent (removing what is
+/// already gone is a no-op), so an interrupted sweep is simply run again.
 package struct BlobSweepJob: JobHandler {
-    /// A write older than this is abandoned: no backup stream runs silent that long (the job lease would expire first).
-    static let abandonedAfter: TimeInterval = 3600
+    /// Files younger than this are left alone: a writer locks its file just after creating it.
+    static let abandonedAfter: TimeInterval = 10
 
     let blobs: any BlobStore
     let logger: Logger

@@ -45,6 +45,8 @@ package final class FileBlobStore: BlobStore {
             guard access(target, F_OK) != 0 else { throw BlobStoreError.exists(key) }
             let fd = Foundation.open(temporary, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
             guard fd >= 0 else { throw BlobStoreError.io("create \(temporary)", errno) }
+            // Held until the descriptor closes, also when the process is killed: the sweep's sign of a live writer.
+            _ = flock(fd, LOCK_EX | LOCK_NB)
             return fd
         }
         return FileBlobWriter(store: self, file: WriteBehindFile(key: key, target: target, temporary: temporary, fd: fd, threads: self.threads))
@@ -82,6 +84,10 @@ package final class FileBlobStore: BlobStore {
         return (try? await self.threads.io { access(path, F_OK) == 0 }) ?? false
     }
 
+    /// Removes the temporary files no writer holds: each live writer keeps an exclusive `flock` on its file
+    /// until it commits or aborts, and the kernel drops the lock when the writer's process dies (`kill -9`), so
+    /// a file nobody locks was left by a crash. `age` only guards the instant between a writer's `open` and
+    /// its `flock`.
     package func sweepAbandonedWrites(olderThan age: TimeInterval, now: Date) async throws -> Int {
         let incoming = self.incoming
         return try await self.threads.io {
@@ -89,7 +95,13 @@ package final class FileBlobStore: BlobStore {
             for name in try FileManager.default.contentsOfDirectory(atPath: incoming) where name.hasSuffix(".part") {
                 let path = incoming + "/" + name
                 let modified = (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date) ?? now
-                if now.timeIntervalSince(modified) > age, unlink(path) == 0 { removed += 1 }
+                guard now.timeIntervalSince(modified) > age else { continue }
+                let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC)
+                guard fd >= 0 else { continue }
+                defer { Foundation.close(fd) }
+                // Locked: a writer (in this process or another) still owns the file.
+                guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { continue }
+                if unlink(path) == 0 { removed += 1 }
             }
             return removed
         }
