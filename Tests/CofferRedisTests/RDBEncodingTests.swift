@@ -31,7 +31,7 @@ struct RDBEncodingTests {
             let directory = try TemporaryDirectory(prefix: "coffer-rdb-records")
             defer { directory.remove() }
             let file = directory.file("dump.rdb")
-            FileManager.default.createFile(atPath: file.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: file.path, contents: nil)
             let handle = try FileHandle(forWritingTo: file)
             let connection = try await server.connect(timeout: .seconds(5), logger: testLogger)
             let summary = try await connection.pullSnapshot(sink: { bytes in try handle.write(contentsOf: Data(bytes)) })
@@ -43,6 +43,10 @@ struct RDBEncodingTests {
             let check = try ProcessRunner.run("redis-check-rdb", [file.path])
             #expect(check.status == 0, "\(check.output)")
             #expect(check.output.contains("RDB looks OK"), "\(check.output)")
+
+            // The stored file scans alone too, with records straddling odd chunk boundaries.
+            let stored = try await RDBScanner.scan(Array(try Data(contentsOf: file)), chunkSize: 509)
+            #expect(stored == RDBScanResult(version: summary.rdbVersion, keysPerDatabase: expectedKeys, checksumVerified: scenario.checksummed))
         }
     }
 }
