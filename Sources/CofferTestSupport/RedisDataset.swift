@@ -6,7 +6,10 @@ import NIOCore
 package enum RedisDataset {
     /// Writes `scale` keys of each kind into databases 0 and 3: strings (small ints, long compressible
     /// and random-ish values), lists, sets (intset and plain), sorted sets (small and large), hashes (small
-    /// and large), streams with a consumer group and pending entries, and keys with TTLs.
+    /// and large), streams with a consumer group and pending entries, and keys with TTLs. Per database,
+    /// streams covering every part of the stream record as well: a group that never read (entries-read
+    /// unknown, written as 2^64-1), consumers with and without pending entries, claimed entries,
+    /// tombstones (XDEL, XTRIM), an empty stream, and IDs and counters above 2^63 (XSETID).
     /// - Returns: the number of keys written.
     @discardableResult
     package static func populate(_ connection: RedisConnection, scale: Int = 200) async throws -> Int {
@@ -39,7 +42,8 @@ package enum RedisDataset {
             }
             commands.append(["HSET", "db\(database):ttlhash", "a", "1"])
             commands.append(["EXPIRE", "db\(database):ttlhash", "86400"])
-            keys += 5 + 3 + 1
+            commands += Self.streamStructures(prefix: "db\(database)")
+            keys += 5 + 3 + 1 + 4
         }
         commands.append(["SELECT", "0"])
         for batch in stride(from: 0, to: commands.count, by: 500) {
@@ -49,8 +53,38 @@ package enum RedisDataset {
         return keys
     }
 
+    /// Four streams: one whose group never read, one with tombstones and groups whose consumers own,
+    /// claimed or lack pending entries, one empty, one with IDs and counters above 2^63.
+    private static func streamStructures(prefix p: String) -> [[String]] {
+        var commands: [[String]] = [["XADD", "\(p):stream-unread", "*", "a", "1"], ["XGROUP", "CREATE", "\(p):stream-unread", "grp", "0"]]
+        let key = "\(p):stream-tombstones"
+        for i in 1...120 { commands.append(["XADD", key, "7-\(i)", "n", "\(i)", "body", String(repeating: "b", count: i % 30)]) }
+        commands += [
+            ["XGROUP", "CREATE", key, "readers", "0"],
+            ["XREADGROUP", "GROUP", "readers", "alice", "COUNT", "30", "STREAMS", key, ">"],
+            ["XREADGROUP", "GROUP", "readers", "bob", "COUNT", "10", "STREAMS", key, ">"],
+            ["XACK", key, "readers", "7-1", "7-35"],
+            ["XCLAIM", key, "readers", "carol", "0", "7-3", "7-4", "7-36"],
+            ["XGROUP", "CREATECONSUMER", key, "readers", "dave"],
+            ["XGROUP", "CREATE", key, "latecomers", "$"],
+            ["XDEL", key, "7-2", "7-50", "7-51", "7-110"],
+            ["XTRIM", key, "MAXLEN", "100"],
+            ["XGROUP", "CREATE", "\(p):stream-empty", "g", "$", "MKSTREAM"],
+            ["XADD", "\(p):stream-huge", "5-1", "a", "1"],
+            [
+                "XSETID", "\(p):stream-huge", "18446744073709551615-18446744073709551614", "ENTRIESADDED", "9223372036854775807",
+                "MAXDELETEDID", "18446744073709551615-1",
+            ],
+            ["XGROUP", "CREATE", "\(p):stream-huge", "g", "0"],
+            ["XGROUP", "SETID", "\(p):stream-huge", "g", "18446744073709551615-18446744073709551614", "ENTRIESREAD", "9223372036854775806"],
+        ]
+        return commands
+    }
+
     /// One key as restored data must match it: its type, its value in a canonical form (members sorted
     /// where the type is unordered, since hash-table iteration order changes on reload) and its TTL.
+    /// A stream's value is `XINFO STREAM … FULL`: entries, IDs, counters, groups, every pending entry
+    /// with its owner, delivery time and count, and every consumer with its seen time.
     package struct KeyState: Equatable, Sendable {
         package var type: String
         package var value: [String]
@@ -101,9 +135,7 @@ package enum RedisDataset {
                     reply = try await connection.commandExpectingSuccess(["HGETALL", name])
                     sorted = true
                 case "stream":
-                    let entries = try await connection.commandExpectingSuccess(["XRANGE", name, "-", "+"])
-                    let groups = try await connection.commandExpectingSuccess(["XINFO", "GROUPS", name])
-                    reply = .array([entries, groups])
+                    reply = try await connection.commandExpectingSuccess(["XINFO", "STREAM", name, "FULL", "COUNT", "0"])
                 default: reply = .simpleString(type)
                 }
                 var value = Self.flatten(reply)

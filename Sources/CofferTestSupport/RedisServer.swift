@@ -173,15 +173,19 @@ package final class RedisServer: Sendable {
         return "\(status) (port \(self.port)); output:\n\(tail)"
     }
 
-    /// Polls with `PING` until the server answers or exits.
+    /// Polls until the server answers or exits.
+    ///
+    /// The answer must come from this process (`INFO server` names its pid): when two tests are handed the
+    /// same free port, the loser's server fails to bind, and a mere `PING` would be answered by the winner's.
     private func waitUntilReady(timeout: Duration) async -> Bool {
         var logger = Logger(label: "coffer.test.redis-server")
         logger.logLevel = .critical
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline, self.process.isRunning {
             if let connection = try? await RedisConnection.connect(to: self.endpoint, timeout: .seconds(1), logger: logger) {
+                let info = try? await connection.info("server")
                 await connection.close()
-                return true
+                if info?.sections["server"]?["process_id"] == String(self.process.processIdentifier) { return true }
             }
             try? await Task.sleep(for: .milliseconds(25))
         }

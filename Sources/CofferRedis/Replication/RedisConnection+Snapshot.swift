@@ -46,7 +46,7 @@ extension RedisConnection {
         try await self.sendRaw(RESPEncoder().encode(["SYNC"]))
         let watchdog = await self.startWatchdog(idleTimeout: idleTimeout)
         defer { watchdog.stop() }
-        var source = ReplicationSource(connection: self, watchdog: watchdog, sink: sink, progress: progress)
+        var source = ReplicationSource(nextChunk: { try await self.takeChunk(watchdog: watchdog) }, sink: sink, progress: progress)
         source.keysTotalPerDatabase = expectedKeys
         let header = try await source.readHeaderLine()
         if header.hasPrefix("-") {
@@ -67,7 +67,7 @@ extension RedisConnection {
             }
             source.startPayload(length: length)
         }
-        let (version, keys, verified) = try await source.scanRDB()
+        let scan = try await source.scanRDB()
         let size = source.written
         if let mark {
             guard try await source.read(40) == mark else {
@@ -76,10 +76,12 @@ extension RedisConnection {
         } else if let total = source.totalLength, total != size {
             throw RedisError.protocolViolation("the RDB ended after \(size) of \(total) announced bytes")
         }
-        source.keysTotalPerDatabase = keys
+        source.keysTotalPerDatabase = scan.keysPerDatabase
         source.recording = true
         source.report(force: true)
-        return SnapshotSummary(bytes: size, diskless: mark != nil, rdbVersion: version, keysPerDatabase: keys, checksumVerified: verified)
+        return SnapshotSummary(
+            bytes: size, diskless: mark != nil, rdbVersion: scan.version, keysPerDatabase: scan.keysPerDatabase,
+            checksumVerified: scan.checksumVerified)
     }
 
     /// Writes raw bytes (the `SYNC` that turns the connection into a replication stream).

@@ -3,14 +3,18 @@ import NIOCore
 /// The RDB payload of a `SYNC`, read chunk by chunk from the connection: written to the sink as it
 /// is consumed, checksummed, and handed byte by byte to the RDB scanner.
 ///
+/// Chunks come from a closure rather than the connection itself, so that the same scanner checks an
+/// RDB held in memory (``RDBScanner/scan(_:chunkSize:)``).
+///
 /// Memory stays flat: only the chunk in hand is held. Bytes go to the sink once the scanner has
 /// consumed them, so the sink receives exactly the RDB (no framing, no `$EOF:` mark) and nothing
 /// past a failure point.
 struct ReplicationSource {
     typealias Sink = (ByteBuffer) async throws -> Void
+    /// The next chunk of bytes; nil or an error at the end of the stream.
+    typealias Chunks = () async throws -> ByteBuffer?
 
-    let connection: RedisConnection
-    let watchdog: IdleWatchdog
+    let nextChunk: Chunks
     let sink: Sink
     let progress: (SnapshotProgress) -> Void
 
@@ -34,9 +38,8 @@ struct ReplicationSource {
     var keysTotalPerDatabase: [Int: Int] = [:]
     private var lastReport = ContinuousClock.now
 
-    init(connection: RedisConnection, watchdog: IdleWatchdog, sink: @escaping Sink, progress: @escaping (SnapshotProgress) -> Void) {
-        self.connection = connection
-        self.watchdog = watchdog
+    init(nextChunk: @escaping Chunks, sink: @escaping Sink, progress: @escaping (SnapshotProgress) -> Void) {
+        self.nextChunk = nextChunk
         self.sink = sink
         self.progress = progress
     }
@@ -148,7 +151,7 @@ struct ReplicationSource {
         if let remaining = self.remainingLength, remaining <= 0 {
             throw RedisError.protocolViolation("the RDB payload ended before the RDB did (announced length too short or corrupt data)")
         }
-        guard var chunk = try await self.connection.takeChunk(watchdog: self.watchdog) else {
+        guard var chunk = try await self.nextChunk() else {
             throw RedisError.connectionClosed
         }
         if let remaining = self.remainingLength {
