@@ -44,7 +44,7 @@ struct DCSBackupController: Sendable {
         let record = DCSBackupRecord(
             id: Identifiers.uuid(), projectID: instance.projectID, instanceID: instance.id,
             name: "backup_" + WireTime.compact(now) + String(format: "%03d", Int(WireTime.epochMilliseconds(now) % 1000)),
-            backupType: "manual", backupFormat: format, status: .waiting, progress: "0.00", size: 0, remark: remark, errorCode: nil,
+            backupType: .manual, backupFormat: .rdb, status: .waiting, progress: .zero, size: 0, remark: remark, errorCode: nil,
             period: nil, isSupportRestore: false, createdAt: now, updatedAt: now, executionAt: nil, blobKey: nil, sha256: nil)
         guard try await self.store.insertBackup(record, job: try DCSBackupJob.job(for: record, now: now)) else {
             // Lost a race with another request: the database let only one task in.
