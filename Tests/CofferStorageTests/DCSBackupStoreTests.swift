@@ -184,6 +184,10 @@ struct DCSBackupStoreTests {
                     DCSBackupQuery(projectID: "P1", instanceID: "I1", begin: begin, end: end, offset: 0, limit: 3))
                 #expect(page.total == expected, "window \(String(describing: begin))…\(String(describing: end))")
                 #expect(page.items.count == min(3, expected))
+                // Past the last page the count still comes (no row carries it there).
+                let beyond = try await store.dcs.backups(
+                    DCSBackupQuery(projectID: "P1", instanceID: "I1", begin: begin, end: end, offset: expected, limit: 3))
+                #expect(beyond.total == expected && beyond.items.isEmpty)
             }
         }
     }

@@ -62,8 +62,11 @@ QUERIES = [
      f"dcs_backups WHERE project_id = 'p000' AND instance_id = 'p000-i0' AND created_at >= {NOW - 30 * DAY} AND "
      f"created_at <= {(NOW // DAY - 29) * DAY - 1}) + (SELECT COUNT(*) FROM dcs_backups WHERE project_id = 'p000' AND "
      f"instance_id = 'p000-i0' AND created_at >= {NOW // DAY * DAY} AND created_at <= {NOW}) AS BIGINT) AS n"),
-    ("DCS backups: page",
-     f"SELECT * FROM dcs_backups WHERE project_id = 'p000' AND instance_id = 'p000-i0' AND created_at >= {NOW - 30 * DAY} "
+    ("DCS backups: page, carrying total_num (same count expression as a constant column)",
+     f"SELECT dcs_backups.*, CAST((SELECT COALESCE(SUM(records), 0) FROM dcs_backup_day_counts WHERE project_id = 'p000' "
+     f"AND instance_id = 'p000-i0' AND day >= {NOW // DAY - 29} AND day <= {NOW // DAY - 1}) + (SELECT COUNT(*) FROM "
+     f"dcs_backups WHERE project_id = 'p000' AND instance_id = 'p000-i0' AND created_at >= {NOW - 30 * DAY} AND "
+     f"created_at <= {(NOW // DAY - 29) * DAY - 1}) AS BIGINT) AS total_num FROM dcs_backups WHERE project_id = 'p000' AND instance_id = 'p000-i0' AND created_at >= {NOW - 30 * DAY} "
      f"AND created_at <= {NOW} ORDER BY created_at DESC, id DESC LIMIT 10 OFFSET 0"),
     ("DCS backups: one record",
      "SELECT * FROM dcs_backups WHERE project_id = 'p000' AND instance_id = 'p000-i0' AND id = 'p000-i0-b7'"),

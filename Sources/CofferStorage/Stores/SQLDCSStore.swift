@@ -172,26 +172,31 @@ package struct SQLDCSStore: DCSStore {
 
     package func backups(_ query: DCSBackupQuery) async throws -> Page<DCSBackupRecord> {
         let window = BackupDays.Window(begin: query.begin.map(millis), end: query.end.map(millis))
+        let count = Self.countExpression(projectID: query.projectID, instanceID: query.instanceID, window: window)
         return try await self.provider.withDatabase { db in
-            let total = try await db.raw(Self.countQuery(projectID: query.projectID, instanceID: query.instanceID, window: window))
-                .first()?.decode(column: "n", as: Int64.self) ?? 0
-            let select = db.select().column("*").from("dcs_backups")
-                .where("project_id", .equal, query.projectID).where("instance_id", .equal, query.instanceID)
+            // The page carries the count as a constant column (evaluated once): one round trip, not two.
+            let select = db.select().column(SQLColumn(SQLLiteral.all, table: SQLIdentifier("dcs_backups")))
+                .column(SQLAlias(SQLGroupExpression(count), as: SQLIdentifier("total_num")))
+                .from("dcs_backups").where("project_id", .equal, query.projectID).where("instance_id", .equal, query.instanceID)
             if let begin = window.begin { select.where("created_at", .greaterThanOrEqual, begin) }
             if let end = window.end { select.where("created_at", .lessThanOrEqual, end) }
             let rows = try await select.orderBy("created_at", .descending).orderBy("id", .descending)
-                .limit(query.limit).offset(query.offset).all(decoding: BackupRow.self)
-            return Page(items: rows.map(\.record), total: Int(total))
+                .limit(query.limit).offset(query.offset).all()
+            let decoder = SQLRowDecoder()
+            let items = try rows.map { try decoder.decode(BackupRow.self, from: $0).record }
+            // An empty page (past the end, or no match) has no row to carry the count.
+            var total = try rows.first?.decode(column: "total_num", as: Int64.self)
+            if total == nil { total = try await db.raw("SELECT \(count) AS n").first()?.decode(column: "n", as: Int64.self) }
+            return Page(items: items, total: Int(total ?? 0))
         }
     }
 
     /// `total_num` without visiting every matching record: whole UTC days inside the window come from
     /// `dcs_backup_day_counts` (one row a day), and only the partial first and last days are counted in the
     /// `(project_id, instance_id, created_at, id)` index — at most two days of records, whatever the window.
-    /// One statement, so one round trip.
-    static func countQuery(projectID: String, instanceID: String, window: BackupDays.Window) -> SQLQueryString {
+    /// A constant expression of scalar subqueries, so that it can ride along the page query.
+    static func countExpression(projectID: String, instanceID: String, window: BackupDays.Window) -> SQLQueryString {
         let plan = window.plan
-        var sql: SQLQueryString = "SELECT CAST("
         var terms: [SQLQueryString] = []
         if let days = plan.days {
             var sum: SQLQueryString = """
@@ -210,8 +215,9 @@ package struct SQLDCSStore: DCSStore {
                 """)
         }
         if terms.isEmpty { terms.append("0") }  // an empty window
+        var sql: SQLQueryString = "CAST("
         for (index, term) in terms.enumerated() { sql = sql + (index == 0 ? "" : " + ") + term }
-        return sql + " AS BIGINT) AS n"
+        return sql + " AS BIGINT)"
     }
 
     // MARK: - Rows
