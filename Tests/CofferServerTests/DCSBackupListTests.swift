@@ -24,8 +24,8 @@ struct DCSBackupListTests {
             let failed = i == 3
             let record = DCSBackupRecord(
                 id: Identifiers.uuid(), projectID: server.projectID, instanceID: instance.id, name: "backup_" + WireTime.compact(at),
-                backupType: i % 2 == 0 ? "manual" : "auto", backupFormat: "rdb", status: failed ? .failed : (i == 4 ? .deleted : .succeed),
-                progress: failed ? "42.50" : "100.00", size: Int64(1000 + i), remark: i == 0 ? "first" : nil,
+                backupType: i % 2 == 0 ? .manual : .auto, backupFormat: .rdb, status: failed ? .failed : (i == 4 ? .deleted : .succeed),
+                progress: failed ? .init(hundredths: 4205) : .complete, size: Int64(1000 + i), remark: i == 0 ? "first" : nil,
                 errorCode: failed ? "dcs.08.0002" : nil, period: i % 2 == 1 ? "weekly" : nil, isSupportRestore: !failed, createdAt: at,
                 updatedAt: at.addingTimeInterval(5), executionAt: at, blobKey: nil, sha256: nil)
             try await server.parts.store.dcs.insertBackup(record)
@@ -71,7 +71,7 @@ struct DCSBackupListTests {
             let failed = try #require(records.first { $0["backup_id"] as? String == backups[3].id })
             #expect(failed["status"] as? String == "failed")
             #expect(failed["error_code"] as? String == "dcs.08.0002")
-            #expect(failed["progress"] as? String == "42.50")
+            #expect(failed["progress"] as? String == "42.05")
             #expect(failed["is_support_restore"] as? String == "FALSE")
             #expect(records.first { $0["backup_id"] as? String == backups[4].id }?["status"] as? String == "deleted")
             #expect(records.last?["created_at"] as? String == WireTime.dcs(backups[0].createdAt))

@@ -16,7 +16,7 @@ enum StoreFixtures {
     static func backup(project: String, instance: String, createdAt: Date, status: DCSBackupRecord.Status = .succeed) -> DCSBackupRecord {
         DCSBackupRecord(
             id: Identifiers.uuid(), projectID: project, instanceID: instance, name: "backup_" + WireTime.compact(createdAt),
-            backupType: "manual", backupFormat: "rdb", status: status, progress: "100.00", size: 880_232, remark: nil,
+            backupType: .manual, backupFormat: .rdb, status: status, progress: .complete, size: 880_232, remark: nil,
             errorCode: nil, period: nil, isSupportRestore: true, createdAt: createdAt, updatedAt: createdAt, executionAt: createdAt,
             blobKey: nil, sha256: nil)
     }

@@ -55,10 +55,10 @@ def cmd_seed(db, project, instance, other, count):
             status = "succeed" if roll < 0.95 else "failed" if roll < 0.98 else "expired"
             ok = status != "failed"
             yield (bid, project, inst, "backup_" + time.strftime("%Y%m%d%H%M%S", time.gmtime(created // 1000)),
-                   "auto" if auto else "manual", "rdb", status, "100.00" if ok else "0.00",
+                   "auto" if auto else "manual", "rdb", status, 10_000 if ok else 0,  # hundredths of a percent
                    rng.randrange(1 << 20, 1 << 31) if ok else 0,
                    None if auto else "before maintenance", None if ok else "dcs.08.0001",
-                   "02:00-03:00" if auto else None, "TRUE" if status == "succeed" else "FALSE",
+                   "02:00-03:00" if auto else None, 1 if status == "succeed" else 0,
                    created, created + rng.randrange(5_000, 300_000), created if auto else None,
                    f"dcs/{project}/{inst}/{bid}.rdb" if ok else None, f"{rng.getrandbits(256):064x}" if ok else None)
 
@@ -70,6 +70,12 @@ def cmd_seed(db, project, instance, other, count):
     conn.executemany("INSERT INTO dcs_backups (id, project_id, instance_id, name, backup_type, backup_format, status,"
                      " progress, size, remark, error_code, period, is_support_restore, created_at, updated_at,"
                      " execution_at, blob_key, sha256) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows())
+    # The server keeps per-day counts in the inserting transaction; a bulk insert behind its back must add
+    # them itself (the same aggregate as migration 0006's backfill), or total_num would miss these rows.
+    conn.execute("INSERT INTO dcs_backup_day_counts (project_id, instance_id, day, records)"
+                 " SELECT project_id, instance_id, created_at / 86400000, count(*) FROM dcs_backups"
+                 " WHERE project_id = ? GROUP BY project_id, instance_id, created_at / 86400000"
+                 " ON CONFLICT (project_id, instance_id, day) DO UPDATE SET records = records + excluded.records", (project,))
     conn.execute("COMMIT")
     # Fold the WAL into the main file so the restarted server opens a settled database.
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -768,6 +768,10 @@ def test_busy_instance(dcs, redis_factory: RedisFactory, redis_version: str):
 def test_concurrent_requests_start_one_backup(coffer, dcs, redis_factory: RedisFactory, redis_version: str):
     """Eight clients ask at once: exactly one backup is accepted, the others are DCS.4096."""
     server = redis_factory.start(extra_args=backup_redis_args("yes", redis_version))
+    # The accepted backup must outlast the eight requests even on a loaded machine (an empty server's snapshot
+    # takes milliseconds, after which a late request is rightly accepted): a few seconds of snapshot.
+    fill_slow(server)
+    server.command("CONFIG", "SET", "rdb-key-save-delay", str(SLOW_DELAY_US))
     instance_id = create_adopting_instance(dcs, unique_name("bk-race"), server).instances[0].instance_id
     credentials = BasicCredentials(coffer.admin_access_key, coffer.admin_secret_key, coffer.project_id)
     clients = [dcs_client(coffer.url, credentials) for _ in range(8)]
@@ -786,6 +790,7 @@ def test_concurrent_requests_start_one_backup(coffer, dcs, redis_factory: RedisF
     accepted = [o for o in outcomes if o != "DCS.4096"]
     assert len(accepted) == 1, outcomes
     assert [r["backup_id"] for r in list_records(dcs, instance_id)] == accepted
+    server.command("CONFIG", "SET", "rdb-key-save-delay", "0")
     assert wait_for_backup(dcs, instance_id, accepted[0])[0]["status"] == "succeed"
 
 

@@ -7,17 +7,49 @@ package struct DCSBackupRecord: Sendable, Equatable {
         case waiting, backuping, succeed, failed, expired, deleted
     }
 
+    /// Who started the backup: a user (`manual`) or the instance's backup policy (`auto`).
+    package enum BackupType: String, Sendable, Codable, CaseIterable {
+        case manual, auto
+    }
+
+    /// The snapshot format.
+    package enum Format: String, Sendable, Codable, CaseIterable {
+        case rdb, aof
+    }
+
+    /// Completion in hundredths of a percent (0…10000): exact, so `42.10` stays `42.10` from the job
+    /// through storage to the wire, where the DTO alone turns it into the string the API shows.
+    package struct Progress: Sendable, Equatable, Comparable {
+        package var hundredths: Int
+
+        package static let zero = Progress(hundredths: 0)
+        package static let complete = Progress(hundredths: 10_000)
+
+        /// Clamped to 0…10000.
+        package init(hundredths: Int) {
+            self.hundredths = min(max(hundredths, 0), 10_000)
+        }
+
+        /// From a fraction 0…1, rounded to the nearest hundredth of a percent; not-a-number counts as zero.
+        package init(fraction: Double) {
+            guard fraction.isFinite else {
+                self.init(hundredths: fraction == .infinity ? 10_000 : 0)
+                return
+            }
+            self.init(hundredths: Int((min(max(fraction, 0), 1) * 10_000).rounded()))
+        }
+
+        package static func < (lhs: Progress, rhs: Progress) -> Bool { lhs.hundredths < rhs.hundredths }
+    }
+
     package var id: String
     package var projectID: String
     package var instanceID: String
     package var name: String
-    /// `manual` | `auto`.
-    package var backupType: String
-    /// `rdb` | `aof`.
-    package var backupFormat: String
+    package var backupType: BackupType
+    package var backupFormat: Format
     package var status: Status
-    /// Percentage as the wire shows it, e.g. `"100.00"`.
-    package var progress: String
+    package var progress: Progress
     package var size: Int64
     package var remark: String?
     /// `dcs.08.000x` when the backup failed.
@@ -33,8 +65,8 @@ package struct DCSBackupRecord: Sendable, Equatable {
     package var sha256: String?
 
     package init(
-        id: String, projectID: String, instanceID: String, name: String, backupType: String, backupFormat: String,
-        status: Status, progress: String, size: Int64, remark: String?, errorCode: String?, period: String?,
+        id: String, projectID: String, instanceID: String, name: String, backupType: BackupType, backupFormat: Format,
+        status: Status, progress: Progress, size: Int64, remark: String?, errorCode: String?, period: String?,
         isSupportRestore: Bool, createdAt: Date, updatedAt: Date, executionAt: Date?, blobKey: String?, sha256: String?
     ) {
         self.id = id

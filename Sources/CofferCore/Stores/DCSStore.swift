@@ -20,7 +20,8 @@ package protocol DCSStore: Sendable {
     func backup(projectID: String, instanceID: String, id: String) async throws -> DCSBackupRecord?
     func updateBackup(_ record: DCSBackupRecord) async throws
     /// Records progress of a running backup (a narrow write, so it never overwrites a final state).
-    func updateBackupProgress(projectID: String, id: String, progress: String, at: Date) async throws
+    func updateBackupProgress(projectID: String, id: String, progress: DCSBackupRecord.Progress, at: Date) async throws
+    /// A page, newest first, with the exact number of matching records (every status, `deleted` included).
     func backups(_ query: DCSBackupQuery) async throws -> Page<DCSBackupRecord>
 }
 

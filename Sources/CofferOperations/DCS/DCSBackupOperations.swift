@@ -25,7 +25,7 @@ package struct DCSBackupOperations: Sendable {
         let record = DCSBackupRecord(
             id: Identifiers.uuid(), projectID: instance.projectID, instanceID: instance.id,
             name: "backup_" + WireTime.compact(now) + String(format: "%03d", Int(WireTime.epochMilliseconds(now) % 1000)),
-            backupType: "manual", backupFormat: "rdb", status: .waiting, progress: "0.00", size: 0, remark: remark, errorCode: nil,
+            backupType: .manual, backupFormat: .rdb, status: .waiting, progress: .zero, size: 0, remark: remark, errorCode: nil,
             period: nil, isSupportRestore: false, createdAt: now, updatedAt: now, executionAt: nil, blobKey: nil, sha256: nil)
         // The unique index on active jobs decides between racing requests; the busy error comes from what it found.
         if case .busy(let occupant) = try await self.store.insertBackup(record, job: try DCSBackupJob.job(for: record, now: now)) {

@@ -61,7 +61,7 @@ package struct DCSBackupJob: JobHandler {
         }
         let started = self.clock()
         record.status = .backuping
-        record.progress = "0.00"
+        record.progress = .zero
         record.executionAt = started
         record.updatedAt = started
         try await self.store.updateBackup(record)
@@ -76,7 +76,7 @@ package struct DCSBackupJob: JobHandler {
             let summary = try await self.pull(instance: instance, record: record, into: writer)
             let blob = try await writer.commit()
             record.status = .succeed
-            record.progress = "100.00"
+            record.progress = .complete
             record.size = blob.size
             record.sha256 = blob.sha256
             record.blobKey = blob.key
@@ -129,14 +129,14 @@ package struct DCSBackupJob: JobHandler {
         let latest = LatestProgress()
         return try await withThrowingTaskGroup(of: SnapshotSummary?.self) { group in
             group.addTask {
-                var recorded: String?
+                var recorded: DCSBackupRecord.Progress?
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .seconds(1))
                     guard let fraction = latest.value.withLock({ $0 })?.fraction else { continue }
-                    let text = String(format: "%.2f", min(99.99, fraction * 100))
-                    if text != recorded {
-                        try? await self.store.updateBackupProgress(projectID: record.projectID, id: record.id, progress: text, at: self.clock())
-                        recorded = text
+                    let progress = min(DCSBackupRecord.Progress(hundredths: 9_999), DCSBackupRecord.Progress(fraction: fraction))
+                    if progress != recorded {
+                        try? await self.store.updateBackupProgress(projectID: record.projectID, id: record.id, progress: progress, at: self.clock())
+                        recorded = progress
                     }
                 }
                 return nil

@@ -38,7 +38,8 @@ struct OperationsController: Sendable {
             throw request.family.internalError
         }
         var headers = HTTPFields()
-        headers[.contentType] = "application/yaml"
+        // A charset, or clients guess one (Python's requests chardet-guesses non-text types and may pick another).
+        headers[.contentType] = "application/yaml; charset=utf-8"
         return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }
 }

@@ -2,6 +2,9 @@ import CofferCore
 
 /// A `BackupRecordResponse`: strings stay strings (`progress`, `is_support_restore`), `size` is an
 /// integer, and `period`/`error_code` are strings or absent, never `{}` (reference 2.9).
+///
+/// The only place the wire forms exist: the record is typed (a flag, hundredths of a percent, enums),
+/// and this type turns it into `"TRUE"`/`"FALSE"` and `"42.10"`.
 struct BackupRecordDTO: Encodable {
     var record: DCSBackupRecord
 
@@ -20,16 +23,23 @@ struct BackupRecordDTO: Encodable {
         try c.encode(r.name, forKey: .backupName)
         try c.encode(r.instanceID, forKey: .instanceID)
         try c.encode(r.size, forKey: .size)
-        try c.encode(r.backupType, forKey: .backupType)
+        try c.encode(r.backupType.rawValue, forKey: .backupType)
         try c.encode(WireTime.dcs(r.createdAt), forKey: .createdAt)
         try c.encode(WireTime.dcs(r.updatedAt), forKey: .updatedAt)
-        try c.encode(r.progress, forKey: .progress)
+        try c.encode(Self.wire(r.progress), forKey: .progress)
         try c.encodeIfPresent(r.errorCode, forKey: .errorCode)
         try c.encodeIfPresent(r.remark, forKey: .remark)
         try c.encode(r.status.rawValue, forKey: .status)
         try c.encode(r.isSupportRestore ? "TRUE" : "FALSE", forKey: .isSupportRestore)
-        try c.encode(r.backupFormat, forKey: .backupFormat)
+        try c.encode(r.backupFormat.rawValue, forKey: .backupFormat)
         try c.encodeIfPresent(r.executionAt.map(WireTime.dcs), forKey: .executionAt)
+    }
+
+    /// `"42.10"`: the percentage with exactly two decimals, as `%.2f` printed it (without Foundation's
+    /// formatter, which costs more than the rest of the record on a list page).
+    static func wire(_ progress: DCSBackupRecord.Progress) -> String {
+        let fraction = progress.hundredths % 100
+        return "\(progress.hundredths / 100)." + (fraction < 10 ? "0" : "") + "\(fraction)"
     }
 }
 

@@ -84,6 +84,44 @@ package enum Migrations {
                 "ALTER TABLE users ADD COLUMN login_failures INTEGER NOT NULL DEFAULT 0",
                 "ALTER TABLE users ADD COLUMN locked_until BIGINT",
             ]),
+        Migration(
+            id: "0006_dcs_typed_backups",
+            [
+                // Typed columns (the wire strings 'TRUE'/'FALSE' and "42.10" live in the DTO only). Neither engine
+                // changes a column's type in place the same way, so: a new table, every row copied with its values
+                // converted, the old one dropped, the new one renamed, the index recreated.
+                """
+                CREATE TABLE dcs_backups_typed (id TEXT PRIMARY KEY, project_id TEXT NOT NULL, instance_id TEXT NOT NULL,
+                  name TEXT NOT NULL, backup_type TEXT NOT NULL, backup_format TEXT NOT NULL, status TEXT NOT NULL,
+                  progress INTEGER NOT NULL, size BIGINT NOT NULL, remark TEXT, error_code TEXT, period TEXT,
+                  is_support_restore INTEGER NOT NULL, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL,
+                  execution_at BIGINT, blob_key TEXT, sha256 TEXT)
+                """,
+                // progress: "42.10" → 4210 (hundredths of a percent); is_support_restore: 'TRUE' → 1, anything else → 0.
+                """
+                INSERT INTO dcs_backups_typed (id, project_id, instance_id, name, backup_type, backup_format, status, progress,
+                  size, remark, error_code, period, is_support_restore, created_at, updated_at, execution_at, blob_key, sha256)
+                SELECT id, project_id, instance_id, name, backup_type, backup_format, status,
+                  CAST(ROUND(CAST(progress AS DOUBLE PRECISION) * 100) AS INTEGER), size, remark, error_code, period,
+                  CASE WHEN is_support_restore = 'TRUE' THEN 1 ELSE 0 END, created_at, updated_at, execution_at, blob_key, sha256
+                FROM dcs_backups
+                """,
+                "DROP TABLE dcs_backups",
+                "ALTER TABLE dcs_backups_typed RENAME TO dcs_backups",
+                // The list query: one project, one instance, a created_at range, newest first.
+                "CREATE INDEX dcs_backups_by_instance_time ON dcs_backups (project_id, instance_id, created_at, id)",
+                // Records per (project, instance, UTC day), kept in the inserting transaction: the list's total_num
+                // sums whole days here and counts only the partial first and last days in the index above.
+                """
+                CREATE TABLE dcs_backup_day_counts (project_id TEXT NOT NULL, instance_id TEXT NOT NULL, day BIGINT NOT NULL,
+                  records BIGINT NOT NULL, PRIMARY KEY (project_id, instance_id, day))
+                """,
+                """
+                INSERT INTO dcs_backup_day_counts (project_id, instance_id, day, records)
+                SELECT project_id, instance_id, created_at / 86400000, COUNT(*) FROM dcs_backups
+                GROUP BY project_id, instance_id, created_at / 86400000
+                """,
+            ]),
         // DDM ids start at 0100 so they never collide with the DCS line of migrations (0004, 0005, …).
         Migration(
             id: "0100_ddm",

@@ -102,7 +102,7 @@ package struct SQLDCSStore: DCSStore {
             ).all().map { try $0.string("blob_key") }
             try await db.raw(
                 """
-                UPDATE dcs_backups SET status = 'deleted', is_support_restore = 'FALSE', updated_at = \(bind: millis(date))
+                UPDATE dcs_backups SET status = 'deleted', is_support_restore = 0, updated_at = \(bind: millis(date))
                 WHERE project_id = \(bind: projectID) AND instance_id = \(bind: id) AND status <> 'deleted'
                 """
             ).run()
@@ -119,57 +119,51 @@ package struct SQLDCSStore: DCSStore {
     // MARK: - Backups
 
     package func insertBackup(_ record: DCSBackupRecord) async throws {
-        try await self.provider.withDatabase { db in try await Self.insert(record, on: db) }
+        try await self.provider.withTransaction { db in try await Self.insert(record, on: db) }
     }
 
     package func insertBackup(_ record: DCSBackupRecord, job: Job) async throws -> EnqueueResult {
         try await SQLJobStore.insertIfIdle(job, provider: self.provider) { db in try await Self.insert(record, on: db) }
     }
 
+    /// The record and its day's count, in the caller's transaction: the count table is exact only if the two
+    /// never part. Records are never removed and never change project, instance or `created_at` (a deleted
+    /// backup stays listed as `deleted`), so inserting is the only write that moves a count.
     private static func insert(_ record: DCSBackupRecord, on db: any SQLDatabase) async throws {
+        let row = BackupRow(record)
+        try await db.insert(into: "dcs_backups").model(row, nilEncodingStrategy: .asNil).run()
         try await db.raw(
             """
-            INSERT INTO dcs_backups (id, project_id, instance_id, name, backup_type, backup_format, status, progress, size,
-              remark, error_code, period, is_support_restore, created_at, updated_at, execution_at, blob_key, sha256)
-            VALUES (\(bind: record.id), \(bind: record.projectID), \(bind: record.instanceID), \(bind: record.name),
-              \(bind: record.backupType), \(bind: record.backupFormat), \(bind: record.status.rawValue), \(bind: record.progress),
-              \(bind: record.size), \(bind: record.remark), \(bind: record.errorCode), \(bind: record.period),
-              \(bind: record.isSupportRestore ? "TRUE" : "FALSE"), \(bind: millis(record.createdAt)),
-              \(bind: millis(record.updatedAt)), \(bind: millis(record.executionAt)), \(bind: record.blobKey), \(bind: record.sha256))
+            INSERT INTO dcs_backup_day_counts (project_id, instance_id, day, records)
+            VALUES (\(bind: row.projectID), \(bind: row.instanceID), \(bind: BackupDays.day(row.createdAt)), 1)
+            ON CONFLICT (project_id, instance_id, day) DO UPDATE SET records = dcs_backup_day_counts.records + 1
             """
         ).run()
     }
 
     package func backup(projectID: String, instanceID: String, id: String) async throws -> DCSBackupRecord? {
         try await self.provider.withDatabase { db in
-            try await db.raw(
-                """
-                SELECT * FROM dcs_backups WHERE project_id = \(bind: projectID) AND instance_id = \(bind: instanceID) AND id = \(bind: id)
-                """
-            ).first().map(Self.backup)
+            try await db.select().column("*").from("dcs_backups").where("project_id", .equal, projectID)
+                .where("instance_id", .equal, instanceID).where("id", .equal, id)
+                .first(decoding: BackupRow.self)?.record
         }
     }
 
     package func updateBackup(_ record: DCSBackupRecord) async throws {
+        let columns = try SQLQueryEncoder(nilEncodingStrategy: .asNil).encode(BackupRow(record))
+            .filter { !BackupRow.fixedColumns.contains($0.0) }
         try await self.provider.withDatabase { db in
-            try await db.raw(
-                """
-                UPDATE dcs_backups SET status = \(bind: record.status.rawValue), progress = \(bind: record.progress),
-                  size = \(bind: record.size), remark = \(bind: record.remark), error_code = \(bind: record.errorCode),
-                  is_support_restore = \(bind: record.isSupportRestore ? "TRUE" : "FALSE"),
-                  updated_at = \(bind: millis(record.updatedAt)), execution_at = \(bind: millis(record.executionAt)),
-                  blob_key = \(bind: record.blobKey), sha256 = \(bind: record.sha256)
-                WHERE project_id = \(bind: record.projectID) AND id = \(bind: record.id)
-                """
-            ).run()
+            try await columns.reduce(db.update("dcs_backups")) { $0.set(SQLColumn($1.0), to: $1.1) }
+                .where("project_id", .equal, record.projectID).where("id", .equal, record.id)
+                .run()
         }
     }
 
-    package func updateBackupProgress(projectID: String, id: String, progress: String, at date: Date) async throws {
+    package func updateBackupProgress(projectID: String, id: String, progress: DCSBackupRecord.Progress, at date: Date) async throws {
         try await self.provider.withDatabase { db in
             try await db.raw(
                 """
-                UPDATE dcs_backups SET progress = \(bind: progress), updated_at = \(bind: millis(date))
+                UPDATE dcs_backups SET progress = \(bind: progress.hundredths), updated_at = \(bind: millis(date))
                 WHERE project_id = \(bind: projectID) AND id = \(bind: id) AND status = 'backuping'
                 """
             ).run()
@@ -177,19 +171,53 @@ package struct SQLDCSStore: DCSStore {
     }
 
     package func backups(_ query: DCSBackupQuery) async throws -> Page<DCSBackupRecord> {
-        try await self.provider.withDatabase { db in
-            func filtered(_ select: SQLSelectBuilder) -> SQLSelectBuilder {
-                select.from("dcs_backups").where("project_id", .equal, query.projectID).where("instance_id", .equal, query.instanceID)
-                if let begin = query.begin { select.where("created_at", .greaterThanOrEqual, millis(begin)) }
-                if let end = query.end { select.where("created_at", .lessThanOrEqual, millis(end)) }
-                return select
-            }
-            let total = try await filtered(db.select().column(SQLFunction("count", args: SQLLiteral.all), as: "n")).first()?
-                .decode(column: "n", as: Int64.self) ?? 0
-            let rows = try await filtered(db.select().column("*")).orderBy("created_at", .descending).orderBy("id", .descending)
+        let window = BackupDays.Window(begin: query.begin.map(millis), end: query.end.map(millis))
+        let count = Self.countExpression(projectID: query.projectID, instanceID: query.instanceID, window: window)
+        return try await self.provider.withDatabase { db in
+            // The page carries the count as a constant column (evaluated once): one round trip, not two.
+            let select = db.select().column(SQLColumn(SQLLiteral.all, table: SQLIdentifier("dcs_backups")))
+                .column(SQLAlias(SQLGroupExpression(count), as: SQLIdentifier("total_num")))
+                .from("dcs_backups").where("project_id", .equal, query.projectID).where("instance_id", .equal, query.instanceID)
+            if let begin = window.begin { select.where("created_at", .greaterThanOrEqual, begin) }
+            if let end = window.end { select.where("created_at", .lessThanOrEqual, end) }
+            let rows = try await select.orderBy("created_at", .descending).orderBy("id", .descending)
                 .limit(query.limit).offset(query.offset).all()
-            return Page(items: try rows.map(Self.backup), total: Int(total))
+            let decoder = SQLRowDecoder()
+            let items = try rows.map { try decoder.decode(BackupRow.self, from: $0).record }
+            // An empty page (past the end, or no match) has no row to carry the count.
+            var total = try rows.first?.decode(column: "total_num", as: Int64.self)
+            if total == nil { total = try await db.raw("SELECT \(count) AS n").first()?.decode(column: "n", as: Int64.self) }
+            return Page(items: items, total: Int(total ?? 0))
         }
+    }
+
+    /// `total_num` without visiting every matching record: whole UTC days inside the window come from
+    /// `dcs_backup_day_counts` (one row a day), and only the partial first and last days are counted in the
+    /// `(project_id, instance_id, created_at, id)` index — at most two days of records, whatever the window.
+    /// A constant expression of scalar subqueries, so that it can ride along the page query.
+    static func countExpression(projectID: String, instanceID: String, window: BackupDays.Window) -> SQLQueryString {
+        let plan = window.plan
+        var terms: [SQLQueryString] = []
+        if let days = plan.days {
+            var sum: SQLQueryString = """
+                (SELECT COALESCE(SUM(records), 0) FROM dcs_backup_day_counts
+                  WHERE project_id = \(bind: projectID) AND instance_id = \(bind: instanceID)
+                """
+            if let first = days.first { sum = sum + " AND day >= \(bind: first)" }
+            if let last = days.last { sum = sum + " AND day <= \(bind: last)" }
+            terms.append(sum + ")")
+        }
+        for range in plan.ranges {
+            terms.append(
+                """
+                (SELECT COUNT(*) FROM dcs_backups WHERE project_id = \(bind: projectID) AND instance_id = \(bind: instanceID)
+                  AND created_at >= \(bind: range.lowerBound) AND created_at <= \(bind: range.upperBound))
+                """)
+        }
+        if terms.isEmpty { terms.append("0") }  // an empty window
+        var sql: SQLQueryString = "CAST("
+        for (index, term) in terms.enumerated() { sql = sql + (index == 0 ? "" : " + ") + term }
+        return sql + " AS BIGINT)"
     }
 
     // MARK: - Rows
@@ -207,21 +235,6 @@ package struct SQLDCSStore: DCSStore {
             createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at"))
     }
 
-    private static func backup(_ row: any SQLRow) throws -> DCSBackupRecord {
-        guard let status = DCSBackupRecord.Status(rawValue: try row.string("status")) else {
-            throw StorageError.corrupt("dcs_backups.status \(try row.string("status"))")
-        }
-        return DCSBackupRecord(
-            id: try row.string("id"), projectID: try row.string("project_id"), instanceID: try row.string("instance_id"),
-            name: try row.string("name"), backupType: try row.string("backup_type"), backupFormat: try row.string("backup_format"),
-            status: status, progress: try row.string("progress"), size: try row.decode(column: "size", as: Int64.self),
-            remark: try row.optionalString("remark"), errorCode: try row.optionalString("error_code"),
-            period: try row.optionalString("period"), isSupportRestore: try row.string("is_support_restore") == "TRUE",
-            createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at"),
-            executionAt: try row.optionalDate("execution_at"), blobKey: try row.optionalString("blob_key"),
-            sha256: try row.optionalString("sha256"))
-    }
-
     private static func json(_ value: some Encodable) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -232,5 +245,73 @@ package struct SQLDCSStore: DCSStore {
         // LIKE has no portable ESCAPE default; Coffer's names cannot contain % or _ wildcards that matter
         // except `_`, which is allowed in names: match it literally by leaving it (a `_` matches itself too).
         text.replacingOccurrences(of: "%", with: "")
+    }
+}
+
+/// A `dcs_backups` row, column for column: the one place the storage form of a backup record is spelled out
+/// (style guide §3 #6: TEXT ids and enums, BIGINT epoch milliseconds, INTEGER flags and counters).
+private struct BackupRow: Codable, Sendable {
+    var id: String
+    var projectID: String
+    var instanceID: String
+    var name: String
+    var backupType: DCSBackupRecord.BackupType
+    var backupFormat: DCSBackupRecord.Format
+    var status: DCSBackupRecord.Status
+    /// Hundredths of a percent, 0…10000.
+    var progress: Int
+    var size: Int64
+    var remark: String?
+    var errorCode: String?
+    var period: String?
+    /// 0 or 1.
+    var isSupportRestore: Int
+    var createdAt: Int64
+    var updatedAt: Int64
+    var executionAt: Int64?
+    var blobKey: String?
+    var sha256: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id, projectID = "project_id", instanceID = "instance_id", name, backupType = "backup_type"
+        case backupFormat = "backup_format", status, progress, size, remark, errorCode = "error_code", period
+        case isSupportRestore = "is_support_restore", createdAt = "created_at", updatedAt = "updated_at"
+        case executionAt = "execution_at", blobKey = "blob_key", sha256
+    }
+
+    /// Set once at creation: `updateBackup` leaves them alone (the day counts rely on project, instance and
+    /// `created_at` never moving).
+    static let fixedColumns: Set<String> = Set(
+        [CodingKeys.id, .projectID, .instanceID, .name, .backupType, .backupFormat, .period, .createdAt].map(\.stringValue))
+
+    init(_ record: DCSBackupRecord) {
+        self.id = record.id
+        self.projectID = record.projectID
+        self.instanceID = record.instanceID
+        self.name = record.name
+        self.backupType = record.backupType
+        self.backupFormat = record.backupFormat
+        self.status = record.status
+        self.progress = record.progress.hundredths
+        self.size = record.size
+        self.remark = record.remark
+        self.errorCode = record.errorCode
+        self.period = record.period
+        self.isSupportRestore = record.isSupportRestore ? 1 : 0
+        self.createdAt = millis(record.createdAt)
+        self.updatedAt = millis(record.updatedAt)
+        self.executionAt = millis(record.executionAt)
+        self.blobKey = record.blobKey
+        self.sha256 = record.sha256
+    }
+
+    var record: DCSBackupRecord {
+        DCSBackupRecord(
+            id: self.id, projectID: self.projectID, instanceID: self.instanceID, name: self.name, backupType: self.backupType,
+            backupFormat: self.backupFormat, status: self.status, progress: DCSBackupRecord.Progress(hundredths: self.progress),
+            size: self.size, remark: self.remark, errorCode: self.errorCode, period: self.period,
+            isSupportRestore: self.isSupportRestore != 0, createdAt: WireTime.date(epochMilliseconds: self.createdAt),
+            updatedAt: WireTime.date(epochMilliseconds: self.updatedAt),
+            executionAt: self.executionAt.map { WireTime.date(epochMilliseconds: $0) }, blobKey: self.blobKey, sha256: self.sha256)
     }
 }
