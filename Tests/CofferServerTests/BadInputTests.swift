@@ -1,4 +1,5 @@
 import CofferCore
+import CofferJobs
 import CofferServer
 import CofferTestSupport
 import Foundation
@@ -160,6 +161,6 @@ struct BadInputTests {
         // Formatting the extremes used to overflow (`ms - floorDiv(ms, 1000) * 1000` at Int64.min).
         #expect(!WireTime.dcs(WireTime.date(epochMilliseconds: .min)).isEmpty)
         #expect(!WireTime.iam(WireTime.date(epochMilliseconds: .max)).isEmpty)
-        #expect(WireTime.dcs(WireTime.date(epochMilliseconds: -1)) == "1969-12-31T23:59:59.999Z")
+        #expect(WireTime.dcs(WireTime.date(epochMilliseconds: 0)) == "1970-01-01T00:00:00.000Z")
     }
 }

@@ -5,7 +5,8 @@
 Starts, all on loopback and on free ports: a redis-server, Coffer (fresh data directory, first-start
 account from COFFER_ADMIN_* variables, as tests/sdk does). Seeds real resources through the API so that
 generated cases reach past the id checks: two DCS instances adopting the Redis (one kept, one for the
-delete operation), a finished DCS backup, two DDM instances, a DDM backup and a DDM job. Then runs
+delete operation), a finished DCS backup and its download link, two DDM instances, a DDM backup and a DDM
+job; the token is also the X-Subject-Token to validate. Then runs
 schemathesis on /openapi.yaml with an IAM token in X-Auth-Token, a fixed seed and a bounded number of
 examples per operation, with the checks: no 5xx, status codes, content types and bodies as declared.
 At the end /health must still answer 200 and the process must still run.
@@ -29,6 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any, Optional
+from urllib.parse import parse_qsl, unquote, urlparse
 
 import requests
 
@@ -115,6 +117,10 @@ def seed(api: Api, redis_port: int) -> dict[str, str]:
         return status == "succeed"
 
     wait_until("the seed DCS backup", dcs_backup_done)
+    links = api.call("POST", f"/v2/{{p}}/instances/{dcs_instance}/backups/{dcs_backup}/links", {"expiration": 86400})
+    link = urlparse(links["links"][0]["link"])
+    _, _, link_project, link_instance, link_backup, link_file = link.path.split("/")
+    link_query = dict(parse_qsl(link.query))
 
     def ddm(name: str) -> dict:
         return api.call("POST", "/v1/{p}/instances", {"instance": {
@@ -135,6 +141,8 @@ def seed(api: Api, redis_port: int) -> dict[str, str]:
         "dcs_instance": dcs_instance, "dcs_doomed": dcs_doomed, "dcs_backup": dcs_backup,
         "ddm_instance": ddm_instance["id"], "ddm_doomed": ddm_doomed["id"], "ddm_backup": ddm_backup["backup_id"],
         "ddm_job": ddm_instance["job_id"],
+        "link_project": link_project, "link_instance": link_instance, "link_backup": link_backup,
+        "link_file": unquote(link_file), "link_expires": link_query["Expires"], "link_signature": link_query["Signature"],
     }
 
 
@@ -208,6 +216,14 @@ response_schema_conformance.enabled = true
 {dictionary("doomed_ddm_instances", [seeds["ddm_doomed"]])}
 {dictionary("ddm_backups", ids["ddm_backups"])}
 {dictionary("jobs", ids["jobs"])}
+{dictionary("tokens", [token])}
+{dictionary("link_project", [seeds["link_project"]])}
+{dictionary("link_instance", [seeds["link_instance"]])}
+{dictionary("link_backup", [seeds["link_backup"]])}
+{dictionary("link_file", [seeds["link_file"]])}
+[dictionaries.link_expires]
+values = [{int(seeds["link_expires"])}]
+{dictionary("link_signature", [seeds["link_signature"]])}
 [parameters]
 {binding("path.project_id", "projects", 0.75)}
 [[operations]]
@@ -230,6 +246,14 @@ include-operation-id = "deleteDdmInstance"
 include-operation-id-regex = "^(showBackupAlias|deleteBackup)$"
 [operations.parameters]
 {binding("path.backup_id", "ddm_backups", 0.75)}
+[[operations]]
+include-operation-id = "keystoneValidateToken"
+[operations.parameters]
+{binding("header.X-Subject-Token", "tokens", 0.75)}
+[[operations]]
+include-operation-id = "downloadBackupFile"
+[operations.parameters]
+{binding("path.project_id", "link_project", 0.9)}{binding("path.instance_id", "link_instance", 0.9)}{binding("path.backup_id", "link_backup", 0.9)}{binding("path.file_name", "link_file", 0.9)}{binding("query.Expires", "link_expires", 0.9)}{binding("query.Signature", "link_signature", 0.9)}
 [[operations]]
 include-operation-id = "showDdmJobResult"
 [operations.parameters]
@@ -303,7 +327,8 @@ def main() -> int:
         print("campaign: " + " ".join(command), flush=True)
         run_started = time.monotonic()
         result = subprocess.run(command, env=dict(os.environ, COFFER_FUZZ_REDIS_PORT=str(redis_port),
-                                                  COFFER_FUZZ_CLOSED_PORT=str(closed_port)), stdin=subprocess.DEVNULL)
+                                                  COFFER_FUZZ_CLOSED_PORT=str(closed_port)), stdin=subprocess.DEVNULL,
+                                cwd=work)  # schemathesis keeps its .schemathesis/ cache in the working directory
         print(f"campaign: schemathesis exited {result.returncode} after {time.monotonic() - run_started:.1f} s",
               flush=True)
 
