@@ -119,7 +119,7 @@ def seed(api: Api, redis_port: int) -> dict[str, str]:
     wait_until("the seed DCS backup", dcs_backup_done)
     links = api.call("POST", f"/v2/{{p}}/instances/{dcs_instance}/backups/{dcs_backup}/links", {"expiration": 86400})
     link = urlparse(links["links"][0]["link"])
-    _, _, link_project, link_instance, link_backup, link_file = link.path.split("/")
+    _, _, _, link_project, link_instance, link_backup, link_file = link.path.split("/")
     link_query = dict(parse_qsl(link.query))
 
     def ddm(name: str) -> dict:
