@@ -37,6 +37,8 @@ import requests
 HERE = Path(__file__).resolve().parent
 REGION = "local-1"
 READY_TIMEOUT_S = 30.0
+#: A well-formed project id that is not the caller's: every authenticated route must answer its declared 401.
+FOREIGN_PROJECT = "f" * 32
 
 
 def free_port() -> int:
@@ -154,8 +156,8 @@ def write_config(path: Path, *, url: str, token: str, project_id: str, seeds: di
                  seed_value: int, report_dir: Path) -> None:
     """The schemathesis configuration: checks, bounds, determinism, and real ids as path parameters.
 
-    `project_id` is the caller's project in 3 cases out of 4 (dictionary binding): the fourth keeps the generated
-    value, so malformed and foreign project ids are exercised too."""
+    `project_id` is the caller's project in half the cases, a well-formed foreign one (401) in an eighth (dictionary
+    binding); the rest keep the generated value, so malformed project ids (400) are exercised too."""
     ids = {
         "instances": [seeds["dcs_instance"]],
         "backups": [seeds["dcs_backup"]],
@@ -208,7 +210,7 @@ status_code_conformance.enabled = true
 content_type_conformance.enabled = true
 response_schema_conformance.enabled = true
 
-{dictionary("projects", [project_id])}
+{dictionary("projects", [project_id, project_id, FOREIGN_PROJECT])}
 {dictionary("instances", ids["instances"])}
 {dictionary("doomed_instances", [seeds["dcs_doomed"]])}
 {dictionary("backups", ids["backups"])}
