@@ -31,12 +31,56 @@ struct SpecAndOperationsTests {
         }
     }
 
-    @Test("The served /openapi.yaml is docs/openapi.yaml")
+    static let resourcePath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Sources/CofferServer/Resources/openapi.yaml")
+
+    /// The error bodies a response may declare: each service's own form (reference section 7).
+    static let errorSchemas = Set(["DcsError", "GatewayError", "IamError", "DdmError"].map { "#/components/schemas/" + $0 })
+
+    @Test("docs/openapi.yaml links to the served resource; /openapi.yaml parses and every operation declares its errors")
     func servesSpec() async throws {
+        // A copy would drift: docs/ must be a symbolic link to the one file the server bundles.
+        let target = try FileManager.default.destinationOfSymbolicLink(atPath: Self.specPath.path)
+        #expect(target == "../Sources/CofferServer/Resources/openapi.yaml")
+        let resource = try String(contentsOf: Self.resourcePath, encoding: .utf8)
         try await TestServer.run { server in
             let reply = try await server.raw(.get, "/openapi.yaml")
             #expect(reply.status == .ok)
-            #expect(String(buffer: reply.body) == (try String(contentsOf: Self.specPath, encoding: .utf8)))
+            #expect(reply.headers[.contentType] == "application/yaml")
+            let served = String(buffer: reply.body)
+            #expect(served == resource, "the bundled copy is stale: rebuild")
+            let spec = try #require(try Yams.load(yaml: served) as? [String: Any])
+            #expect((spec["openapi"] as? String)?.hasPrefix("3.") == true)
+            let components = try #require(spec["components"] as? [String: Any])
+            let sharedResponses = components["responses"] as? [String: Any] ?? [:]
+            let paths = try #require(spec["paths"] as? [String: Any])
+            var operations = 0
+            for (path, item) in paths {
+                for (method, value) in item as? [String: Any] ?? [:] where ["get", "post", "put", "delete"].contains(method) {
+                    operations += 1
+                    let operation = try #require(value as? [String: Any])
+                    let name = operation["operationId"] as? String ?? method + " " + path
+                    let responses = try #require(operation["responses"] as? [String: Any], "\(name)")
+                    let authenticated = !((operation["security"] as? [Any]) ?? [[:]]).isEmpty
+                    // Any route can fail unexpectedly; an authenticated one can be refused; a malformed project id is a 400.
+                    #expect(responses["500"] != nil, "\(name) declares no 500")
+                    if authenticated { #expect(responses["401"] != nil, "\(name) declares no 401") }
+                    if authenticated && path.contains("{project_id}") { #expect(responses["400"] != nil, "\(name) declares no 400") }
+                    for (code, response) in responses where code.hasPrefix("4") || code.hasPrefix("5") {
+                        var object = response as? [String: Any] ?? [:]
+                        if let ref = object["$ref"] as? String {
+                            object = sharedResponses[String(ref.dropFirst("#/components/responses/".count))] as? [String: Any] ?? [:]
+                        }
+                        // 416 carries no body (RFC 9110), an unhealthy /health its status object; every other error
+                        // answers one of the error schemas.
+                        guard code != "416", !(name == "getHealth" && code == "503") else { continue }
+                        let schema = ((object["content"] as? [String: Any])?["application/json"] as? [String: Any])?["schema"] as? [String: Any]
+                        let refs = ((schema?["oneOf"] as? [[String: Any]]) ?? schema.map { [$0] } ?? []).compactMap { $0["$ref"] as? String }
+                        #expect(!refs.isEmpty && refs.allSatisfy(Self.errorSchemas.contains), "\(name) \(code): \(String(describing: schema))")
+                    }
+                }
+            }
+            #expect(operations == server.parts.routes.routes.count)
         }
     }
 

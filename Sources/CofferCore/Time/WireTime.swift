@@ -10,14 +10,14 @@ package enum WireTime {
 
     /// DDM: `2025-02-19T02:50:20+0000`.
     package static func ddm(_ date: Date) -> String {
-        let c = Self.components(date)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d+0000", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!)
+        let c = Self.fields(date)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d+0000", c.year, c.month, c.day, c.hour, c.minute, c.second)
     }
 
     /// Compact `yyyyMMddHHmmss` (DCS query parameters and backup names).
     package static func compact(_ date: Date) -> String {
-        let c = Self.components(date)
-        return String(format: "%04d%02d%02d%02d%02d%02d", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!)
+        let c = Self.fields(date)
+        return String(format: "%04d%02d%02d%02d%02d%02d", c.year, c.month, c.day, c.hour, c.minute, c.second)
     }
 
     /// Parses `yyyyMMddHHmmss` (UTC), strictly: 14 digits and a real calendar date.
@@ -54,8 +54,21 @@ package enum WireTime {
         return String(compact.prefix(8)) + "T" + String(compact.suffix(6)) + "Z"
     }
 
+    /// The epoch milliseconds a request may give (1970-01-01 to 9999-12-31T23:59:59.999Z): what every
+    /// formatter here can show and `epochMilliseconds` can store exactly.
+    package static let epochMillisecondsRange: ClosedRange<Int64> = 0...253_402_300_799_999
+
     /// Milliseconds since 1970, the storage form of every timestamp.
-    package static func epochMilliseconds(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded(.down)) }
+    ///
+    /// Saturates instead of trapping: `Int64(Double)` traps past ±2^63 (a date 292 million years away) and on
+    /// NaN, and a date from a request must never stop the server.
+    package static func epochMilliseconds(_ date: Date) -> Int64 {
+        let millis = (date.timeIntervalSince1970 * 1000).rounded(.down)
+        if millis.isNaN { return 0 }
+        if millis >= 9_223_372_036_854_775_807.0 { return .max }
+        if millis <= -9_223_372_036_854_775_808.0 { return .min }
+        return Int64(millis)
+    }
 
     /// Inverse of `epochMilliseconds`.
     package static func date(epochMilliseconds: Int64) -> Date { Date(timeIntervalSince1970: Double(epochMilliseconds) / 1000) }
@@ -70,13 +83,20 @@ package enum WireTime {
         Self.calendar.dateComponents([.year, .month, .day, .hour, .minute, .second, .nanosecond], from: date)
     }
 
+    /// The calendar fields to print, 0 for any the calendar does not give (no force unwraps on dates).
+    private static func fields(_ date: Date) -> (year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int) {
+        let c = Self.components(date)
+        return (c.year ?? 0, c.month ?? 0, c.day ?? 0, c.hour ?? 0, c.minute ?? 0, c.second ?? 0)
+    }
+
     private static func format(_ date: Date, fractionDigits: Int) -> String {
         let ms = WireTime.epochMilliseconds(date)
         let whole = Date(timeIntervalSince1970: Double(ms.floorDiv(1000)))
-        let c = Self.components(whole)
-        let millis = Int(ms - ms.floorDiv(1000) * 1000)
+        let c = Self.fields(whole)
+        // `ms - floorDiv(ms, 1000) * 1000` overflows for Int64.min; the non-negative remainder cannot.
+        let millis = Int((ms % 1000 + 1000) % 1000)
         let fraction = fractionDigits == 3 ? String(format: "%03d", millis) : String(format: "%03d000", millis)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.", c.year, c.month, c.day, c.hour, c.minute, c.second)
             + fraction + "Z"
     }
 }

@@ -36,7 +36,10 @@ struct DCSInstanceController: Sendable {
         let port = try body.int("port") ?? 6379
         guard (1...65535).contains(port) else { throw DCSError.invalidParameter("port", "Expected 1 to 65535.") }
         let capacity = try body.double("capacity") ?? 0
-        guard capacity >= 0 else { throw DCSError.invalidParameter("capacity") }
+        // Bounded: show and list print it as an integer, and `Int(1e300)` traps on every later read.
+        guard (0...Self.maxCapacityGB).contains(capacity) else {
+            throw DCSError.invalidParameter("capacity", "Expected 0 to \(Int(Self.maxCapacityGB)) GB.")
+        }
         let noPassword = try body.bool("no_password_access") ?? false
         let password = noPassword ? nil : try body.string("password")
         let policy = try body.object("instance_backup_policy").map(Self.backupPolicy)
@@ -134,6 +137,9 @@ struct DCSInstanceController: Sendable {
 
     // MARK: - Helpers
 
+    /// The largest `capacity` accepted, in GB (Huawei's largest DCS size is 1024 GB).
+    static let maxCapacityGB: Double = 4096
+
     static func validateName(_ name: String) throws {
         func isLetter(_ c: UInt8) -> Bool { (65...90).contains(c) || (97...122).contains(c) }
         let bytes = Array(name.utf8)
@@ -156,8 +162,9 @@ struct DCSInstanceController: Sendable {
             guard let beginAt = try? planBody.string("begin_at") else { throw DCSError.invalidBeginAt }
             guard let backupAt = try? planBody.array("backup_at") else { throw DCSError.invalidBackupAt }
             let days = try backupAt.map { value -> Int in
-                guard case .number(let day) = value, day.rounded() == day else { throw DCSError.invalidBackupAt }
-                return Int(day)
+                // `Int(exactly:)`: nil for 1.5 and for 1e300, where `Int(_:)` traps.
+                guard case .number(let number) = value, let day = Int(exactly: number) else { throw DCSError.invalidBackupAt }
+                return day
             }
             let timezone = try? planBody.string("timezone_offset")
             plan = BackupPlan(timezoneOffset: timezone, backupAt: days, periodType: periodType, beginAt: beginAt)

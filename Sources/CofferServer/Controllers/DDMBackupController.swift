@@ -78,13 +78,12 @@ struct DDMBackupController: Sendable {
     /// or before that time (reference 3.5a).
     @Sendable func relatedDataNodes(_ request: APIRequest) async throws -> Response {
         let caller = try request.caller
-        guard let text = request.query["restore_time"], let millis = Double(text), millis >= 0 else {
+        guard let at = try request.epochMillisecondsQuery("restore_time") else {
             throw DDMError.invalidParameter("restore_time", "Expected epoch milliseconds.")
         }
         let offset = try request.intQuery("offset", in: 0...Int(Int32.max), default: 0)
         let limit = try request.intQuery("limit", in: 1...128, default: 10)
-        let related = try await self.operations.relatedDataNodes(
-            projectID: caller.project.id, instanceID: request.path("instance_id"), at: WireTime.date(epochMilliseconds: Int64(millis)))
+        let related = try await self.operations.relatedDataNodes(projectID: caller.project.id, instanceID: request.path("instance_id"), at: at)
         let nodes = related.backup.map { backup in backup.relatedNodes.map { RelatedDataNodeDTO($0, backup: backup, node: related.nodes[$0.id]) } } ?? []
         return try JSONCoding.response(
             RelatedDataNodePageDTO(

@@ -25,13 +25,9 @@ struct DDMJobController: Sendable {
         let caller = try request.caller
         let offset = try request.intQuery("offset", in: 0...Int(Int32.max), default: 0)
         let limit = try request.intQuery("limit", in: 1...128, default: 10)
-        func time(_ name: String) throws -> Date? {
-            guard let text = request.query[name] else { return nil }
-            guard let value = Double(text), value >= 0 else { throw DDMError.invalidParameter(name, "Expected epoch milliseconds.") }
-            return WireTime.date(epochMilliseconds: Int64(value))
-        }
         let page = try await self.queries.list(
-            projectID: caller.project.id, from: try time("start_time"), to: try time("end_time"), offset: offset, limit: limit)
+            projectID: caller.project.id, from: try request.epochMillisecondsQuery("start_time"),
+            to: try request.epochMillisecondsQuery("end_time"), offset: offset, limit: limit)
         return try JSONCoding.response(DDMJobPageDTO(offset: offset, limit: limit, total: page.total, jobs: page.items.map(DDMJobSummaryDTO.init)))
     }
 }

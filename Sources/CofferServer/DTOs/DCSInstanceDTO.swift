@@ -62,7 +62,8 @@ struct DCSInstanceDTO: Encodable {
         try c.encode("Redis", forKey: JSONKey("engine"))
         try c.encode(self.facts?.engineVersion ?? i.requestedEngineVersion ?? "", forKey: JSONKey("engine_version"))
         try c.encode(self.facts == nil ? "ERROR" : i.status, forKey: JSONKey("status"))
-        try c.encode(Int(i.capacityGB.rounded(.down)), forKey: JSONKey("capacity"))
+        // `Int(exactly:)`: a capacity stored before create bounded it (1e300) must not trap on every read.
+        try c.encode(Int(exactly: i.capacityGB.rounded(.down)) ?? 0, forKey: JSONKey("capacity"))
         // Sub-GB sizes (0.125 …) only fit in the string field; whole sizes leave it empty, as DCS does.
         try c.encode(i.capacityGB < 1 && i.capacityGB > 0 ? Self.minor(i.capacityGB) : "", forKey: JSONKey("capacity_minor"))
         let mib = 1024 * 1024
