@@ -46,7 +46,7 @@ struct SpecAndOperationsTests {
         try await TestServer.run { server in
             let reply = try await server.raw(.get, "/openapi.yaml")
             #expect(reply.status == .ok)
-            #expect(reply.headers[.contentType] == "application/yaml")
+            #expect(reply.headers[.contentType] == "application/yaml; charset=utf-8")
             let served = String(buffer: reply.body)
             #expect(served == resource, "the bundled copy is stale: rebuild")
             let spec = try #require(try Yams.load(yaml: served) as? [String: Any])
