@@ -137,12 +137,11 @@ package struct DDMBackupController: Sendable {
     /// or before that time (reference 3.5a).
     @Sendable func relatedDataNodes(_ request: APIRequest) async throws -> Response {
         let instance = try await DDMLookup.instance(request, store: self.store)
-        guard let text = request.query["restore_time"], let millis = Double(text), millis >= 0 else {
+        guard let text = request.query["restore_time"], let at = WireTime.parseEpochMilliseconds(text) else {
             throw DDMError.invalidParameter("restore_time", "Expected epoch milliseconds.")
         }
         let offset = try request.intQuery("offset", in: 0...Int(Int32.max), default: 0)
         let limit = try request.intQuery("limit", in: 1...128, default: 10)
-        let at = WireTime.date(epochMilliseconds: Int64(millis))
         let page = try await self.store.backups(
             DDMBackupQuery(projectID: instance.projectID, instanceID: instance.id, createdBefore: at, status: .normal, offset: 0, limit: 1))
         let latest = try await self.store.backups(

@@ -54,8 +54,8 @@ struct DDMJobController: Sendable {
         let limit = try request.intQuery("limit", in: 1...128, default: 10)
         func time(_ name: String) throws -> Date? {
             guard let text = request.query[name] else { return nil }
-            guard let value = Double(text), value >= 0 else { throw DDMError.invalidParameter(name, "Expected epoch milliseconds.") }
-            return WireTime.date(epochMilliseconds: Int64(value))
+            guard let date = WireTime.parseEpochMilliseconds(text) else { throw DDMError.invalidParameter(name, "Expected epoch milliseconds.") }
+            return date
         }
         let page = try await self.jobs.jobs(
             projectID: caller.project.id, kindPrefix: "ddm.", from: try time("start_time"), to: try time("end_time"), offset: offset, limit: limit)
