@@ -8,7 +8,7 @@ import Testing
 /// after that commit returned — the same id on the other node, alternating the direction. A backup is a
 /// *broken cut* when some pair's second row is in it and its first row is not. Every dump is restored into
 /// fresh servers and checked there.
-@Suite("Consistent cut across data nodes", .serialized)
+@Suite("Consistent cut across data nodes", .serialized, .timeLimit(.minutes(5)))
 struct ConsistentCutTests {
     static let databases = ["proof_0000", "proof_0001"]
 

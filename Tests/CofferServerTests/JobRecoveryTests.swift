@@ -11,7 +11,7 @@ import ServiceLifecycle
 import Synchronization
 import Testing
 
-@Suite("Jobs survive restarts and shutdowns")
+@Suite("Jobs survive restarts and shutdowns", .timeLimit(.minutes(1)))
 struct JobRecoveryTests {
     static var logger: Logger {
         var logger = Logger(label: "coffer.test.jobs")
@@ -76,7 +76,9 @@ struct JobRecoveryTests {
             let group = ServiceGroup(services: [worker], logger: Self.logger)
             try await withThrowingTaskGroup(of: Void.self) { tasks in
                 tasks.addTask { try await group.run() }
-                while handler.started.withLock({ $0 }) == 0 { try await Task.sleep(for: .milliseconds(10)) }
+                let deadline = ContinuousClock.now.advanced(by: .seconds(10))
+                while handler.started.withLock({ $0 }) == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+                try #require(handler.started.withLock { $0 } == 1, "the worker did not start the job within 10 s")
                 #expect(try await store.jobs.job(id: job.id)?.status == .running)
                 await group.triggerGracefulShutdown()
                 try await tasks.waitForAll()
