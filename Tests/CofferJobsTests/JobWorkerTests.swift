@@ -233,7 +233,7 @@ struct JobWorkerTests {
             let now = Date()
             _ = try #require(try await store.claim(kinds: [handler.kind], owner: "dead", now: now, leaseUntil: now.addingTimeInterval(0.3)))
             let worker = JobWorker(store: store, handlers: [handler], configuration: Self.configuration(), logger: quietLogger)
-            try await Self.running(worker) { _ in
+            try await Self.running(worker) { _ async throws in
                 #expect(try await eventually { try await store.job(id: job.id)?.status == .succeeded })
             }
             #expect(try await store.job(id: job.id)?.attempts == 2)
@@ -249,7 +249,7 @@ struct JobWorkerTests {
             configuration.pollInterval = .seconds(30)
             configuration.recoveryInterval = .seconds(30)
             let worker = JobWorker(store: store, handlers: [handler], configuration: configuration, logger: quietLogger)
-            try await Self.running(worker) { _ in
+            try await Self.running(worker) { _ async throws in
                 // Let the loop find the queue empty and go idle.
                 try await Task.sleep(for: .milliseconds(200))
                 let job = Self.job()
@@ -271,7 +271,7 @@ struct JobWorkerTests {
             let worker = JobWorker(
                 store: store, handlers: [handler], configuration: Self.configuration(grace: .seconds(5)), logger: quietLogger)
             let started = ContinuousClock.now
-            try await Self.running(worker) { _ in
+            try await Self.running(worker) { _ async throws in
                 #expect(await eventually { handler.runCount == 1 })
             }
             // Shutdown waited for the job, and not for the whole grace period.
@@ -294,7 +294,7 @@ struct JobWorkerTests {
             let grace = Duration.milliseconds(600)
             let worker = JobWorker(store: store, handlers: [handler], configuration: Self.configuration(grace: grace), logger: quietLogger)
             var shutdownAt = ContinuousClock.now
-            try await Self.running(worker) { _ in
+            try await Self.running(worker) { _ async throws in
                 #expect(await eventually { handler.runCount == 1 })
                 #expect(try await store.job(id: job.id)?.status == .running)
                 shutdownAt = .now
@@ -329,7 +329,7 @@ struct JobWorkerTests {
             let worker = JobWorker(
                 store: store, handlers: [ScriptedHandler(isIdempotent: true)], configuration: configuration, logger: quietLogger)
             var stopping = ContinuousClock.now
-            try await Self.running(worker) { _ in
+            try await Self.running(worker) { _ async throws in
                 try await Task.sleep(for: .milliseconds(100))
                 stopping = .now
             }

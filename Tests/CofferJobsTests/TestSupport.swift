@@ -1,4 +1,5 @@
 import CofferCore
+import CofferJobs
 import CofferStorage
 import CofferTestSupport
 import Foundation
@@ -100,4 +101,15 @@ final class ScriptedHandler: JobHandler {
 /// Sleeps until the task is cancelled (or a minute passes), then throws `CancellationError`.
 func untilCancelled() async throws {
     try await Task.sleep(for: .seconds(60))
+}
+
+/// A value shared between a test and the tasks it starts (a local `Mutex` cannot be captured by them).
+final class Shared<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+
+    init(_ value: Value) { self.mutex = Mutex(value) }
+
+    var value: Value { self.mutex.withLock { $0 } }
+
+    func update<R: Sendable>(_ body: (inout Value) -> R) -> R { self.mutex.withLock { body(&$0) } }
 }

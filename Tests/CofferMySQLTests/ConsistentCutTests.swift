@@ -183,12 +183,10 @@ struct ConsistentCutTests {
             try await Self.prepare(nodes)
             var targets = Self.targets(nodes, [MemorySink(), MemorySink()])
             targets[1].endpoint.password = "wrong"
-            do {
+            let error = try await #require(throws: MySQLError.self, "a backup with a wrong password succeeded") {
                 _ = try await ConsistentDumper(logger: quietLogger).dump(targets)
-                Issue.record("a backup with a wrong password succeeded")
-            } catch let error as MySQLError {
-                guard case .authenticationFailed = error else { Issue.record("unexpected \(error)"); return }
             }
+            if case .authenticationFailed = error {} else { Issue.record("unexpected \(error)") }
             try await Self.writeQuickly(nodes[0])
         }
     }

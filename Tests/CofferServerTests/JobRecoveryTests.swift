@@ -29,7 +29,7 @@ struct JobRecoveryTests {
             let claimed = try #require(
                 try await store.jobs.claim(kinds: [BlobSweepJob.kind], owner: "crashed-worker", now: now, leaseUntil: now.addingTimeInterval(-1)))
             let stale = server.dataDirectory + "/blobs/incoming/left-by-crash.part"
-            FileManager.default.createFile(atPath: stale, contents: Data([1, 2, 3]))
+            #expect(FileManager.default.createFile(atPath: stale, contents: Data([1, 2, 3])))
             try FileManager.default.setAttributes([.modificationDate: now.addingTimeInterval(-7200)], ofItemAtPath: stale)
 
             let restarted = JobWorker(

@@ -101,8 +101,10 @@ private struct Civil {
     var millisecond: Int64
 
     init(epochMilliseconds ms: Int64) {
-        let days = ms.floorDiv(86_400_000)
-        let inDay = ms - days * 86_400_000
+        // Remainder first: `days * 86_400_000` overflows for the lowest `Int64` values.
+        let remainder = ms % 86_400_000
+        let inDay = remainder < 0 ? remainder + 86_400_000 : remainder
+        let days = ms / 86_400_000 - (remainder < 0 ? 1 : 0)
         let z = days + 719_468
         let era = z.floorDiv(146_097)
         let dayOfEra = z - era * 146_097
