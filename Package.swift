@@ -132,6 +132,20 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "CofferCoreTests",
+            dependencies: ["CofferCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CofferJobsTests",
+            dependencies: [
+                "CofferJobs", "CofferCore", "CofferStorage", "CofferTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "CofferIAMTests",
             dependencies: ["CofferIAM", "CofferCore", "CofferTestSupport", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings

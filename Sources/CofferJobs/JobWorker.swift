@@ -51,7 +51,7 @@ package final class JobWorker: Service {
     package func wake() { self.doorbell.ring() }
 
     package func run() async throws {
-        try await withGracefulShutdownHandler {
+        await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await self.recoveryLoop() }
                 for _ in 0..<self.configuration.concurrency {
@@ -110,12 +110,14 @@ package final class JobWorker: Service {
 
     private func claimLoop() async {
         while !self.isShuttingDown {
+            // Read before looking for work, so that a job enqueued (and rung for) after the look is not missed.
+            let rings = self.doorbell.rings
             do {
                 if try await self.runOnce() != nil { continue }
             } catch {
                 self.logger.error("Claiming a job failed", metadata: ["error": "\(error)"])
             }
-            try? await cancelWhenGracefulShutdown { await self.doorbell.wait(timeout: self.configuration.pollInterval) }
+            await cancelWhenGracefulShutdown { await self.doorbell.wait(after: rings, timeout: self.configuration.pollInterval) }
         }
     }
 

@@ -8,7 +8,7 @@ import Testing
 /// after that commit returned — the same id on the other node, alternating the direction. A backup is a
 /// *broken cut* when some pair's second row is in it and its first row is not. Every dump is restored into
 /// fresh servers and checked there.
-@Suite("Consistent cut across data nodes", .serialized)
+@Suite("Consistent cut across data nodes", .serialized, .timeLimit(.minutes(5)))
 struct ConsistentCutTests {
     static let databases = ["proof_0000", "proof_0001"]
 
@@ -183,12 +183,10 @@ struct ConsistentCutTests {
             try await Self.prepare(nodes)
             var targets = Self.targets(nodes, [MemorySink(), MemorySink()])
             targets[1].endpoint.password = "wrong"
-            do {
+            let error = try await #require(throws: MySQLError.self, "a backup with a wrong password succeeded") {
                 _ = try await ConsistentDumper(logger: quietLogger).dump(targets)
-                Issue.record("a backup with a wrong password succeeded")
-            } catch let error as MySQLError {
-                guard case .authenticationFailed = error else { Issue.record("unexpected \(error)"); return }
             }
+            if case .authenticationFailed = error {} else { Issue.record("unexpected \(error)") }
             try await Self.writeQuickly(nodes[0])
         }
     }

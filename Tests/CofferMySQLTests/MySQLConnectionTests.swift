@@ -2,7 +2,7 @@ import CofferMySQL
 import CofferTestSupport
 import Testing
 
-@Suite("MySQL client protocol against a real mariadbd", .serialized)
+@Suite("MySQL client protocol against a real mariadbd", .serialized, .timeLimit(.minutes(3)))
 struct MySQLConnectionTests {
     @Test func handshakeLoginQueryAndErrors() async throws {
         try await MariaDBServer.withServers(1) { servers in
@@ -26,12 +26,10 @@ struct MySQLConnectionTests {
             }
 
             // Wrong password → authenticationFailed, never a generic failure.
-            do {
+            let wrongPassword = try await #require(throws: MySQLError.self, "login with a wrong password succeeded") {
                 _ = try await MySQLConnection.connect(to: server.endpoint(user: MariaDBServer.adminUser, password: "wrong"), logger: quietLogger)
-                Issue.record("login with a wrong password succeeded")
-            } catch let error as MySQLError {
-                guard case .authenticationFailed = error else { Issue.record("unexpected \(error)"); return }
             }
+            if case .authenticationFailed = wrongPassword {} else { Issue.record("unexpected \(wrongPassword)") }
             // An empty password for a user that has one.
             await #expect(throws: MySQLError.self) {
                 _ = try await MySQLConnection.connect(to: server.endpoint(user: MariaDBServer.adminUser, password: ""), logger: quietLogger)
@@ -41,13 +39,11 @@ struct MySQLConnectionTests {
 
     @Test func unreachableAddress() async throws {
         let port = try FreePort.next()
-        do {
+        let error = try await #require(throws: MySQLError.self, "connected to a closed port") {
             _ = try await MySQLConnection.connect(
                 to: MySQLEndpoint(host: "127.0.0.1", port: port, user: "x", password: "y"), timeout: .seconds(2), logger: quietLogger)
-            Issue.record("connected to a closed port")
-        } catch let error as MySQLError {
-            guard case .unreachable = error else { Issue.record("unexpected \(error)"); return }
         }
+        if case .unreachable = error {} else { Issue.record("unexpected \(error)") }
     }
 
     /// The binlog-less snapshot proof: a consistent-snapshot transaction shows up as a read view in

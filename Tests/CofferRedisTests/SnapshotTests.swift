@@ -6,7 +6,7 @@ import NIOCore
 import Synchronization
 import Testing
 
-@Suite("Snapshot over the replication protocol")
+@Suite("Snapshot over the replication protocol", .timeLimit(.minutes(2)))
 struct SnapshotTests {
     @Test("CRC-64 check value and split updates")
     func crc64() {
@@ -77,7 +77,10 @@ struct SnapshotTests {
                 return .failure(error)
             }
         }()
-        while received.load(ordering: .relaxed) == 0 { try await Task.sleep(for: .milliseconds(20)) }
+        // Bounded: a pull that fails before its first byte would otherwise keep this loop waiting for ever.
+        let deadline = ContinuousClock.now.advanced(by: .seconds(20))
+        while received.load(ordering: .relaxed) == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(received.load(ordering: .relaxed) > 0, "no snapshot byte arrived within 20 s")
         server.kill()
         let result = await outcome
         guard case .failure(let error) = result else {

@@ -9,7 +9,7 @@ import NIOCore
 import Synchronization
 import Testing
 
-@Suite("Authentication and project scope")
+@Suite("Authentication and project scope", .timeLimit(.minutes(1)))
 struct AuthenticationTests {
     @Test("A correctly signed request passes on SQLite and PostgreSQL", arguments: TestDatabase.available)
     func signedRequest(database: TestDatabase) async throws {

@@ -155,9 +155,9 @@ struct BadInputTests {
         #expect(WireTime.epochMilliseconds(Date(timeIntervalSince1970: 9.3e15)) == .max)
         #expect(WireTime.epochMilliseconds(Date(timeIntervalSince1970: 1.5)) == 1500)
         #expect(WireTime.epochMilliseconds(Date(timeIntervalSince1970: -0.0005)) == -1)
-        let last = WireTime.date(epochMilliseconds: WireTime.epochMillisecondsRange.upperBound)
+        let last = WireTime.date(epochMilliseconds: WireTime.maxEpochMilliseconds)
         #expect(WireTime.dcs(last) == "9999-12-31T23:59:59.999Z")
-        #expect(WireTime.epochMilliseconds(last) == WireTime.epochMillisecondsRange.upperBound)
+        #expect(WireTime.epochMilliseconds(last) == WireTime.maxEpochMilliseconds)
         // Formatting the extremes used to overflow (`ms - floorDiv(ms, 1000) * 1000` at Int64.min).
         #expect(!WireTime.dcs(WireTime.date(epochMilliseconds: .min)).isEmpty)
         #expect(!WireTime.iam(WireTime.date(epochMilliseconds: .max)).isEmpty)

@@ -10,7 +10,7 @@ import HummingbirdTesting
 import Logging
 import Testing
 
-@Suite("First start")
+@Suite("First start", .timeLimit(.minutes(1)))
 struct BootstrapTests {
     @Test("The first start writes bootstrap.json (0600) with the given values; files are private; a restart keeps the account")
     func firstStart() async throws {

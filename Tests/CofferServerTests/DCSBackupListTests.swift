@@ -8,7 +8,7 @@ import HTTPTypes
 import NIOCore
 import Testing
 
-@Suite("DCS backup list (seed 003)")
+@Suite("DCS backup list (seed 003)", .timeLimit(.minutes(1)))
 struct DCSBackupListTests {
     /// An instance row inserted directly (no Redis needed to list backups), with 25 backups a minute apart.
     static func seed(_ server: TestServer) async throws -> (instance: DCSInstance, backups: [DCSBackupRecord], base: Date) {

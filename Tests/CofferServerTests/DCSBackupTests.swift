@@ -9,7 +9,7 @@ import HTTPTypes
 import NIOCore
 import Testing
 
-@Suite("DCS backups of real Redis servers")
+@Suite("DCS backups of real Redis servers", .timeLimit(.minutes(3)))
 struct DCSBackupTests {
     /// Redis arguments that keep tests fast: no 5-second diskless delay.
     static func redisArguments(diskless: String) -> [String] { ["--repl-diskless-sync", diskless, "--repl-diskless-sync-delay", "0"] }

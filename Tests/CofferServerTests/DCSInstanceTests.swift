@@ -8,7 +8,7 @@ import HTTPTypes
 import NIOCore
 import Testing
 
-@Suite("DCS instances adopting real Redis servers")
+@Suite("DCS instances adopting real Redis servers", .timeLimit(.minutes(2)))
 struct DCSInstanceTests {
     static func createBody(name: String, port: Int, password: String?, extra: String = "") -> String {
         let pw = password.map { #", "password": "\#($0)""# } ?? #", "no_password_access": true"#

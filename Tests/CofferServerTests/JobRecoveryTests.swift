@@ -12,7 +12,7 @@ import ServiceLifecycle
 import Synchronization
 import Testing
 
-@Suite("Jobs survive restarts and shutdowns")
+@Suite("Jobs survive restarts and shutdowns", .timeLimit(.minutes(1)))
 struct JobRecoveryTests {
     static var logger: Logger {
         var logger = Logger(label: "coffer.test.jobs")
@@ -30,7 +30,7 @@ struct JobRecoveryTests {
             let claimed = try #require(
                 try await store.jobs.claim(kinds: [JobKind.blobSweep.rawValue], owner: "crashed-worker", now: now, leaseUntil: now.addingTimeInterval(-1)))
             let stale = server.dataDirectory + "/blobs/incoming/left-by-crash.part"
-            FileManager.default.createFile(atPath: stale, contents: Data([1, 2, 3]))
+            #expect(FileManager.default.createFile(atPath: stale, contents: Data([1, 2, 3])))
             try FileManager.default.setAttributes([.modificationDate: now.addingTimeInterval(-7200)], ofItemAtPath: stale)
 
             let restarted = JobWorker(
@@ -77,7 +77,9 @@ struct JobRecoveryTests {
             let group = ServiceGroup(services: [worker], logger: Self.logger)
             try await withThrowingTaskGroup(of: Void.self) { tasks in
                 tasks.addTask { try await group.run() }
-                while handler.started.withLock({ $0 }) == 0 { try await Task.sleep(for: .milliseconds(10)) }
+                let deadline = ContinuousClock.now.advanced(by: .seconds(10))
+                while handler.started.withLock({ $0 }) == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+                try #require(handler.started.withLock { $0 } == 1, "the worker did not start the job within 10 s")
                 #expect(try await store.jobs.job(id: job.id)?.status == .running)
                 await group.triggerGracefulShutdown()
                 try await tasks.waitForAll()

@@ -59,13 +59,20 @@ struct TestServer {
         }
     }
 
-    /// A response with its body parsed as JSON (when it is JSON).
+    /// A response with its body parsed as JSON.
     struct Reply {
         var status: HTTPResponse.Status
         var headers: HTTPFields
         var body: ByteBuffer
+        /// The body as a JSON object. A body that is not one records a test failure (showing the status and the
+        /// start of the body) instead of reading as `[:]`, which let `json["x"] == nil` checks pass on any body.
         var json: [String: Any] {
-            (try? JSONSerialization.jsonObject(with: Data(self.body.readableBytesView), options: [.fragmentsAllowed])) as? [String: Any] ?? [:]
+            let data = Data(self.body.readableBytesView)
+            guard let object = (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) as? [String: Any] else {
+                Issue.record("the \(self.status.code) response body is not a JSON object: \(String(decoding: data.prefix(200), as: UTF8.self))")
+                return [:]
+            }
+            return object
         }
         var errorCode: String? { self.json["error_code"] as? String }
         var requestID: String? { self.headers[HTTPField.Name("X-Request-Id")!] }

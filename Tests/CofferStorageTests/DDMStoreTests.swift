@@ -6,7 +6,7 @@ import SQLKit
 import Testing
 
 /// `SQLDDMStore` on every database engine: data nodes, instances, schemas (passwords sealed), backups.
-@Suite("SQL DDM store", .serialized)
+@Suite("SQL DDM store", .serialized, .timeLimit(.minutes(1)))
 struct DDMStoreTests {
     static let now = WireTime.date(epochMilliseconds: 1_747_000_000_123)
 

@@ -4,7 +4,7 @@ import CofferTestSupport
 import Foundation
 import Testing
 
-@Suite("Job table", .serialized)
+@Suite("Job table", .serialized, .timeLimit(.minutes(1)))
 struct JobStoreTests {
     @Test("Claim, renew, finish: only the lease owner moves a job", arguments: TestDatabase.available)
     func leases(database: TestDatabase) async throws {

@@ -66,12 +66,15 @@ package struct BackupPlan: Sendable, Equatable, Codable {
         return start
     }
 
+    /// `HH:00` with two ASCII digits (`Int("+1")` alone would let `+1:00` through).
     private static func hour(_ text: Substring) -> Int? {
         let bytes = Array(text.utf8)
-        guard bytes.count == 5, bytes[2] == UInt8(ascii: ":"), bytes[3] == UInt8(ascii: "0"), bytes[4] == UInt8(ascii: "0"),
-            let hour = Int(String(decoding: bytes[0..<2], as: UTF8.self)), (0...23).contains(hour)
+        let digits = UInt8(ascii: "0")...UInt8(ascii: "9")
+        guard bytes.count == 5, digits.contains(bytes[0]), digits.contains(bytes[1]), bytes[2] == UInt8(ascii: ":"),
+            bytes[3] == UInt8(ascii: "0"), bytes[4] == UInt8(ascii: "0")
         else { return nil }
-        return hour
+        let hour = Int(bytes[0] - UInt8(ascii: "0")) * 10 + Int(bytes[1] - UInt8(ascii: "0"))
+        return (0...23).contains(hour) ? hour : nil
     }
 }
 

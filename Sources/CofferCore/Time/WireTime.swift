@@ -1,44 +1,50 @@
 import Foundation
 
 /// The timestamp formats of each service (reference section 8, item 10), formatted and parsed in UTC.
+///
+/// Every format is computed from the whole milliseconds of `epochMilliseconds(_:)` with proleptic Gregorian
+/// arithmetic, as ISO 8601 and Python's `datetime` (the SDK side) count days. Foundation's `Calendar` was not
+/// used because its Gregorian calendar switches to the Julian one before 1582-10-15, which shifted old dates
+/// by days and accepted or refused days the SDK sees differently (e.g. 1500-02-29).
 package enum WireTime {
+    /// The last millisecond every format can write with a four-digit year: 9999-12-31T23:59:59.999Z.
+    package static let maxEpochMilliseconds: Int64 = 253_402_300_799_999
+
     /// DCS: `2019-05-10T08:31:16.166Z`.
-    package static func dcs(_ date: Date) -> String { Self.format(date, fractionDigits: 3) }
+    package static func dcs(_ date: Date) -> String { Self.format(date, microseconds: false) }
 
     /// IAM: `2020-01-04T09:08:49.965000Z`.
-    package static func iam(_ date: Date) -> String { Self.format(date, fractionDigits: 6) }
+    package static func iam(_ date: Date) -> String { Self.format(date, microseconds: true) }
 
     /// DDM: `2025-02-19T02:50:20+0000`.
     package static func ddm(_ date: Date) -> String {
-        let c = Self.fields(date)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d+0000", c.year, c.month, c.day, c.hour, c.minute, c.second)
+        var out = Self.dateAndTime(Civil(epochMilliseconds: Self.epochMilliseconds(date)), compact: false)
+        out.append(contentsOf: "+0000".utf8)
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Compact `yyyyMMddHHmmss` (DCS query parameters and backup names).
     package static func compact(_ date: Date) -> String {
-        let c = Self.fields(date)
-        return String(format: "%04d%02d%02d%02d%02d%02d", c.year, c.month, c.day, c.hour, c.minute, c.second)
+        String(decoding: Self.dateAndTime(Civil(epochMilliseconds: Self.epochMilliseconds(date)), compact: true), as: UTF8.self)
     }
 
-    /// Parses `yyyyMMddHHmmss` (UTC), strictly: 14 digits and a real calendar date.
+    /// Parses `yyyyMMddHHmmss` (UTC), strictly: 14 ASCII digits and a real calendar date in years 0001–9999.
     package static func parseCompact(_ text: String) -> Date? {
-        guard text.utf8.count == 14, text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return nil }
-        let digits = Array(text.utf8).map { Int($0 - 48) }
-        func number(_ range: Range<Int>) -> Int { range.reduce(0) { $0 * 10 + digits[$1] } }
-        var c = DateComponents()
-        c.year = number(0..<4)
-        c.month = number(4..<6)
-        c.day = number(6..<8)
-        c.hour = number(8..<10)
-        c.minute = number(10..<12)
-        c.second = number(12..<14)
-        guard let date = Self.calendar.date(from: c) else { return nil }
-        // Reject values the calendar would roll over (month 13, February 30, hour 24 …).
-        let back = Self.components(date)
-        guard back.year == c.year, back.month == c.month, back.day == c.day, back.hour == c.hour,
-            back.minute == c.minute, back.second == c.second
+        let digits = Array(text.utf8)
+        guard digits.count == 14, digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return nil }
+        func number(_ range: Range<Int>) -> Int64 { range.reduce(0) { $0 * 10 + Int64(digits[$1] - UInt8(ascii: "0")) } }
+        let year = number(0..<4)
+        let month = number(4..<6)
+        let day = number(6..<8)
+        let hour = number(8..<10)
+        let minute = number(10..<12)
+        let second = number(12..<14)
+        // No rolling over: month 13, February 30, hour 24 and second 60 (a leap second) are refused.
+        guard year >= 1, (1...12).contains(month), day >= 1, day <= Civil.daysIn(month: month, year: year), (0...23).contains(hour),
+            (0...59).contains(minute), (0...59).contains(second)
         else { return nil }
-        return date
+        let seconds = Civil.days(year: year, month: month, day: day) * 86_400 + hour * 3_600 + minute * 60 + second
+        return Self.date(epochMilliseconds: seconds * 1_000)
     }
 
     /// Parses the AK/SK `X-Sdk-Date` format `yyyyMMdd'T'HHmmss'Z'`.
@@ -54,50 +60,112 @@ package enum WireTime {
         return String(compact.prefix(8)) + "T" + String(compact.suffix(6)) + "Z"
     }
 
-    /// The epoch milliseconds a request may give (1970-01-01 to 9999-12-31T23:59:59.999Z): what every
-    /// formatter here can show and `epochMilliseconds` can store exactly.
-    package static let epochMillisecondsRange: ClosedRange<Int64> = 0...253_402_300_799_999
+    /// Parses a query parameter given in epoch milliseconds (DDM `start_time`, `restore_time` …): a number
+    /// from 0 to `maxEpochMilliseconds`, fractions dropped. Nil for anything else — never traps, so a value
+    /// such as `1e30` is a parameter error rather than a crash.
+    package static func parseEpochMilliseconds(_ text: String) -> Date? {
+        guard let value = Double(text), value.isFinite, value >= 0, value <= Double(Self.maxEpochMilliseconds) else { return nil }
+        return Self.date(epochMilliseconds: Int64(value.rounded(.towardZero)))
+    }
 
     /// Milliseconds since 1970, the storage form of every timestamp.
     ///
-    /// Saturates instead of trapping: `Int64(Double)` traps past ±2^63 (a date 292 million years away) and on
-    /// NaN, and a date from a request must never stop the server.
+    /// Rounded to the nearest millisecond, not down: `date(epochMilliseconds:)` cannot hold most
+    /// millisecond values exactly (0.002 s is a little less than 2 ms), and rounding down turned such a
+    /// date into the millisecond before. Saturates at the ends of `Int64` (NaN gives 0) instead of trapping.
     package static func epochMilliseconds(_ date: Date) -> Int64 {
-        let millis = (date.timeIntervalSince1970 * 1000).rounded(.down)
-        if millis.isNaN { return 0 }
-        if millis >= 9_223_372_036_854_775_807.0 { return .max }
-        if millis <= -9_223_372_036_854_775_808.0 { return .min }
-        return Int64(millis)
+        let milliseconds = (date.timeIntervalSince1970 * 1000).rounded()
+        guard !milliseconds.isNaN else { return 0 }
+        return Int64(exactly: milliseconds) ?? (milliseconds < 0 ? .min : .max)
     }
 
     /// Inverse of `epochMilliseconds`.
     package static func date(epochMilliseconds: Int64) -> Date { Date(timeIntervalSince1970: Double(epochMilliseconds) / 1000) }
 
-    private static let calendar: Calendar = {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        return calendar
-    }()
-
-    private static func components(_ date: Date) -> DateComponents {
-        Self.calendar.dateComponents([.year, .month, .day, .hour, .minute, .second, .nanosecond], from: date)
+    private static func format(_ date: Date, microseconds: Bool) -> String {
+        let c = Civil(epochMilliseconds: Self.epochMilliseconds(date))
+        var out = Self.dateAndTime(c, compact: false)
+        out.append(UInt8(ascii: "."))
+        Self.append(c.millisecond, digits: 3, to: &out)
+        if microseconds { out.append(contentsOf: "000".utf8) }
+        out.append(UInt8(ascii: "Z"))
+        return String(decoding: out, as: UTF8.self)
     }
 
-    /// The calendar fields to print, 0 for any the calendar does not give (no force unwraps on dates).
-    private static func fields(_ date: Date) -> (year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int) {
-        let c = Self.components(date)
-        return (c.year ?? 0, c.month ?? 0, c.day ?? 0, c.hour ?? 0, c.minute ?? 0, c.second ?? 0)
+    /// `yyyy-MM-ddTHH:mm:ss`, or `yyyyMMddHHmmss` when compact. Byte appends rather than `String(format:)`:
+    /// a list page formats tens of dates, and formatting was a tenth of the list path's CPU.
+    private static func dateAndTime(_ c: Civil, compact: Bool) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(32)
+        Self.append(c.year, digits: 4, to: &out)
+        for (index, value) in [c.month, c.day, c.hour, c.minute, c.second].enumerated() {
+            if !compact { out.append(index < 2 ? UInt8(ascii: "-") : index == 2 ? UInt8(ascii: "T") : UInt8(ascii: ":")) }
+            Self.append(value, digits: 2, to: &out)
+        }
+        return out
     }
 
-    private static func format(_ date: Date, fractionDigits: Int) -> String {
-        let ms = WireTime.epochMilliseconds(date)
-        let whole = Date(timeIntervalSince1970: Double(ms.floorDiv(1000)))
-        let c = Self.fields(whole)
-        // `ms - floorDiv(ms, 1000) * 1000` overflows for Int64.min; the non-negative remainder cannot.
-        let millis = Int((ms % 1000 + 1000) % 1000)
-        let fraction = fractionDigits == 3 ? String(format: "%03d", millis) : String(format: "%03d000", millis)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.", c.year, c.month, c.day, c.hour, c.minute, c.second)
-            + fraction + "Z"
+    /// `value` in decimal, zero-padded to `digits` (more when it needs them; a minus sign first when negative).
+    private static func append(_ value: Int64, digits: Int, to out: inout [UInt8]) {
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        var reversed: [UInt8] = []
+        repeat {
+            reversed.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
+            magnitude /= 10
+        } while magnitude > 0
+        if reversed.count < digits { out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: digits - reversed.count)) }
+        out.append(contentsOf: reversed.reversed())
+    }
+}
+
+/// A UTC date and time in the proleptic Gregorian calendar (Howard Hinnant's `civil_from_days` and
+/// `days_from_civil`), exact for every `Int64` millisecond count.
+private struct Civil {
+    var year: Int64
+    var month: Int64
+    var day: Int64
+    var hour: Int64
+    var minute: Int64
+    var second: Int64
+    var millisecond: Int64
+
+    init(epochMilliseconds ms: Int64) {
+        // Remainder first: `days * 86_400_000` overflows for the lowest `Int64` values.
+        let remainder = ms % 86_400_000
+        let inDay = remainder < 0 ? remainder + 86_400_000 : remainder
+        let days = ms / 86_400_000 - (remainder < 0 ? 1 : 0)
+        let z = days + 719_468
+        let era = z.floorDiv(146_097)
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let shiftedMonth = (5 * dayOfYear + 2) / 153
+        self.day = dayOfYear - (153 * shiftedMonth + 2) / 5 + 1
+        self.month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9
+        self.year = yearOfEra + era * 400 + (self.month <= 2 ? 1 : 0)
+        self.hour = inDay / 3_600_000
+        self.minute = inDay / 60_000 % 60
+        self.second = inDay / 1_000 % 60
+        self.millisecond = inDay % 1_000
+    }
+
+    /// Days from 1970-01-01 to the given date.
+    static func days(year: Int64, month: Int64, day: Int64) -> Int64 {
+        let y = month <= 2 ? year - 1 : year
+        let era = y.floorDiv(400)
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+
+    static func daysIn(month: Int64, year: Int64) -> Int64 {
+        switch month {
+        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
     }
 }
 

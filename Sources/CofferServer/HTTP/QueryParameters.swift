@@ -27,17 +27,16 @@ extension APIRequest {
     /// A time given as epoch milliseconds (DDM `start_time`, `end_time`, `restore_time`), nil when absent.
     ///
     /// The SDK sends whatever number the caller passed (`time.time() * 1000` is a float), so any decimal number
-    /// is read and its fraction dropped, but only within `WireTime.epochMillisecondsRange` (years 1970 to 9999):
+    /// is read and its fraction dropped, but only within `WireTime.maxEpochMilliseconds` (years 1970 to 9999):
     /// `Int64(Double)` traps on `1e19`, `inf` or `9223372036854775808`, and a date past year 9999 overflowed
     /// later, where the store turns it back into milliseconds.
     /// - Throws: the family's invalid-parameter error naming the parameter.
     func epochMillisecondsQuery(_ name: String) throws -> Date? {
         guard let text = self.query[name] else { return nil }
-        let range = WireTime.epochMillisecondsRange
-        guard let value = Double(text), value.isFinite, value >= Double(range.lowerBound), value <= Double(range.upperBound) else {
-            throw self.invalidParameter(name, "Expected epoch milliseconds from \(range.lowerBound) to \(range.upperBound).")
+        guard let date = WireTime.parseEpochMilliseconds(text) else {
+            throw self.invalidParameter(name, "Expected epoch milliseconds from 0 to \(WireTime.maxEpochMilliseconds).")
         }
-        return WireTime.date(epochMilliseconds: Int64(value.rounded(.down)))
+        return date
     }
 
     /// The family's invalid-parameter error.
