@@ -55,7 +55,7 @@ package struct IdentityService: Sendable {
         guard !name.isEmpty, name.count <= 64 else { throw IAMError.invalidParameter("name") }
         guard let domain = try await self.store.domain(named: "coffer") else { throw IAMError.invalidParameter("domain") }
         guard try await self.store.projects(named: name, domainID: domain.id).isEmpty else {
-            throw CofferError(status: 409, code: "IAM.0012", message: "A project named \(name) already exists.")
+            throw IAMError.projectExists(name)
         }
         let project = Project(id: Identifiers.hex32(), domainID: domain.id, name: name, createdAt: now)
         try await self.store.insertProject(project)
@@ -66,11 +66,11 @@ package struct IdentityService: Sendable {
     package func createUser(name: String, password: String, projectID: String, now: Date) async throws -> User {
         guard !name.isEmpty, name.count <= 64 else { throw IAMError.invalidParameter("name") }
         guard password.count >= 8 else {
-            throw CofferError(status: 400, code: "IAM.0007", message: "Request parameter password is invalid: at least 8 characters.")
+            throw IAMError.passwordTooShort
         }
         guard let project = try await self.store.project(id: projectID) else { throw IAMError.invalidParameter("project") }
         guard try await self.store.user(named: name, domainID: project.domainID) == nil else {
-            throw CofferError(status: 409, code: "IAM.0013", message: "A user named \(name) already exists.")
+            throw IAMError.userExists(name)
         }
         let user = User(
             id: Identifiers.hex32(), domainID: project.domainID, projectID: project.id, name: name,
@@ -126,7 +126,7 @@ package struct IdentityService: Sendable {
     private func uniqueUser(named name: String) async throws -> User {
         let users = try await self.store.users(named: name)
         guard let user = users.first else {
-            throw CofferError(status: 404, code: "IAM.0014", message: "No user named \(name).")
+            throw IAMError.noSuchUser(name)
         }
         return user
     }

@@ -4,6 +4,10 @@ package enum DCSError {
     package static func invalidParameter(_ name: String, _ detail: String? = nil) -> CofferError {
         CofferError(status: 400, code: "DCS.4800", message: "Invalid \(name) in the request." + (detail.map { " \($0)" } ?? ""))
     }
+    /// 400 `DCS.4002`, a project id that is not 32 hex characters (e.g. the SDK's literal `{project_id}`).
+    package static let invalidProjectID = CofferError(status: 400, code: "DCS.4002", message: "Invalid project ID format.")
+    /// 400 `DCS.4025`, `end_time` before `begin_time`.
+    package static let timeRangeReversed = CofferError(status: 400, code: "DCS.4025", message: "The end time must be after the start time.")
     /// 400 `DCS.4004`, a body was required and none came.
     package static let emptyBody = CofferError(status: 400, code: "DCS.4004", message: "Empty request body.")
     /// 400 `DCS.4005`, the body is not JSON or has values of the wrong type.

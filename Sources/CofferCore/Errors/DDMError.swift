@@ -1,6 +1,24 @@
 /// DDM (v1 and v3) error codes used by Coffer (reference 7.0 and 7.2). The body carries both key pairs
 /// (`error_code/error_msg` and `errCode/externalMessage`); the HTTP layer decides that, not this enum.
 package enum DDMError {
+    /// 404 `DBS.280404`, no such route.
+    package static let unknownURL = CofferError(status: 404, code: "DBS.280404", message: "The requested URL does not exist.")
+    /// 405 `DBS.280405`, the route exists with another method.
+    package static let methodNotAllowed = CofferError(status: 405, code: "DBS.280405", message: "This request method is not allowed.")
+    /// 500 `DBS.200412`, an unexpected failure.
+    package static let internalError = CofferError(status: 500, code: "DBS.200412", message: "Server failure.")
+    /// 500 `DBS.200412` naming what failed (a job's `fail_reason`).
+    package static func internalError(_ detail: String) -> CofferError {
+        CofferError(status: 500, code: "DBS.200412", message: "Server failure. \(detail)")
+    }
+    /// 401 `DBS.280003`, the path project is not the caller's project.
+    package static let projectMismatch = CofferError(status: 401, code: "DBS.280003", message: "Project ID does not match the token.")
+    /// 400 `DBS.280001` for a project id that is not 32 hex characters.
+    package static let invalidProjectID = CofferError(status: 400, code: "DBS.280001", message: "Parameter error: invalid project ID format.")
+    /// 400 `DBS.280001` for a body that is not a JSON object (or too large, with status 413).
+    package static func invalidBody(_ detail: String) -> CofferError {
+        CofferError(status: 400, code: "DBS.280001", message: "Parameter error. \(detail)")
+    }
     /// 400 `DBS.280001` "Parameter error.", naming the parameter.
     package static func invalidParameter(_ name: String, _ detail: String? = nil) -> CofferError {
         CofferError(status: 400, code: "DBS.280001", message: "Parameter error: \(name)." + (detail.map { " \($0)" } ?? ""))

@@ -53,7 +53,7 @@ package struct DCSBackupJob: JobHandler {
     package func run(_ job: Job) async throws {
         let payload = try JSONDecoder().decode(Payload.self, from: Data(job.payload.utf8))
         guard var record = try await self.store.backup(projectID: job.projectID, instanceID: job.resourceID, id: payload.backupID) else {
-            throw CofferError(status: 500, code: "DCS.5000", message: "backup record \(payload.backupID) is missing")
+            throw DCSError.internalError
         }
         guard let instance = try await self.store.instance(projectID: job.projectID, id: job.resourceID) else {
             try await self.fail(&record, .redis)

@@ -44,7 +44,7 @@ package struct DDMInstanceDeleteJob: JobHandler {
                 }
             }
             guard failures.isEmpty else {
-                throw CofferError(status: 500, code: "DBS.200412", message: "Dropping shard databases failed on " + failures.joined(separator: "; "))
+                throw DDMError.internalError("Dropping shard databases failed on " + failures.joined(separator: "; "))
             }
         }
         try await self.store.deleteInstance(projectID: job.projectID, id: payload.instanceID, at: self.clock())

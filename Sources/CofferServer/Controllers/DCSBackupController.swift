@@ -49,7 +49,7 @@ struct DCSBackupController: Sendable {
         let begin = try request.compactTimeQuery("begin_time", "beginTime")
         let end = try request.compactTimeQuery("end_time", "endTime")
         if let begin, let end, begin > end {
-            throw CofferError(status: 400, code: "DCS.4025", message: "The end time must be after the start time.")
+            throw DCSError.timeRangeReversed
         }
         let caller = try request.caller
         // end_time names a whole second: include everything up to its last millisecond.

@@ -45,9 +45,7 @@ struct IAMController: Sendable {
                     throw IAMError.projectNotFound
                 }
             } else if scope.has("domain") {
-                throw CofferError(
-                    status: 400, code: "IAM.0007",
-                    message: "Request parameter auth.scope is invalid: Coffer issues project-scoped tokens only; scope the token to a project.")
+                throw IAMError.domainScopeRefused
             }
         }
         let issued = try self.tokens.issue(userID: account.id, projectID: project.id, now: self.clock())

@@ -24,7 +24,7 @@ package enum APIFamily: String, Sendable {
         switch self {
         case .dcs, .operations: DCSError.unknownURL
         case .iam: IAMError.unknownURL
-        case .ddm: CofferError(status: 404, code: "DBS.280404", message: "The requested URL does not exist.")
+        case .ddm: DDMError.unknownURL
         }
     }
 
@@ -33,7 +33,7 @@ package enum APIFamily: String, Sendable {
         switch self {
         case .dcs, .operations: DCSError.methodNotAllowed
         case .iam: IAMError.methodNotAllowed
-        case .ddm: CofferError(status: 405, code: "DBS.280405", message: "This request method is not allowed.")
+        case .ddm: DDMError.methodNotAllowed
         }
     }
 
@@ -42,7 +42,7 @@ package enum APIFamily: String, Sendable {
         switch self {
         case .dcs, .operations: DCSError.internalError
         case .iam: IAMError.internalError
-        case .ddm: CofferError(status: 500, code: "DBS.200412", message: "Server failure.")
+        case .ddm: DDMError.internalError
         }
     }
 
@@ -50,15 +50,15 @@ package enum APIFamily: String, Sendable {
     package var projectMismatch: CofferError {
         switch self {
         case .dcs, .operations, .iam: DCSError.projectMismatch
-        case .ddm: CofferError(status: 401, code: "DBS.280003", message: "Project ID does not match the token.")
+        case .ddm: DDMError.projectMismatch
         }
     }
 
     /// The family's answer for a project id that is not 32 hex characters (e.g. the SDK's literal `{project_id}`).
     package var invalidProjectID: CofferError {
         switch self {
-        case .dcs, .operations, .iam: CofferError(status: 400, code: "DCS.4002", message: "Invalid project ID format.")
-        case .ddm: CofferError(status: 400, code: "DBS.280001", message: "Parameter error: invalid project ID format.")
+        case .dcs, .operations, .iam: DCSError.invalidProjectID
+        case .ddm: DDMError.invalidProjectID
         }
     }
 
@@ -66,8 +66,17 @@ package enum APIFamily: String, Sendable {
     package func invalidBody(_ detail: String) -> CofferError {
         switch self {
         case .dcs, .operations: DCSError.malformedBody(detail)
-        case .iam: CofferError(status: 400, code: "IAM.0007", message: "Request body is invalid. \(detail)")
-        case .ddm: CofferError(status: 400, code: "DBS.280001", message: "Parameter error. \(detail)")
+        case .iam: IAMError.invalidBody(detail)
+        case .ddm: DDMError.invalidBody(detail)
+        }
+    }
+
+    /// The family's invalid-parameter error naming `name` (a query parameter or a body field path).
+    package func invalidParameter(_ name: String, _ detail: String? = nil) -> CofferError {
+        switch self {
+        case .dcs, .operations: DCSError.invalidParameter(name, detail)
+        case .iam: IAMError.invalidParameter(name)
+        case .ddm: DDMError.invalidParameter(name, detail)
         }
     }
 }

@@ -17,13 +17,7 @@ package struct JSONObject: Sendable {
 
     private func name(_ key: String) -> String { self.path.isEmpty ? key : self.path + "." + key }
 
-    package func invalid(_ key: String, _ detail: String? = nil) -> CofferError {
-        switch self.family {
-        case .dcs, .operations: DCSError.invalidParameter(self.name(key), detail)
-        case .iam: IAMError.invalidParameter(self.name(key))
-        case .ddm: CofferError(status: 400, code: "DBS.280001", message: "Parameter error: \(self.name(key))." + (detail.map { " \($0)" } ?? ""))
-        }
-    }
+    package func invalid(_ key: String, _ detail: String? = nil) -> CofferError { self.family.invalidParameter(self.name(key), detail) }
 
     /// Whether the key is present with a non-null value.
     package func has(_ key: String) -> Bool {

@@ -40,11 +40,5 @@ extension APIRequest {
     }
 
     /// The family's invalid-parameter error.
-    func invalidParameter(_ name: String, _ detail: String? = nil) -> CofferError {
-        switch self.family {
-        case .dcs, .operations: DCSError.invalidParameter(name, detail)
-        case .iam: IAMError.invalidParameter(name)
-        case .ddm: CofferError(status: 400, code: "DBS.280001", message: "Parameter error: \(name)." + (detail.map { " \($0)" } ?? ""))
-        }
-    }
+    func invalidParameter(_ name: String, _ detail: String? = nil) -> CofferError { self.family.invalidParameter(name, detail) }
 }
