@@ -149,7 +149,7 @@ package struct ConsistentDumper: Sendable {
                             throw MySQLError.dumpFailed("data node \(target.name): SHOW MASTER STATUS is empty although log_bin is on")
                         }
                         let gtid = (try? await connection.query("SELECT @@gtid_binlog_pos AS g").value("g")) ?? ""
-                        return (index, (file, position, gtid ?? ""))
+                        return (index, (file, position, gtid))
                     } catch let error as MySQLError {
                         throw Self.naming(error, target)
                     }

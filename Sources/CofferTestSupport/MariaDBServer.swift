@@ -185,7 +185,7 @@ package final class MariaDBServer: Sendable {
             directory.remove()
             throw MariaDBServerError.failedToStart("mariadb-install-db failed: \(log.suffix(2000))")
         }
-        FileManager.default.createFile(atPath: directory.file("ready").path, contents: Data())
+        _ = FileManager.default.createFile(atPath: directory.file("ready").path, contents: Data())
         if rename(directory.path, shared) != 0 {
             // Another process published its template first: use that one.
             directory.remove()

@@ -35,7 +35,7 @@ struct SnapshotTests {
             let directory = try TemporaryDirectory(prefix: "coffer-snapshot")
             defer { directory.remove() }
             let file = directory.file("dump.rdb")
-            FileManager.default.createFile(atPath: file.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: file.path, contents: nil)
             let handle = try FileHandle(forWritingTo: file)
             let reports = Mutex<[SnapshotProgress]>([])
             let connection = try await server.connect(timeout: .seconds(5), logger: testLogger)
