@@ -75,6 +75,6 @@ struct DataNodeController: Sendable {
         let limit = try request.intQuery("limit", in: 1...128, default: 10)
         let page = try await self.operations.list(projectID: instance.projectID, offset: offset, limit: limit)
         return try JSONCoding.response(
-            AvailableDataNodePageDTO(dataNodes: page.items.map { DataNodeDTO($0, available: true) }, offset: offset, limit: limit, total: page.total))
+            DataNodePageDTO(dataNodes: page.items.map { DataNodeDTO($0, available: true) }, offset: offset, limit: limit, total: page.total))
     }
 }

@@ -43,7 +43,7 @@ struct DataNodeDTO: Encodable {
     }
 }
 
-/// `GET /v3/{project_id}/data-nodes`.
+/// `GET /v3/{project_id}/data-nodes` and `ListAvailableRdsResponse` (v3): `data_nodes`, `offset`, `limit`, `total`.
 struct DataNodePageDTO: Encodable {
     var dataNodes: [DataNodeDTO]
     var offset: Int
@@ -88,19 +88,6 @@ struct RDSNodePageDTO: Encodable {
     var offset: Int
     var limit: Int
     var total: Int
-}
-
-/// `ListAvailableRdsResponse` (v3): `data_nodes`, `offset`, `limit`, `total`.
-struct AvailableDataNodePageDTO: Encodable {
-    var dataNodes: [DataNodeDTO]
-    var offset: Int
-    var limit: Int
-    var total: Int
-
-    enum CodingKeys: String, CodingKey {
-        case dataNodes = "data_nodes"
-        case offset, limit, total
-    }
 }
 
 /// `{"id", "name"}` of a registered data node.
