@@ -8,4 +8,8 @@ package enum BackupFailure: String, Sendable {
     case redis = "dcs.08.0001"
     case timedOut = "dcs.08.0002"
     case storage = "dcs.08.0005"
+    /// A restore could not write the data into the target (refused payload, target lost mid-way).
+    case synchronization = "dcs.08.0007"
+    /// An automatic backup could not start in its window because the instance ran other tasks.
+    case scheduleMissed = "dcs.08.0008"
 }
