@@ -15,10 +15,10 @@ package final class Doorbell: Sendable {
     private let nextID = Atomic<UInt64>(0)
 
     /// How many times the bell has rung so far.
-    var rings: UInt64 { self.state.withLock { $0.rings } }
+    package var rings: UInt64 { self.state.withLock { $0.rings } }
 
     /// How many waits are parked (tests wait for this before ringing).
-    var waiting: Int { self.state.withLock { $0.waiters.count } }
+    package var waiting: Int { self.state.withLock { $0.waiters.count } }
 
     package init() {}
 
@@ -34,7 +34,7 @@ package final class Doorbell: Sendable {
 
     /// Returns after `timeout`, or earlier when rung (or cancelled). With `seen`, a ring since `rings` was
     /// `seen` counts too, so the wait returns at once.
-    func wait(after seen: UInt64? = nil, timeout: Duration) async {
+    package func wait(after seen: UInt64? = nil, timeout: Duration) async {
         let id = self.nextID.add(1, ordering: .relaxed).newValue
         await withTaskGroup(of: Void.self) { group in
             group.addTask {

@@ -19,6 +19,8 @@ package struct Operations: Sendable {
         package var ddmAutoBackupPeriod: TimeInterval = 86400
         /// How often schedulers look for due work.
         package var schedulerInterval: Duration = .seconds(60)
+        /// How long an automatic DCS backup that found its instance busy waits before its next attempt (3 a day at most).
+        package var dcsAutoBackupRetryDelay: TimeInterval = 900
         /// How often abandoned temporary blob files are swept while the server runs.
         package var blobSweepInterval: Duration = .seconds(600)
 
@@ -34,6 +36,10 @@ package struct Operations: Sendable {
     /// One handler per job kind, for the worker.
     package let jobHandlers: [any JobHandler]
     private let ddm: any DDMStore
+    private let dcs: any DCSStore
+    private let dcsAutoBackups: any DCSAutoBackupStore
+    /// Rung when a DCS backup policy is stored: wakes the DCS backup scheduler (tests watch it park).
+    package let policyChanged: Doorbell
     private let jobs: any JobStore
     private let wakeWorker: @Sendable () -> Void
     private let settings: Settings
@@ -42,13 +48,15 @@ package struct Operations: Sendable {
 
     /// - Parameter wakeWorker: rung after each enqueue, so a job starts now rather than at the worker's next poll.
     package init(
-        dcs: any DCSStore, ddm: any DDMStore, jobs: any JobStore, blobs: any BlobStore, settings: Settings, logger: Logger,
-        clock: @escaping @Sendable () -> Date, wakeWorker: @escaping @Sendable () -> Void
+        dcs: any DCSStore, dcsAutoBackups: any DCSAutoBackupStore, ddm: any DDMStore, jobs: any JobStore, blobs: any BlobStore,
+        settings: Settings, logger: Logger, clock: @escaping @Sendable () -> Date, wakeWorker: @escaping @Sendable () -> Void
     ) {
         let redis = RedisInspector(logger: logger)
         let mysql = MySQLInspector(logger: logger)
         let context = OperationContext(jobs: jobs, wakeWorker: wakeWorker, clock: clock)
-        self.dcsInstances = DCSInstanceOperations(store: dcs, inspector: redis, context: context)
+        let policyChanged = Doorbell()
+        self.policyChanged = policyChanged
+        self.dcsInstances = DCSInstanceOperations(store: dcs, inspector: redis, context: context, policyChanged: { policyChanged.ring() })
         self.dcsBackups = DCSBackupOperations(store: dcs, blobs: blobs, instances: self.dcsInstances, context: context)
         self.dataNodes = DataNodeOperations(store: ddm, inspector: mysql, clock: clock)
         self.ddmInstances = DDMInstanceOperations(store: ddm, inspector: mysql, context: context)
@@ -64,6 +72,8 @@ package struct Operations: Sendable {
             DDMInstanceDeleteJob(store: ddm, inspector: mysql, logger: logger, clock: clock),
         ]
         self.ddm = ddm
+        self.dcs = dcs
+        self.dcsAutoBackups = dcsAutoBackups
         self.jobs = jobs
         self.wakeWorker = wakeWorker
         self.settings = settings
@@ -71,10 +81,19 @@ package struct Operations: Sendable {
         self.clock = clock
     }
 
+    /// Automatic DCS backups by policy, and retention; woken by every policy change made through `dcsInstances`.
+    package var dcsBackupScheduler: DCSBackupScheduler {
+        DCSBackupScheduler(
+            store: self.dcs, schedule: self.dcsAutoBackups, jobs: self.jobs, checkInterval: self.settings.schedulerInterval,
+            retryDelay: self.settings.dcsAutoBackupRetryDelay, policyChanged: self.policyChanged, logger: self.logger,
+            wakeWorker: self.wakeWorker, clock: self.clock)
+    }
+
     /// The schedulers, to run beside the job worker (on every node: the unique index on active jobs keeps two
     /// nodes from queuing the same backup).
     package var schedulers: [any Service] {
         [
+            self.dcsBackupScheduler,
             DDMBackupScheduler(
                 store: self.ddm, backups: self.ddmBackups, period: self.settings.ddmAutoBackupPeriod,
                 checkInterval: self.settings.schedulerInterval, logger: self.logger, clock: self.clock),

@@ -18,6 +18,7 @@ package struct CofferStore: Service {
     package let secrets: SecretBox
     package let identities: any IdentityStore
     package let dcs: any DCSStore
+    package let dcsAutoBackups: any DCSAutoBackupStore
     package let ddm: any DDMStore
     package let jobs: any JobStore
     package let blobs: any BlobStore
@@ -54,6 +55,7 @@ package struct CofferStore: Service {
         self.secrets = SecretBox(masterKey: masterKey)
         self.identities = SQLIdentityStore(provider: provider, secrets: self.secrets)
         self.dcs = SQLDCSStore(provider: provider, secrets: self.secrets)
+        self.dcsAutoBackups = SQLDCSAutoBackupStore(provider: provider)
         self.ddm = SQLDDMStore(provider: provider, secrets: self.secrets)
         self.jobs = SQLJobStore(provider: provider)
         self.files = try FileBlobStore(root: dataDirectory + "/blobs")

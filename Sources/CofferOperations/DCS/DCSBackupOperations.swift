@@ -22,11 +22,7 @@ package struct DCSBackupOperations: Sendable {
     package func create(projectID: String, instanceID: String, remark: String?, logger: Logger) async throws -> DCSBackupRecord {
         let instance = try await self.instances.instance(projectID: projectID, id: instanceID)
         let now = self.context.clock()
-        let record = DCSBackupRecord(
-            id: Identifiers.uuid(), projectID: instance.projectID, instanceID: instance.id,
-            name: "backup_" + WireTime.compact(now) + String(format: "%03d", Int(WireTime.epochMilliseconds(now) % 1000)),
-            backupType: .manual, backupFormat: .rdb, status: .waiting, progress: .zero, size: 0, remark: remark, errorCode: nil,
-            period: nil, isSupportRestore: false, createdAt: now, updatedAt: now, executionAt: nil, blobKey: nil, sha256: nil)
+        let record = Self.waitingRecord(projectID: instance.projectID, instanceID: instance.id, type: .manual, remark: remark, period: nil, now: now)
         // The unique index on active jobs decides between racing requests; the busy error comes from what it found.
         if case .busy(let occupant) = try await self.store.insertBackup(record, job: try DCSBackupJob.job(for: record, now: now)) {
             throw DCSError.busy(occupant.activity)
@@ -34,6 +30,17 @@ package struct DCSBackupOperations: Sendable {
         self.context.wakeWorker()
         logger.info("DCS backup requested", metadata: ["backup.id": "\(record.id)", "instance.id": "\(instance.id)"])
         return record
+    }
+
+    /// A new `waiting` record, named `backup_<yyyyMMddHHmmssSSS>` like Huawei's; manual and automatic backups alike.
+    static func waitingRecord(
+        projectID: String, instanceID: String, type: DCSBackupRecord.BackupType, remark: String?, period: String?, now: Date
+    ) -> DCSBackupRecord {
+        DCSBackupRecord(
+            id: Identifiers.uuid(), projectID: projectID, instanceID: instanceID,
+            name: "backup_" + WireTime.compact(now) + String(format: "%03d", Int(WireTime.epochMilliseconds(now) % 1000)),
+            backupType: type, backupFormat: .rdb, status: .waiting, progress: .zero, size: 0, remark: remark, errorCode: nil,
+            period: period, isSupportRestore: false, createdAt: now, updatedAt: now, executionAt: nil, blobKey: nil, sha256: nil)
     }
 
     /// The instance's backups created in `[begin, end]`, newest first; `total` counts every match.

@@ -8,11 +8,16 @@ package struct DCSInstanceOperations: Sendable {
     let store: any DCSStore
     let inspector: RedisInspector
     let context: OperationContext
+    /// Rung after a policy is stored, so the backup scheduler looks at it now rather than at its next check.
+    let policyChanged: @Sendable () -> Void
 
-    package init(store: any DCSStore, inspector: RedisInspector, context: OperationContext) {
+    package init(
+        store: any DCSStore, inspector: RedisInspector, context: OperationContext, policyChanged: @escaping @Sendable () -> Void = {}
+    ) {
         self.store = store
         self.inspector = inspector
         self.context = context
+        self.policyChanged = policyChanged
     }
 
     /// Adopts the server `instance` describes, once Coffer has logged in to it.
@@ -22,6 +27,7 @@ package struct DCSInstanceOperations: Sendable {
         // Adopting means Coffer can reach and log in to the server; say so now rather than at the first backup.
         _ = try await self.inspector.facts(of: instance)
         try await self.store.insertInstance(instance)
+        if instance.backupPolicy != nil { self.policyChanged() }
     }
 
     /// The instance in the project, or 404 `DCS.3022` (also for another project's instance or a malformed id).
@@ -81,6 +87,7 @@ package struct DCSInstanceOperations: Sendable {
         }
         instance.updatedAt = now
         try await self.store.updateInstance(instance)
+        if changes.backupPolicy != nil { self.policyChanged() }
     }
 
     /// Deletes the instance: it disappears at once, its backups are marked `deleted` (their links stop working)

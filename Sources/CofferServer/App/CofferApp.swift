@@ -46,7 +46,7 @@ package enum CofferApp {
         settings.backupIdleTimeout = configuration.backupIdleTimeout
         settings.ddmAutoBackupPeriod = configuration.ddmAutoBackupPeriod
         let operations = Operations(
-            dcs: store.dcs, ddm: store.ddm, jobs: store.jobs, blobs: store.blobs, settings: settings, logger: logger, clock: clock,
+            dcs: store.dcs, dcsAutoBackups: store.dcsAutoBackups, ddm: store.ddm, jobs: store.jobs, blobs: store.blobs, settings: settings, logger: logger, clock: clock,
             wakeWorker: { doorbell.ring() })
         let worker = JobWorker(store: store.jobs, handlers: operations.jobHandlers, doorbell: doorbell, logger: logger, clock: clock)
         let dcsInstances = DCSInstanceController(operations: operations.dcsInstances, clock: clock)

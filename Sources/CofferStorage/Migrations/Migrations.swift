@@ -122,6 +122,20 @@ package enum Migrations {
                 GROUP BY project_id, instance_id, created_at / 86400000
                 """,
             ]),
+        Migration(
+            id: "0007_dcs_auto_backup_slots",
+            [
+                // One automatic backup per instance and UTC day: the primary key is the uniqueness, `attempts` counts the
+                // tries that found the instance busy, `outcome` is NULL while the slot is open ('enqueued', 'missed',
+                // 'dropped' once closed) and `backup_id` names the record it produced.
+                """
+                CREATE TABLE dcs_auto_backup_slots (project_id TEXT NOT NULL, instance_id TEXT NOT NULL, day BIGINT NOT NULL,
+                  attempts INTEGER NOT NULL, next_try_at BIGINT NOT NULL, window_end BIGINT NOT NULL, outcome TEXT, backup_id TEXT,
+                  created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, PRIMARY KEY (project_id, instance_id, day))
+                """,
+                // The scheduler's "open slots whose window has ended".
+                "CREATE INDEX dcs_auto_backup_slots_open ON dcs_auto_backup_slots (window_end) WHERE outcome IS NULL",
+            ]),
         // DDM ids start at 0100 so they never collide with the DCS line of migrations (0004, 0005, …).
         Migration(
             id: "0100_ddm",

@@ -129,7 +129,7 @@ package struct SQLDCSStore: DCSStore {
     /// The record and its day's count, in the caller's transaction: the count table is exact only if the two
     /// never part. Records are never removed and never change project, instance or `created_at` (a deleted
     /// backup stays listed as `deleted`), so inserting is the only write that moves a count.
-    private static func insert(_ record: DCSBackupRecord, on db: any SQLDatabase) async throws {
+    static func insert(_ record: DCSBackupRecord, on db: any SQLDatabase) async throws {
         let row = BackupRow(record)
         try await db.insert(into: "dcs_backups").model(row, nilEncodingStrategy: .asNil).run()
         try await db.raw(
@@ -250,7 +250,7 @@ package struct SQLDCSStore: DCSStore {
 
 /// A `dcs_backups` row, column for column: the one place the storage form of a backup record is spelled out
 /// (style guide §3 #6: TEXT ids and enums, BIGINT epoch milliseconds, INTEGER flags and counters).
-private struct BackupRow: Codable, Sendable {
+struct BackupRow: Codable, Sendable {
     var id: String
     var projectID: String
     var instanceID: String

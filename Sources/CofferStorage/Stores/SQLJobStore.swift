@@ -87,7 +87,7 @@ package struct SQLJobStore: JobStore {
     }
 
     /// One query over the partial unique index `jobs_one_active_per_resource`.
-    private static func activeJobs(projectID: String, resourceIDs: [String], on db: any SQLDatabase) async throws -> [String: Job] {
+    static func activeJobs(projectID: String, resourceIDs: [String], on db: any SQLDatabase) async throws -> [String: Job] {
         let rows = try await db.select().column("*").from("jobs").where("project_id", .equal, projectID)
             .where("resource_id", .in, resourceIDs).where("status", .in, [Job.Status.queued.rawValue, Job.Status.running.rawValue])
             .all()
