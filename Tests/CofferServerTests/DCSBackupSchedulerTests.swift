@@ -5,6 +5,7 @@ import CofferServer
 import CofferStorage
 import CofferTestSupport
 import Foundation
+import HTTPTypes
 import Logging
 import NIOCore
 import Synchronization
@@ -31,18 +32,31 @@ struct DCSBackupSchedulerTests {
     static let policyJSON =
         #"{"instance_backup_policy": {"backup_type": "auto", "save_days": 2, "periodical_backup_plan": {"backup_at": [1, 3], "period_type": "weekly", "begin_at": "02:00-03:00"}}}"#
 
-    static func setPolicy(_ server: TestServer, _ instanceID: String, json: String = Self.policyJSON) async throws {
-        let reply = try await server.signed(.put, "/v2/\(server.projectID)/instances/\(instanceID)", json: json)
+    /// Requests are signed at the server's (moved) time: the gateway refuses a signature 15 minutes off.
+    static func adopt(_ server: TestServer, _ clock: ManualClock, _ redis: RedisServer, name: String = "cache-01") async throws -> String {
+        let created = try await server.signed(
+            .post, "/v2/\(server.projectID)/instances", json: DCSInstanceTests.createBody(name: name, port: redis.port, password: redis.password),
+            date: clock.now)
+        try #require(created.status == .ok, "\(String(buffer: created.body))")
+        return try #require((created.json["instances"] as? [[String: Any]])?.first?["instance_id"] as? String)
+    }
+
+    static func requestBackup(_ server: TestServer, _ clock: ManualClock, _ instanceID: String) async throws -> HTTPResponse.Status {
+        try await server.signed(.post, "/v2/\(server.projectID)/instances/\(instanceID)/backups", date: clock.now).status
+    }
+
+    static func setPolicy(_ server: TestServer, _ clock: ManualClock, _ instanceID: String, json: String = Self.policyJSON) async throws {
+        let reply = try await server.signed(.put, "/v2/\(server.projectID)/instances/\(instanceID)", json: json, date: clock.now)
         try #require(reply.status == .noContent, "\(String(buffer: reply.body))")
     }
 
-    static func records(_ server: TestServer, _ instanceID: String) async throws -> [[String: Any]] {
-        let list = try await server.signed(.get, "/v2/\(server.projectID)/instances/\(instanceID)/backups?limit=1000")
+    static func records(_ server: TestServer, _ clock: ManualClock, _ instanceID: String) async throws -> [[String: Any]] {
+        let list = try await server.signed(.get, "/v2/\(server.projectID)/instances/\(instanceID)/backups?limit=1000", date: clock.now)
         return try #require(list.json["backup_record_response"] as? [[String: Any]])
     }
 
-    static func autoRecords(_ server: TestServer, _ instanceID: String) async throws -> [[String: Any]] {
-        try await Self.records(server, instanceID).filter { $0["backup_type"] as? String == "auto" }
+    static func autoRecords(_ server: TestServer, _ clock: ManualClock, _ instanceID: String) async throws -> [[String: Any]] {
+        try await Self.records(server, clock, instanceID).filter { $0["backup_type"] as? String == "auto" }
     }
 
     /// Another scheduler over the same database and blob store: a second node, or this one after a restart.
@@ -85,8 +99,8 @@ struct DCSBackupSchedulerTests {
         try await RedisServer.withServer(extraArguments: DCSBackupTests.redisArguments(diskless: "yes")) { redis in
             let clock = ManualClock(Self.at(1, 30))
             try await TestServer.run(clock: { clock.now }) { server in
-                let instanceID = try await DCSBackupTests.adopt(server, redis)
-                try await Self.setPolicy(server, instanceID)
+                let instanceID = try await Self.adopt(server, clock, redis)
+                try await Self.setPolicy(server, clock, instanceID)
                 let scheduler = server.parts.operations.dcsBackupScheduler
                 for time in [Self.at(1, 30), Self.at(1, 59), Self.at(day: 1, 2, 30), Self.at(day: 2, 3, 0)] {
                     clock.set(time)
@@ -100,7 +114,7 @@ struct DCSBackupSchedulerTests {
                 #expect(try await scheduler.runOnce().queued == 0, "after it finished, still once a day")
                 #expect(try await Self.otherNode(server, clock: clock).runOnce().queued == 0, "a restarted scheduler knows the day is done")
 
-                let records = try await Self.autoRecords(server, instanceID)
+                let records = try await Self.autoRecords(server, clock, instanceID)
                 try #require(records.count == 1)
                 #expect(records[0]["status"] as? String == "succeed")
                 #expect(records[0]["period"] as? String == "02:00-03:00")
@@ -110,8 +124,8 @@ struct DCSBackupSchedulerTests {
                 clock.set(Self.at(day: 2, 2, 1))  // Wednesday
                 #expect(try await scheduler.runOnce().queued == 1)
                 #expect(try await server.parts.worker.runOnce()?.status == .succeeded)
-                #expect(try await Self.autoRecords(server, instanceID).count == 2)
-                #expect(try await Self.records(server, instanceID).count == 2, "no manual backup appeared")
+                #expect(try await Self.autoRecords(server, clock, instanceID).count == 2)
+                #expect(try await Self.records(server, clock, instanceID).count == 2, "no manual backup appeared")
             }
         }
     }
@@ -121,8 +135,8 @@ struct DCSBackupSchedulerTests {
         try await RedisServer.withServer(extraArguments: DCSBackupTests.redisArguments(diskless: "yes")) { redis in
             let clock = ManualClock(Self.at(2, 10))
             try await TestServer.run(database: database, clock: { clock.now }) { server in
-                let instanceID = try await DCSBackupTests.adopt(server, redis)
-                try await Self.setPolicy(server, instanceID)
+                let instanceID = try await Self.adopt(server, clock, redis)
+                try await Self.setPolicy(server, clock, instanceID)
                 let nodes = [server.parts.operations.dcsBackupScheduler, Self.otherNode(server, clock: clock)]
                 let queued = try await withThrowingTaskGroup(of: Int.self) { group in
                     for round in 0..<16 {
@@ -132,12 +146,12 @@ struct DCSBackupSchedulerTests {
                     return try await group.reduce(0, +)
                 }
                 #expect(queued == 1)
-                #expect(try await Self.autoRecords(server, instanceID).count == 1)
+                #expect(try await Self.autoRecords(server, clock, instanceID).count == 1)
                 // The backup finished and the instance is idle: a restarted node still does not start a second one.
                 #expect(try await server.parts.worker.runOnce()?.status == .succeeded)
                 clock.set(Self.at(2, 50))
                 #expect(try await Self.otherNode(server, clock: clock).runOnce().queued == 0)
-                #expect(try await Self.autoRecords(server, instanceID).count == 1)
+                #expect(try await Self.autoRecords(server, clock, instanceID).count == 1)
             }
         }
     }
@@ -147,10 +161,10 @@ struct DCSBackupSchedulerTests {
         try await RedisServer.withServer(extraArguments: DCSBackupTests.redisArguments(diskless: "yes")) { redis in
             let clock = ManualClock(Self.at(1, 50))
             try await TestServer.run(clock: { clock.now }) { server in
-                let instanceID = try await DCSBackupTests.adopt(server, redis)
-                try await Self.setPolicy(server, instanceID)
+                let instanceID = try await Self.adopt(server, clock, redis)
+                try await Self.setPolicy(server, clock, instanceID)
                 // A manual backup occupies the instance (the worker does not run it yet).
-                #expect(try await DCSBackupTests.requestBackup(server, instanceID).status == .ok)
+                #expect(try await Self.requestBackup(server, clock, instanceID) == .ok)
                 let scheduler = server.parts.operations.dcsBackupScheduler
                 let other = Self.otherNode(server, clock: clock)
                 clock.set(Self.at(2, 0))
@@ -162,7 +176,7 @@ struct DCSBackupSchedulerTests {
                 #expect(try await scheduler.runOnce() == .init(), "that node took this attempt")
                 clock.set(Self.at(2, 30))
                 #expect(try await scheduler.runOnce().missed == 1, "the third busy attempt is the last")
-                let failed = try #require(try await Self.autoRecords(server, instanceID).first)
+                let failed = try #require(try await Self.autoRecords(server, clock, instanceID).first)
                 #expect(failed["status"] as? String == "failed")
                 #expect(failed["error_code"] as? String == "dcs.08.0008")
                 #expect(failed["period"] as? String == "02:00-03:00")
@@ -173,15 +187,15 @@ struct DCSBackupSchedulerTests {
                 #expect(try await scheduler.runOnce() == .init())
                 clock.set(Self.at(3, 5))
                 #expect(try await scheduler.runOnce() == .init())
-                #expect(try await Self.autoRecords(server, instanceID).count == 1)
+                #expect(try await Self.autoRecords(server, clock, instanceID).count == 1)
 
                 // Wednesday: busy from 02:50 on; the window ends before a third attempt is due.
-                #expect(try await DCSBackupTests.requestBackup(server, instanceID).status == .ok)
+                #expect(try await Self.requestBackup(server, clock, instanceID) == .ok)
                 clock.set(Self.at(day: 2, 2, 50))
                 #expect(try await scheduler.runOnce().busy == 1)
                 clock.set(Self.at(day: 2, 3, 1))
                 #expect(try await scheduler.runOnce().missed == 1, "the window ended with the instance busy")
-                let auto = try await Self.autoRecords(server, instanceID)
+                let auto = try await Self.autoRecords(server, clock, instanceID)
                 #expect(auto.count == 2)
                 #expect(auto.allSatisfy { $0["error_code"] as? String == "dcs.08.0008" })
                 #expect(try await other.runOnce() == .init(), "closed once")
@@ -194,7 +208,7 @@ struct DCSBackupSchedulerTests {
         try await RedisServer.withServer(extraArguments: DCSBackupTests.redisArguments(diskless: "yes")) { redis in
             let clock = ManualClock(Self.at(2, 10))
             try await TestServer.run(clock: { clock.now }) { server in
-                let instanceID = try await DCSBackupTests.adopt(server, redis)
+                let instanceID = try await Self.adopt(server, clock, redis)
                 let operations = server.parts.operations
                 let running = Task { try await operations.dcsBackupScheduler.run() }
                 defer { running.cancel() }
@@ -202,13 +216,13 @@ struct DCSBackupSchedulerTests {
                 let parked = ContinuousClock.now.advanced(by: .seconds(10))
                 while operations.policyChanged.waiting == 0 && ContinuousClock.now < parked { try await Task.sleep(for: .milliseconds(10)) }
                 try #require(operations.policyChanged.waiting == 1)
-                #expect(try await Self.autoRecords(server, instanceID).isEmpty)
-                try await Self.setPolicy(server, instanceID)
+                #expect(try await Self.autoRecords(server, clock, instanceID).isEmpty)
+                try await Self.setPolicy(server, clock, instanceID)
                 let deadline = ContinuousClock.now.advanced(by: .seconds(10))
                 var records: [[String: Any]] = []
                 while records.isEmpty && ContinuousClock.now < deadline {
                     try await Task.sleep(for: .milliseconds(20))
-                    records = try await Self.autoRecords(server, instanceID)
+                    records = try await Self.autoRecords(server, clock, instanceID)
                 }
                 #expect(records.count == 1, "queued well before the next one-minute check")
             }
@@ -221,10 +235,10 @@ struct DCSBackupSchedulerTests {
             let clock = ManualClock(Self.at(day: 10, 12))
             try await TestServer.run(clock: { clock.now }) { server in
                 let store = server.parts.store
-                let first = try await DCSBackupTests.adopt(server, redis, name: "cache-01")
-                let second = try await DCSBackupTests.adopt(server, redis, name: "cache-02")
-                try await Self.setPolicy(server, first)
-                try await Self.setPolicy(server, second)
+                let first = try await Self.adopt(server, clock, redis, name: "cache-01")
+                let second = try await Self.adopt(server, clock, redis, name: "cache-02")
+                try await Self.setPolicy(server, clock, first)
+                try await Self.setPolicy(server, clock, second)
                 let now = clock.now
                 func seed(_ instance: String, _ type: DCSBackupRecord.BackupType, ageDays: Double, _ status: DCSBackupRecord.Status) async throws
                     -> DCSBackupRecord
@@ -262,9 +276,10 @@ struct DCSBackupSchedulerTests {
                 while let job = try await server.parts.worker.runOnce() { #expect(job.status == .succeeded) }
                 #expect(try await scheduler.runOnce().expired == 0, "expired once")
 
-                func status(_ record: DCSBackupRecord) async throws -> String? {
-                    try await DCSBackupTests.record(server, record.instanceID, record.id)["status"] as? String
+                func listed(_ record: DCSBackupRecord) async throws -> [String: Any] {
+                    try #require(try await Self.records(server, clock, record.instanceID).first { $0["backup_id"] as? String == record.id })
                 }
+                func status(_ record: DCSBackupRecord) async throws -> String? { try await listed(record)["status"] as? String }
                 for gone in [oldAuto, oldFailed, oldest, newerFailed] {
                     #expect(try await status(gone) == "expired", "\(gone.name)")
                     if let key = gone.blobKey { #expect(await !store.blobs.exists(key: key), "file removed") }
@@ -273,8 +288,7 @@ struct DCSBackupSchedulerTests {
                     #expect(try await status(kept) == "succeed", "\(kept.name)")
                     #expect(await store.blobs.exists(key: try #require(kept.blobKey)), "file kept")
                 }
-                let expired = try await DCSBackupTests.record(server, first, oldAuto.id)
-                #expect(expired["is_support_restore"] as? String == "FALSE")
+                #expect(try await listed(oldAuto)["is_support_restore"] as? String == "FALSE")
 
                 // Weeks later the newest succeeded automatic backup of each instance is still there.
                 clock.set(now.addingTimeInterval(30 * 86400))
