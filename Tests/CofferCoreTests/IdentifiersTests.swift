@@ -17,6 +17,16 @@ struct IdentifiersTests {
         #expect(Set(ids).count == ids.count)
     }
 
+    @Test("requestID: 32 lower-case hex characters, unique across concurrent callers")
+    func requestID() async {
+        let ids = await withTaskGroup(of: [String].self) { group in
+            for _ in 0..<4 { group.addTask { (0..<1_000).map { _ in Identifiers.requestID() } } }
+            return await group.reduce(into: [String]()) { $0 += $1 }
+        }
+        #expect(ids.allSatisfy(Identifiers.isHex32))
+        #expect(Set(ids).count == 4_000)
+    }
+
     @Test("isHex32 refuses upper case, other lengths and non-hex characters")
     func isHex32() {
         #expect(Identifiers.isHex32("0123456789abcdef0123456789abcdef"))

@@ -21,9 +21,9 @@ enum StoreFixtures {
             blobKey: nil, sha256: nil)
     }
 
-    static func instance(project: String, name: String, createdAt: Date = Date()) -> DCSInstance {
+    static func instance(project: String, name: String, id: String = Identifiers.uuid(), createdAt: Date = Date()) -> DCSInstance {
         DCSInstance(
-            id: Identifiers.uuid(), projectID: project, name: name, engine: "Redis", requestedEngineVersion: "7.0", host: "127.0.0.1",
+            id: id, projectID: project, name: name, engine: "Redis", requestedEngineVersion: "7.0", host: "127.0.0.1",
             port: 6379, accessUser: nil, password: "s3cret-pass", description: nil, status: "RUNNING", capacityGB: 0.125,
             specCode: "redis.ha.xu1.tiny.r2.128", backupPolicy: nil, extra: ["vpc_id": .string("vpc-1")], createdAt: createdAt,
             updatedAt: createdAt)

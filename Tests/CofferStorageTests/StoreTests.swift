@@ -88,6 +88,7 @@ struct StoreTests {
     func backupList(database: TestDatabase) async throws {
         try await StoreFixtures.withStore(database) { store in
             let base = WireTime.date(epochMilliseconds: 1_715_000_000_000)
+            try await store.dcs.insertInstance(StoreFixtures.instance(project: "P1", name: "cache", id: "I1"))
             let mine = (0..<25).map { StoreFixtures.backup(project: "P1", instance: "I1", createdAt: base.addingTimeInterval(Double($0) * 60)) }
             for record in mine { try await store.dcs.insertBackup(record) }
             try await store.dcs.insertBackup(StoreFixtures.backup(project: "P1", instance: "I2", createdAt: base))
@@ -96,8 +97,8 @@ struct StoreTests {
             var seen: [String] = []
             for offset in stride(from: 0, to: 30, by: 10) {
                 let page = try await store.dcs.backups(DCSBackupQuery(projectID: "P1", instanceID: "I1", begin: nil, end: nil, offset: offset, limit: 10))
-                #expect(page.total == 25)
-                seen += page.items.map(\.id)
+                #expect(page?.total == 25)
+                seen += page?.items.map(\.id) ?? []
             }
             #expect(seen == mine.reversed().map(\.id))
 
@@ -105,9 +106,15 @@ struct StoreTests {
                 DCSBackupQuery(
                     projectID: "P1", instanceID: "I1", begin: base.addingTimeInterval(5 * 60), end: base.addingTimeInterval(9 * 60), offset: 0,
                     limit: 100))
-            #expect(window.total == 5)
-            #expect(window.items.map(\.id) == mine[5...9].reversed().map(\.id))
-            #expect(window.items.first == mine[9])
+            #expect(window?.total == 5)
+            #expect(window?.items.map(\.id) == mine[5...9].reversed().map(\.id))
+            #expect(window?.items.first == mine[9])
+            // The list answers nil (no such instance) for another project's instance and for a deleted one,
+            // although their backup rows exist.
+            #expect(try await store.dcs.backups(DCSBackupQuery(projectID: "P2", instanceID: "I1", begin: nil, end: nil, offset: 0, limit: 10)) == nil)
+            #expect(try await store.dcs.backups(DCSBackupQuery(projectID: "P1", instanceID: "I2", begin: nil, end: nil, offset: 0, limit: 10)) == nil)
+            let pastTheEnd = try await store.dcs.backups(DCSBackupQuery(projectID: "P1", instanceID: "I1", begin: nil, end: nil, offset: 40, limit: 10))
+            #expect(pastTheEnd?.items.isEmpty == true && pastTheEnd?.total == 25)
 
             var deleted = mine[0]
             deleted.status = .deleted

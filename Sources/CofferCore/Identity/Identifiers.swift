@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Identifier formats, one place for all of them (reference section 1, "IDs").
 package enum Identifiers {
@@ -6,6 +7,23 @@ package enum Identifiers {
     package static func hex32() -> String {
         UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
     }
+
+    /// A request id: 32 hex characters, unique within the process and across restarts (a random half drawn at
+    /// start, then a counter), and far cheaper than a random UUID on every request. Not a secret.
+    package static func requestID() -> String {
+        let sequence = requestCounter.add(1, ordering: .relaxed).newValue
+        var bytes = [UInt8](repeating: 0, count: 32)
+        for (index, word) in [requestPrefix, sequence].enumerated() {
+            for nibble in 0..<16 {
+                let digit = UInt8(truncatingIfNeeded: word >> UInt64(60 - 4 * nibble)) & 0xF
+                bytes[index * 16 + nibble] = digit < 10 ? 0x30 + digit : 0x57 + digit
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private static let requestPrefix = UInt64.random(in: .min ... .max)
+    private static let requestCounter = Atomic<UInt64>(0)
 
     /// A DDM-style id: 32 hex characters and a 4-character type suffix (`in09` DDM instance, `in01` data
     /// node, `br09` backup; reference section 1).

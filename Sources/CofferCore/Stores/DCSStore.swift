@@ -21,8 +21,9 @@ package protocol DCSStore: Sendable {
     func updateBackup(_ record: DCSBackupRecord) async throws
     /// Records progress of a running backup (a narrow write, so it never overwrites a final state).
     func updateBackupProgress(projectID: String, id: String, progress: DCSBackupRecord.Progress, at: Date) async throws
-    /// A page, newest first, with the exact number of matching records (every status, `deleted` included).
-    func backups(_ query: DCSBackupQuery) async throws -> Page<DCSBackupRecord>
+    /// A page, newest first, with the exact number of matching records (every status, `deleted` included);
+    /// nil when the instance does not exist in that project or is deleted.
+    func backups(_ query: DCSBackupQuery) async throws -> Page<DCSBackupRecord>?
 }
 
 /// Filters of `GET /v2/{project_id}/instances`.

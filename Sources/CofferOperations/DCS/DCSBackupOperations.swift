@@ -47,9 +47,13 @@ package struct DCSBackupOperations: Sendable {
     package func list(
         projectID: String, instanceID: String, begin: Date?, end: Date?, offset: Int, limit: Int
     ) async throws -> Page<DCSBackupRecord> {
-        let instance = try await self.instances.instance(projectID: projectID, id: instanceID)
-        return try await self.store.backups(
-            DCSBackupQuery(projectID: instance.projectID, instanceID: instance.id, begin: begin, end: end, offset: offset, limit: limit))
+        // The store checks that the instance is live in the same query: a list reads no instance row.
+        let id = instanceID.lowercased()
+        guard Identifiers.isUUID(id),
+            let page = try await self.store.backups(
+                DCSBackupQuery(projectID: projectID, instanceID: id, begin: begin, end: end, offset: offset, limit: limit))
+        else { throw DCSError.instanceNotFound }
+        return page
     }
 
     /// Marks the backup `deleted` and queues the job that removes its file.

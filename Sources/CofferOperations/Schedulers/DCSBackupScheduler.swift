@@ -53,7 +53,7 @@ package struct DCSBackupScheduler: Service {
             } catch {
                 self.logger.error("Scheduling DCS backups failed", metadata: ["error": "\(error)"])
             }
-            try? await cancelWhenGracefulShutdown { await self.policyChanged.wait(after: seen, timeout: self.checkInterval) }
+            await cancelWhenGracefulShutdown { await self.policyChanged.wait(after: seen, timeout: self.checkInterval) }
         }
     }
 

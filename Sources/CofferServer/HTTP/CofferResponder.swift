@@ -24,7 +24,7 @@ package struct CofferResponder: HTTPResponder {
 
     package func respond(to request: Request, context: Context) async throws -> Response {
         let started = ContinuousClock.now
-        let requestID = Identifiers.hex32()
+        let requestID = Identifiers.requestID()
         var logger = context.logger
         logger[metadataKey: "request.id"] = "\(requestID)"
         let rawPath = request.uri.path

@@ -127,7 +127,7 @@ package struct SQLDCSAutoBackupStore: DCSAutoBackupStore {
                     ORDER BY newest.created_at DESC, newest.id DESC LIMIT 1), '')
                 ORDER BY created_at, id
                 """
-            ).all(decoding: BackupRow.self).map(\.record)
+            ).all().map(BackupRow.record(from:))
         }
     }
 

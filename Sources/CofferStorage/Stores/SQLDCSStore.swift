@@ -145,7 +145,7 @@ package struct SQLDCSStore: DCSStore {
         try await self.provider.withDatabase { db in
             try await db.select().column("*").from("dcs_backups").where("project_id", .equal, projectID)
                 .where("instance_id", .equal, instanceID).where("id", .equal, id)
-                .first(decoding: BackupRow.self)?.record
+                .first().map(BackupRow.record(from:))
         }
     }
 
@@ -170,24 +170,33 @@ package struct SQLDCSStore: DCSStore {
         }
     }
 
-    package func backups(_ query: DCSBackupQuery) async throws -> Page<DCSBackupRecord> {
+    package func backups(_ query: DCSBackupQuery) async throws -> Page<DCSBackupRecord>? {
         let window = BackupDays.Window(begin: query.begin.map(millis), end: query.end.map(millis))
         let count = Self.countExpression(projectID: query.projectID, instanceID: query.instanceID, window: window)
+        let live: SQLQueryString = """
+            EXISTS (SELECT 1 FROM dcs_instances WHERE project_id = \(bind: query.projectID) AND id = \(bind: query.instanceID)
+              AND deleted_at IS NULL)
+            """
+        var sql: SQLQueryString = """
+            SELECT \(unsafeRaw: BackupRow.selectList), \(count) AS total_num FROM dcs_backups
+            WHERE project_id = \(bind: query.projectID) AND instance_id = \(bind: query.instanceID) AND \(live)
+            """
+        if let begin = window.begin { sql = sql + " AND created_at >= \(bind: begin)" }
+        if let end = window.end { sql = sql + " AND created_at <= \(bind: end)" }
+        sql = sql + " ORDER BY created_at DESC, id DESC LIMIT \(bind: Int64(query.limit)) OFFSET \(bind: Int64(query.offset))"
+        let page = sql
         return try await self.provider.withDatabase { db in
-            // The page carries the count as a constant column (evaluated once): one round trip, not two.
-            let select = db.select().column(SQLColumn(SQLLiteral.all, table: SQLIdentifier("dcs_backups")))
-                .column(SQLAlias(SQLGroupExpression(count), as: SQLIdentifier("total_num")))
-                .from("dcs_backups").where("project_id", .equal, query.projectID).where("instance_id", .equal, query.instanceID)
-            if let begin = window.begin { select.where("created_at", .greaterThanOrEqual, begin) }
-            if let end = window.end { select.where("created_at", .lessThanOrEqual, end) }
-            let rows = try await select.orderBy("created_at", .descending).orderBy("id", .descending)
-                .limit(query.limit).offset(query.offset).all()
-            let decoder = SQLRowDecoder()
-            let items = try rows.map { try decoder.decode(BackupRow.self, from: $0).record }
-            // An empty page (past the end, or no match) has no row to carry the count.
-            var total = try rows.first?.decode(column: "total_num", as: Int64.self)
-            if total == nil { total = try await db.raw("SELECT \(count) AS n").first()?.decode(column: "n", as: Int64.self) }
-            return Page(items: items, total: Int(total ?? 0))
+            // One round trip for the common case: the page carries the count as a constant column (evaluated once)
+            // and is empty unless the instance is live, so the instance needs no query of its own.
+            let rows = try await db.raw(page).all()
+            if let first = rows.first {
+                return Page(items: try rows.map(BackupRow.record(from:)), total: Int(try first.decode(column: "total_num", as: Int64.self)))
+            }
+            // An empty page (past the end, no match, or no such instance) has no row to carry the count.
+            guard let row = try await db.raw("SELECT \(count) AS n, CASE WHEN \(live) THEN 1 ELSE 0 END AS live").first(),
+                try row.decode(column: "live", as: Int64.self) == 1
+            else { return nil }
+            return Page(items: [], total: Int(try row.decode(column: "n", as: Int64.self)))
         }
     }
 
@@ -250,7 +259,7 @@ package struct SQLDCSStore: DCSStore {
 
 /// A `dcs_backups` row, column for column: the one place the storage form of a backup record is spelled out
 /// (style guide §3 #6: TEXT ids and enums, BIGINT epoch milliseconds, INTEGER flags and counters).
-struct BackupRow: Codable, Sendable {
+struct BackupRow: Encodable, Sendable {
     var id: String
     var projectID: String
     var instanceID: String
@@ -272,7 +281,7 @@ struct BackupRow: Codable, Sendable {
     var blobKey: String?
     var sha256: String?
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case id, projectID = "project_id", instanceID = "instance_id", name, backupType = "backup_type"
         case backupFormat = "backup_format", status, progress, size, remark, errorCode = "error_code", period
         case isSupportRestore = "is_support_restore", createdAt = "created_at", updatedAt = "updated_at"
@@ -305,13 +314,30 @@ struct BackupRow: Codable, Sendable {
         self.sha256 = record.sha256
     }
 
-    var record: DCSBackupRecord {
-        DCSBackupRecord(
-            id: self.id, projectID: self.projectID, instanceID: self.instanceID, name: self.name, backupType: self.backupType,
-            backupFormat: self.backupFormat, status: self.status, progress: DCSBackupRecord.Progress(hundredths: self.progress),
-            size: self.size, remark: self.remark, errorCode: self.errorCode, period: self.period,
-            isSupportRestore: self.isSupportRestore != 0, createdAt: WireTime.date(epochMilliseconds: self.createdAt),
-            updatedAt: WireTime.date(epochMilliseconds: self.updatedAt),
-            executionAt: self.executionAt.map { WireTime.date(epochMilliseconds: $0) }, blobKey: self.blobKey, sha256: self.sha256)
+    /// The columns a record is read from, in `record(from:)`'s terms.
+    static let selectList = CodingKeys.allCases.map(\.stringValue).joined(separator: ", ")
+
+    /// Reads a record column by column: lists decode many rows per request, and the generic `Decodable` row
+    /// decoder cost more than the query itself there.
+    static func record(from row: any SQLRow) throws -> DCSBackupRecord {
+        func value<T: Decodable>(_ key: CodingKeys, _ type: T.Type) throws -> T { try row.decode(column: key.stringValue, as: type) }
+        func code<T: RawRepresentable<String>>(_ key: CodingKeys, _ type: T.Type) throws -> T {
+            let raw = try value(key, String.self)
+            guard let parsed = T(rawValue: raw) else {
+                throw DecodingError.dataCorrupted(.init(codingPath: [key], debugDescription: "unknown value '\(raw)'"))
+            }
+            return parsed
+        }
+        return DCSBackupRecord(
+            id: try value(.id, String.self), projectID: try value(.projectID, String.self), instanceID: try value(.instanceID, String.self),
+            name: try value(.name, String.self), backupType: try code(.backupType, DCSBackupRecord.BackupType.self),
+            backupFormat: try code(.backupFormat, DCSBackupRecord.Format.self), status: try code(.status, DCSBackupRecord.Status.self),
+            progress: DCSBackupRecord.Progress(hundredths: Int(try value(.progress, Int64.self))), size: try value(.size, Int64.self),
+            remark: try value(.remark, String?.self), errorCode: try value(.errorCode, String?.self), period: try value(.period, String?.self),
+            isSupportRestore: try value(.isSupportRestore, Int64.self) != 0,
+            createdAt: WireTime.date(epochMilliseconds: try value(.createdAt, Int64.self)),
+            updatedAt: WireTime.date(epochMilliseconds: try value(.updatedAt, Int64.self)),
+            executionAt: try value(.executionAt, Int64?.self).map { WireTime.date(epochMilliseconds: $0) },
+            blobKey: try value(.blobKey, String?.self), sha256: try value(.sha256, String?.self))
     }
 }

@@ -6,10 +6,13 @@ import SQLKit
 package struct SQLIdentityStore: IdentityStore {
     private let provider: any DatabaseProvider
     private let secrets: SecretBox
+    private let signingKeys: SigningKeyCache
 
-    package init(provider: any DatabaseProvider, secrets: SecretBox) {
+    /// - Parameter signingKeyLifetime: how long a signing key read from the database is reused (see ``SigningKeyCache``).
+    package init(provider: any DatabaseProvider, secrets: SecretBox, signingKeyLifetime: Duration = .seconds(1)) {
         self.provider = provider
         self.secrets = secrets
+        self.signingKeys = SigningKeyCache(lifetime: signingKeyLifetime)
     }
 
     package func insertDomain(_ domain: Domain) async throws {
@@ -89,6 +92,7 @@ package struct SQLIdentityStore: IdentityStore {
     }
 
     package func updatePassword(userID: String, passwordHash: String, changedAt: Date) async throws {
+        defer { self.signingKeys.invalidate() }
         try await self.provider.withDatabase { db in
             try await db.raw(
                 "UPDATE users SET password_hash = \(bind: passwordHash), password_changed_at = \(bind: millis(changedAt)) WHERE id = \(bind: userID)"
@@ -97,6 +101,7 @@ package struct SQLIdentityStore: IdentityStore {
     }
 
     package func deleteUser(id: String) async throws {
+        defer { self.signingKeys.invalidate() }
         try await self.provider.withTransaction { db in
             try await db.raw("DELETE FROM access_keys WHERE user_id = \(bind: id)").run()
             try await db.raw("DELETE FROM users WHERE id = \(bind: id)").run()
@@ -150,6 +155,7 @@ package struct SQLIdentityStore: IdentityStore {
     }
 
     package func insertAccessKey(_ key: AccessKey) async throws {
+        defer { self.signingKeys.invalidate() }
         let sealed = try self.secrets.seal(key.secretKey)
         try await self.provider.withDatabase { db in
             try await db.raw(
@@ -170,6 +176,10 @@ package struct SQLIdentityStore: IdentityStore {
     }
 
     package func signingKey(_ accessKey: String) async throws -> SigningKey? {
+        try await self.signingKeys.key(accessKey) { try await self.loadSigningKey(accessKey) }
+    }
+
+    private func loadSigningKey(_ accessKey: String) async throws -> SigningKey? {
         let row = try await self.provider.withDatabase { db in
             // Primary-key lookups only. LEFT JOINs so that a key whose user or project is gone is still found:
             // its failures are counted like any other key's, and it then authenticates nobody.
@@ -192,6 +202,7 @@ package struct SQLIdentityStore: IdentityStore {
     }
 
     package func recordAccessKeyFailure(_ accessKey: String, now: Date, limit: Int, lockDuration: TimeInterval) async throws -> AccessKey? {
+        defer { self.signingKeys.invalidate() }
         let row = try await self.provider.withTransaction { db -> (any SQLRow)? in
             try await db.raw("UPDATE access_keys SET failures = failures + 1 WHERE access_key = \(bind: accessKey)").run()
             let lockUntil = millis(now.addingTimeInterval(lockDuration))
@@ -208,6 +219,7 @@ package struct SQLIdentityStore: IdentityStore {
     }
 
     package func resetAccessKeyFailures(_ accessKey: String) async throws {
+        defer { self.signingKeys.invalidate() }
         try await self.provider.withDatabase { db in
             try await db.raw("UPDATE access_keys SET failures = 0 WHERE access_key = \(bind: accessKey) AND failures <> 0").run()
         }
