@@ -101,13 +101,38 @@ struct RedisRestoreEngineTests {
         }
     }
 
+    /// What differs between two states, for a readable failure.
+    static func differences(_ a: State, _ b: State) -> [String] {
+        var out: [String] = []
+        if a.functions != b.functions { out.append("functions \(a.functions) vs \(b.functions)") }
+        for database in Set(a.keys.keys).union(b.keys.keys).sorted() {
+            let left = a.keys[database] ?? [:]
+            let right = b.keys[database] ?? [:]
+            for name in Set(left.keys).union(right.keys).sorted() {
+                let l = left[name]
+                let r = right[name]
+                if l?.type != r?.type || l?.value != r?.value || (l?.pttl ?? 0 < 0) != (r?.pttl ?? 0 < 0) {
+                    out.append("\(database)/\(name): \(String(describing: l).prefix(300)) vs \(String(describing: r).prefix(300))")
+                }
+            }
+        }
+        for (key, deadline) in a.deadlines where abs(deadline - (b.deadlines[key] ?? 0)) > 1000 {
+            out.append("deadline \(key): \(deadline) vs \(String(describing: b.deadlines[key]))")
+        }
+        return out
+    }
+
     static func state(_ connection: RedisConnection) async throws -> State {
-        let now = Int64(Date().timeIntervalSince1970 * 1000)
         let keys = try await RedisDataset.snapshot(connection).filter { !$0.value.isEmpty }
+        // Absolute deadlines as the server holds them (a PTTL read later in a slow scan would drift).
         var deadlines: [String: Int64] = [:]
         for (database, entries) in keys {
-            for (name, entry) in entries where entry.pttl >= 0 { deadlines["\(database)/\(name)"] = now + entry.pttl }
+            try await connection.commandExpectingSuccess(["SELECT", "\(database)"])
+            for (name, entry) in entries where entry.pttl >= 0 {
+                deadlines["\(database)/\(name)"] = try await connection.commandExpectingSuccess(["PEXPIRETIME", name]).integer ?? -1
+            }
         }
+        try await connection.commandExpectingSuccess(["SELECT", "0"])
         let list = try await connection.commandExpectingSuccess(["FUNCTION", "LIST", "WITHCODE"])
         return State(keys: keys, deadlines: deadlines, functions: Self.flatten(list).sorted())
     }
@@ -190,7 +215,9 @@ struct RedisRestoreEngineTests {
                 } catch {
                     refused = false
                 }
-                recorder.notes.withLock { $0.append("killed=\(killed) refused=\(refused)") }
+                // `default` is fenced too: Coffer works through its temporary user.
+                let defaultRefused = (try? await RedisConnection.connect(to: server.endpoint, timeout: .seconds(5), logger: Logger(label: "default"))) == nil
+                recorder.notes.withLock { $0.append("killed=\(killed) refused=\(refused) default=\(defaultRefused)") }
             },
             progress: { fraction in recorder.progress.withLock { $0.append(fraction) } })
 
@@ -198,7 +225,7 @@ struct RedisRestoreEngineTests {
         await admin.close()
         let reconnected = try await fixture.server.connect(timeout: .seconds(30))
         #expect(summary.path == .restoreCommands)
-        #expect(recorder.notes.withLock { $0 } == ["killed=true refused=true"])
+        #expect(recorder.notes.withLock { $0 } == ["killed=true refused=true default=true"])
         #expect(recorder.phases.first == "fencing")
         #expect(recorder.phases.last == "completed")
         #expect(recorder.progress.withLock { $0.last } == 1)
@@ -263,7 +290,7 @@ struct RedisRestoreEngineTests {
             #expect(recorder.phases.contains("writing"))
             let again = try await fixture.server.connect()
             let after = try await Self.state(again)
-            #expect(after == before)
+            #expect(after == before, "\(Self.differences(before, after).prefix(5))")
             try await Self.expectCleanedUp(fixture, admin: again)
             await again.close()
         }
@@ -345,7 +372,8 @@ struct RedisRestoreEngineTests {
         let fresh = RedisRestoreEngine(blobs: fixture.blobs, logger: Logger(label: "coffer.test.recovery"), connectTimeout: .seconds(5))
         #expect(try await fresh.recover(request, from: checkpoint) == .rolledBack)
         let admin2 = try await fixture.server.connect()
-        #expect(try await Self.state(admin2) == before)
+        let recovered = try await Self.state(admin2)
+        #expect(recovered == before, "\(Self.differences(before, recovered).prefix(5))")
         try await Self.expectCleanedUp(fixture, admin: admin2)
         #expect(try await fresh.recover(request, from: checkpoint) == .rolledBack)
         #expect(try await Self.state(admin2) == before)

@@ -94,9 +94,11 @@ package struct RedisRestoreEngine: RedisRestoring {
         progress: @escaping @Sendable (Double) async -> Void
     ) async throws -> RestoreSummary {
         let temporary = probe.user == "default" ? RestoreFence.temporaryUserName(restoreID: request.restoreID) : nil
+        // Everyone but the user the restore works as: with a temporary user, `default` is switched off too.
+        let worker = temporary ?? probe.user
         var state = RedisRestoreState(
             phase: .fencing,
-            disabledUsers: probe.users.filter { $0.isOn && $0.name != probe.user && $0.name != temporary }.map(\.name),
+            disabledUsers: probe.users.filter { $0.isOn && $0.name != worker }.map(\.name),
             temporaryUser: temporary, safetyBlobKey: Self.safetyBlobKey(request))
         try await self.checkpoint(state, save)
         let summary: RestoreWriteSummary
