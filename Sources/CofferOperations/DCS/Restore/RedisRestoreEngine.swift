@@ -65,7 +65,27 @@ package struct RedisRestoreEngine: RedisRestoring {
             throw RedisRestoreError(.storage, "the backup file \(request.backupBlobKey) is missing from the blob store")
         }
         defer { backup.close() }
+        try await self.checkTypes(backup, target: probe.target)
         return try await self.restoreCommands(request, probe: probe, backup: backup, save: save, progress: progress)
+    }
+
+    /// The plan: when the backup's format is newer than the target's, it may hold types the target cannot
+    /// load; one reading pass finds the first such key before anything on the target changes. (When the
+    /// formats agree the pass is skipped: it would double the reading for nothing.)
+    private func checkTypes(_ backup: any BlobReader, target: RestoreTarget) async throws {
+        let header = try await self.storage { try await backup.read(at: 0, upTo: 9) }
+        guard let version = header.getString(at: header.readerIndex + 5, length: 4).flatMap({ Int($0) }), version > target.rdbVersion else { return }
+        let chunks = BlobChunks(blob: backup)
+        var reader = RDBRecordReader(nextChunk: { try await chunks.next() })
+        do {
+            while let item = try await reader.next() {
+                if case .record(let record) = item, !target.knows(type: record.type) {
+                    throw RestoreWriteError.unknownType(key: record.printableKey, type: record.type, target: target)
+                }
+            }
+        } catch {
+            throw Self.restoreError(error, phase: .writing)
+        }
     }
 
     /// What the probe learned about the target.
