@@ -154,11 +154,19 @@ package struct RedisRestoreEngine: RedisRestoring {
             }
             throw failure
         }
-        do {
-            try await self.cleanUp(request, state: state)
-        } catch {
-            // The data is in; a leftover fence is undone by recovery from the `completed` checkpoint.
-            throw Self.restoreError(error, phase: .fencing)
+        // The data is in: a fence left up would lock the application out, so the clean-up is retried a few
+        // times before the failure is reported (recovery from the `completed` checkpoint finishes it too).
+        for attempt in 1...3 {
+            do {
+                try await self.cleanUp(request, state: state)
+                break
+            } catch {
+                self.logger.warning("DCS restore clean-up failed", metadata: ["restore.id": "\(request.restoreID)", "attempt": "\(attempt)", "error": "\(error)"])
+                guard attempt < 3 else {
+                    throw RedisRestoreError(.redis, "the data is restored but unfencing failed (users \(state.disabledUsers) still off): \(error)")
+                }
+                try? await Task.sleep(for: .seconds(1))
+            }
         }
         self.logger.info(
             "DCS restore succeeded",
