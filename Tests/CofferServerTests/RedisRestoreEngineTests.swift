@@ -216,7 +216,8 @@ struct RedisRestoreEngineTests {
                 let killed = (try? await app.command(["SET", "app-during", "1"])) == nil
                 let refused: Bool
                 do {
-                    _ = try await RedisConnection.connect(to: server.endpoint(username: "app", password: Self.appPassword), timeout: .seconds(5), logger: Logger(label: "app"))
+                    // (A connection dropped without `close()` traps in NIO's writer, so close it when the fence fails.)
+                    try await RedisConnection.connect(to: server.endpoint(username: "app", password: Self.appPassword), timeout: .seconds(5), logger: Logger(label: "app")).close()
                     refused = false
                 } catch RedisError.authenticationFailed {
                     refused = true
@@ -224,7 +225,9 @@ struct RedisRestoreEngineTests {
                     refused = false
                 }
                 // `default` is fenced too: Coffer works through its temporary user.
-                let defaultRefused = (try? await RedisConnection.connect(to: server.endpoint, timeout: .seconds(5), logger: Logger(label: "default"))) == nil
+                let asDefault = try? await RedisConnection.connect(to: server.endpoint, timeout: .seconds(5), logger: Logger(label: "default"))
+                await asDefault?.close()
+                let defaultRefused = asDefault == nil
                 recorder.notes.withLock { $0.append("killed=\(killed) refused=\(refused) default=\(defaultRefused)") }
             },
             progress: { fraction in recorder.progress.withLock { $0.append(fraction) } })

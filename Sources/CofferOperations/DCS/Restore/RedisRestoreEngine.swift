@@ -227,7 +227,7 @@ package struct RedisRestoreEngine: RedisRestoring {
         if let original {
             state.disklessSyncDelay = original
             try await self.checkpoint(state, save)
-            try await self.redis(phase: .snapshotting) {
+            _ = try await self.redis(phase: .snapshotting) {
                 try await self.withWorkConnection(request, state: state) {
                     try await $0.commandExpectingSuccess(["CONFIG", "SET", "repl-diskless-sync-delay", "0"], timeout: self.commandTimeout)
                 }
@@ -250,7 +250,7 @@ package struct RedisRestoreEngine: RedisRestoring {
         state.safetyCommitted = true
         try await self.checkpoint(state, save)
         if let original {
-            try await self.redis(phase: .snapshotting) {
+            _ = try await self.redis(phase: .snapshotting) {
                 try await self.withWorkConnection(request, state: state) {
                     try await $0.commandExpectingSuccess(["CONFIG", "SET", "repl-diskless-sync-delay", original], timeout: self.commandTimeout)
                 }
@@ -298,7 +298,7 @@ package struct RedisRestoreEngine: RedisRestoring {
             }
         }
         if let original = state.disklessSyncDelay {
-            try await self.withWorkConnection(request, state: state) {
+            _ = try await self.withWorkConnection(request, state: state) {
                 try await $0.commandExpectingSuccess(["CONFIG", "SET", "repl-diskless-sync-delay", original], timeout: self.commandTimeout)
             }
         }
@@ -313,7 +313,7 @@ package struct RedisRestoreEngine: RedisRestoring {
         }
         if let temporary = state.temporaryUser {
             // Through Coffer's own user, now on again: deleting the user a connection runs as closes it.
-            try await RedisConnection.withConnection(to: Self.endpoint(request.target), timeout: self.connectTimeout, logger: self.logger) {
+            _ = try await RedisConnection.withConnection(to: Self.endpoint(request.target), timeout: self.connectTimeout, logger: self.logger) {
                 try await $0.commandExpectingSuccess(["ACL", "DELUSER", temporary], timeout: self.commandTimeout)
             }
         }
