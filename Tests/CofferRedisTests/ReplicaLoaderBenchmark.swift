@@ -53,7 +53,7 @@ struct ReplicaLoaderBenchmark {
         }
         #expect(keys == 602_000)
 
-        for round in 1...2 {
+        for round in 1...1 {
             let fast = try await RedisServer.withServer { target in
                 let connection = try await target.connect()
                 try await connection.commandExpectingSuccess(["SET", "old", "1"])
@@ -71,7 +71,13 @@ struct ReplicaLoaderBenchmark {
                     .init(length: Int64(rdb.readableBytes), rdbVersion: version, chunks: chunks))
                 let elapsed = ContinuousClock.now - started
                 #expect(summary.keys == keys)
+                print("replica-bench fast path: transfer \(summary.transfer), REPLICAOF to NO ONE \(summary.duration)")
                 await connection.close()
+                // Where the time went, from the target's own log (millisecond timestamps).
+                let log = (try? String(contentsOf: target.logPath, encoding: .utf8)) ?? ""
+                for line in log.split(separator: "\n") where line.contains("REPLICA") || line.contains("Loading") || line.contains("Done loading") || line.contains("MASTER MODE") || line.contains("Connecting to MASTER") {
+                    print("replica-bench target log: \(line)")
+                }
                 return elapsed
             }
             let pipe = try await RedisServer.withServer { target in

@@ -146,10 +146,10 @@ struct ReplicaLoaderTests {
         }
     }
 
-    @Test("a transfer cut halfway leaves the old data in place, a master, and throws rolledBack")
-    func cutHalfway() async throws {
+    @Test("a transfer cut halfway leaves the old data in place, a master, and throws rolledBack", arguments: ["disabled", "swapdb"])
+    func cutHalfway(disklessLoad: String) async throws {
         let snapshot = try await Self.snapshot(scale: 400)
-        try await RedisServer.withServer(extraArguments: ["--repl-diskless-load", "disabled"]) { target in
+        try await RedisServer.withServer(extraArguments: ["--repl-diskless-load", disklessLoad]) { target in
             let connection = try await target.connect()
             try await Self.seedOldData(connection)
             let before = try await RedisDataset.snapshot(connection)
@@ -179,6 +179,69 @@ struct ReplicaLoaderTests {
             #expect(recovered == .notLoaded(datasetUnchanged: true))
             await connection.close()
         }
+    }
+
+    @Test("cancelling the caller mid-transfer detaches the target: rolledBack, old data in place, a master")
+    func cancelled() async throws {
+        let snapshot = try await Self.snapshot(scale: 400)
+        try await RedisServer.withServer { target in
+            let connection = try await target.connect()
+            try await Self.seedOldData(connection)
+            let before = try await RedisDataset.snapshot(connection)
+            let served = Counter()
+            let fast = snapshot.chunks(served: served)
+            // 64 KiB every 50 ms, so the transfer is surely still running when the cancel comes.
+            let slow: @Sendable () async throws -> ByteBuffer? = {
+                try await Task.sleep(for: .milliseconds(50))
+                return try await fast()
+            }
+            let loader = Self.loader(target)
+            let task = Task {
+                try await loader.load(.init(length: Int64(snapshot.bytes.readableBytes), rdbVersion: snapshot.version, chunks: slow))
+            }
+            let deadline = ContinuousClock.now + .seconds(20)
+            while served.value == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+            try await Task.sleep(for: .milliseconds(100))
+            task.cancel()
+            do {
+                _ = try await task.value
+                Issue.record("a cancelled load succeeded")
+            } catch let error as ReplicaLoadError {
+                #expect(error == .rolledBack("cancelled"))
+            }
+            #expect(served.value > 0 && served.value < snapshot.bytes.readableBytes)
+            #expect(try await Self.role(connection) == "master")
+            #expect(try await RedisDataset.snapshot(connection) == before)
+            await connection.close()
+        }
+    }
+
+    @Test("a target killed mid-transfer: the load throws unverified, since nobody can confirm anything")
+    func targetKilled() async throws {
+        let snapshot = try await Self.snapshot(scale: 400)
+        let target = try await RedisServer.start()
+        let served = Counter()
+        let fast = snapshot.chunks(served: served)
+        let slow: @Sendable () async throws -> ByteBuffer? = {
+            try await Task.sleep(for: .milliseconds(50))
+            return try await fast()
+        }
+        let loader = Self.loader(target, .init(commandTimeout: .seconds(2)))
+        let task = Task { try await loader.load(.init(length: Int64(snapshot.bytes.readableBytes), rdbVersion: snapshot.version, chunks: slow)) }
+        let deadline = ContinuousClock.now + .seconds(20)
+        while served.value == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        target.kill()
+        do {
+            _ = try await task.value
+            Issue.record("the load succeeded although the target died")
+        } catch let error as ReplicaLoadError {
+            guard case .unverified = error else {
+                Issue.record("expected unverified, got \(error)")
+                await target.stop()
+                return
+            }
+        }
+        await target.stop()
     }
 
     @Test("an advertised address the target cannot reach is not applicable, within a few seconds, data intact")
@@ -336,7 +399,6 @@ struct ReplicaLoaderTests {
                 try await Task.sleep(for: .milliseconds(20))
             }
             await listener.close()
-            serving.cancel()
             await serving.value
             #expect(try await Self.role(connection) == "slave")
             #expect(try await ReplicaLoader.recover(target: target.endpoint, link: link, logger: testLogger) == .loaded)

@@ -78,6 +78,8 @@ package struct ReplicaLoadSummary: Sendable, Equatable {
     package var keys: Int
     /// RDB bytes sent.
     package var bytes: Int64
+    /// From `REPLICAOF` to the last RDB byte written (as seen by the poller).
+    package var transfer: Duration
     /// From `REPLICAOF` to `REPLICAOF NO ONE`.
     package var duration: Duration
 }

@@ -181,18 +181,19 @@ package struct ReplicaLoader: Sendable {
             let served = ReplicaMasterListener.Payload(
                 replicationID: link.replicationID, expectedReplicaID: link.targetReplicationID, length: payload.length, chunks: payload.chunks,
                 pingInterval: self.options.pingInterval)
+            // Unstructured, so the caller's cancellation does not reach the accept loop: NIO drops (and traps on)
+            // a connection accepted after the loop stopped while the socket is still open. Only `close()` ends it.
+            let serving = Task { await listener.run(served) }
             let summary: ReplicaLoadSummary
             do {
-                summary = try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask { await listener.run(served) }
-                    defer { group.cancelAll() }
-                    return try await self.drive(control, listener: listener, link: link, facts: facts, payload: payload, onLink: onLink, progress: progress)
-                }
+                summary = try await self.drive(control, listener: listener, link: link, facts: facts, payload: payload, onLink: onLink, progress: progress)
             } catch {
                 await listener.close()
+                await serving.value
                 throw error
             }
             await listener.close()
+            await serving.value
             await control.close()
             return summary
         } catch {
@@ -216,6 +217,7 @@ package struct ReplicaLoader: Sendable {
             "Target replicates from Coffer", metadata: ["advertised": "\(link.advertisedHost):\(link.advertisedPort)", "bytes": "\(payload.length)"])
         let connectDeadline = started + self.options.connectTimeout
         let loadDeadline = started + self.options.loadTimeBase + .seconds(Double(payload.length) / Double(max(1, self.options.minimumThroughput)))
+        var streamedAt: ContinuousClock.Instant?
         do {
             while true {
                 try await Task.sleep(for: self.options.pollInterval)
@@ -235,6 +237,7 @@ package struct ReplicaLoader: Sendable {
                     await progress(payload.length == 0 ? 0.8 : 0.8 * Double(status.bytesSent) / Double(payload.length))
                     continue
                 }
+                if streamedAt == nil { streamedAt = now }
                 let info = try await control.info()
                 if Self.isLoaded(info, link: link) { break }
                 if let percent = info.value("loading_loaded_perc", in: "persistence").flatMap(Double.init) {
@@ -263,7 +266,8 @@ package struct ReplicaLoader: Sendable {
             try await Self.replicaofNoOne(control, deadline: ContinuousClock.now + self.options.commandTimeout)
             let after = try await control.info()
             return ReplicaLoadSummary(
-                keys: after.dbKeyCounts?.values.reduce(0) { $0 + $1.keys } ?? 0, bytes: payload.length, duration: ContinuousClock.now - started)
+                keys: after.dbKeyCounts?.values.reduce(0) { $0 + $1.keys } ?? 0, bytes: payload.length,
+                transfer: (streamedAt ?? started) - started, duration: ContinuousClock.now - started)
         } catch {
             throw ReplicaLoadError.unverified("the target loaded the snapshot but REPLICAOF NO ONE failed: \(error)")
         }

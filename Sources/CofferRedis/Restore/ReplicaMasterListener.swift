@@ -106,7 +106,11 @@ final class ReplicaMasterListener: Sendable {
     /// A copy of the current status.
     var status: Status { self.state.withLock { $0.status } }
 
-    /// Accepts connections and serves `payload` to the expected replica until ``close()`` or cancellation.
+    /// Accepts connections and serves `payload` to the expected replica until ``close()``.
+    ///
+    /// End it with ``close()``, not by cancelling its task: a cancelled accept loop stops taking connections
+    /// while the socket still accepts them, and NIO traps on a wrapped connection nobody consumed (a replica
+    /// retries its master every second, so one arrives sooner or later).
     func run(_ payload: Payload) async {
         do {
             try await self.serverChannel.executeThenClose { inbound in
