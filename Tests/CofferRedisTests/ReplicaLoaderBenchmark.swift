@@ -53,7 +53,7 @@ struct ReplicaLoaderBenchmark {
         }
         #expect(keys == 602_000)
 
-        for round in 1...1 {
+        for round in 1...3 {
             let fast = try await RedisServer.withServer { target in
                 let connection = try await target.connect()
                 try await connection.commandExpectingSuccess(["SET", "old", "1"])

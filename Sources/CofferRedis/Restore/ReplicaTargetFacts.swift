@@ -27,7 +27,7 @@ package struct ReplicaTargetFacts: Sendable, Equatable {
     /// its own `RDB_VERSION`; Valkey up to 11, and from 9.0 its own version 80 as well (it refuses Redis'
     /// 12–79 by default). `nil` when the version cannot be read.
     package func accepts(rdbVersion: Int) -> Bool? {
-        if let valkeyVersion {
+        if let valkeyVersion = self.valkeyVersion {
             guard let (major, _) = Self.majorMinor(valkeyVersion) else { return nil }
             return rdbVersion <= 11 || (major >= 9 && rdbVersion == 80)
         }
