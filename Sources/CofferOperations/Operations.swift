@@ -27,6 +27,7 @@ package struct Operations: Sendable {
 
     package let dcsInstances: DCSInstanceOperations
     package let dcsBackups: DCSBackupOperations
+    package let dcsRestores: DCSRestoreOperations
     package let dataNodes: DataNodeOperations
     package let ddmInstances: DDMInstanceOperations
     package let ddmBackups: DDMBackupOperations
@@ -50,6 +51,7 @@ package struct Operations: Sendable {
         let context = OperationContext(jobs: jobs, wakeWorker: wakeWorker, clock: clock)
         self.dcsInstances = DCSInstanceOperations(store: dcs, inspector: redis, context: context)
         self.dcsBackups = DCSBackupOperations(store: dcs, blobs: blobs, instances: self.dcsInstances, context: context)
+        self.dcsRestores = DCSRestoreOperations(store: dcs, instances: self.dcsInstances, context: context)
         self.dataNodes = DataNodeOperations(store: ddm, inspector: mysql, clock: clock)
         self.ddmInstances = DDMInstanceOperations(store: ddm, inspector: mysql, context: context)
         self.ddmBackups = DDMBackupOperations(store: ddm, instances: self.ddmInstances, context: context)
@@ -58,6 +60,7 @@ package struct Operations: Sendable {
             BlobSweepJob(blobs: blobs, logger: logger, clock: clock),
             DCSBackupJob(store: dcs, blobs: blobs, logger: logger, clock: clock, idleTimeout: settings.backupIdleTimeout),
             DCSBackupDeleteJob(store: dcs, blobs: blobs, logger: logger, clock: clock),
+            DCSRestoreJob(store: dcs, engine: RedisRestoreEngine(blobs: blobs, logger: logger), logger: logger, clock: clock),
             DCSInstanceDeleteJob(store: dcs, blobs: blobs, logger: logger, clock: clock),
             DDMBackupJob(store: ddm, blobs: blobs, dumper: ConsistentDumper(logger: logger), logger: logger, clock: clock),
             DDMBackupDeleteJob(store: ddm, blobs: blobs, logger: logger, clock: clock),
