@@ -58,16 +58,20 @@ package struct DCSRestoreJob: JobHandler {
         }
         // Finished before the job was: nothing left to do.
         if record.status.isFinal { return }
-        guard let request = try await self.request(for: record) else {
-            if let checkpoint = record.checkpoint {
-                // The target or the backup went away mid-restore: nothing to recover against.
-                self.logger.error("DCS restore cannot be recovered", metadata: ["restore.id": "\(record.id)", "checkpoint.bytes": "\(checkpoint.utf8.count)"])
+        if record.status == .restoring, let checkpoint = record.checkpoint {
+            guard let request = try await self.request(for: record, toRecover: true) else {
+                // The target instance was deleted meanwhile: there is nothing left to put back.
+                self.logger.error("DCS restore cannot be recovered: its target is gone", metadata: ["restore.id": "\(record.id)"])
+                try await self.finish(&record, failure: .synchronization)
+                return
             }
-            try await self.finish(&record, failure: record.checkpoint == nil ? .storage : .synchronization)
+            try await self.recover(&record, request: request, checkpoint: RestoreCheckpoint(json: checkpoint))
             return
         }
-        if record.status == .restoring, let checkpoint = record.checkpoint {
-            try await self.recover(&record, request: request, checkpoint: RestoreCheckpoint(json: checkpoint))
+        // Still `waiting`, or `restoring` without a checkpoint (the engine had not touched the target): start.
+        guard let request = try await self.request(for: record, toRecover: false) else {
+            // The backup was deleted (or its target) between the request and now.
+            try await self.finish(&record, failure: .storage)
             return
         }
         try await self.restore(&record, request: request)
@@ -78,7 +82,7 @@ package struct DCSRestoreJob: JobHandler {
         guard let payload = try? JSONDecoder().decode(Payload.self, from: Data(job.payload.utf8)),
             var record = try? await self.store.restore(projectID: job.projectID, id: payload.restoreID), !record.status.isFinal
         else { return }
-        if let checkpoint = record.checkpoint, let request = try? await self.request(for: record) {
+        if let checkpoint = record.checkpoint, let request = try? await self.request(for: record, toRecover: true) {
             do {
                 _ = try await self.engine.recover(request, from: RestoreCheckpoint(json: checkpoint))
             } catch {
@@ -89,13 +93,19 @@ package struct DCSRestoreJob: JobHandler {
         try? await self.finish(&record, failure: .timedOut)
     }
 
-    /// What the engine needs, or nil when the backup (or its file) or the target is gone.
-    private func request(for record: DCSRestoreRecord) async throws -> RedisRestoreRequest? {
+    /// What the engine needs, or nil when the target is gone or, to start a restore, the backup is not restorable.
+    ///
+    /// A recovery only puts the target back, so it goes ahead even if the backup was deleted meanwhile (its record
+    /// stays; the engine does not read the file to roll back).
+    private func request(for record: DCSRestoreRecord, toRecover: Bool) async throws -> RedisRestoreRequest? {
         guard
             let backup = try await self.store.backup(projectID: record.projectID, instanceID: record.backupInstanceID, id: record.backupID),
-            backup.status == .succeed, let blobKey = backup.blobKey,
             let target = try await self.store.instance(projectID: record.projectID, id: record.instanceID)
         else { return nil }
+        if toRecover {
+            return RedisRestoreRequest(restoreID: record.id, backup: backup, backupBlobKey: backup.blobKey ?? "", target: target)
+        }
+        guard backup.status == .succeed, let blobKey = backup.blobKey else { return nil }
         return RedisRestoreRequest(restoreID: record.id, backup: backup, backupBlobKey: blobKey, target: target)
     }
 
