@@ -52,47 +52,96 @@ package enum RDBScanner {
 extension ReplicationSource {
     /// Scans one complete RDB.
     mutating func scanRDB() async throws -> RDBScanResult {
+        var walk = try await self.beginRDB()
+        while true {
+            if case .end(let result) = try await self.nextRDBItem(&walk, capture: false) { return result }
+        }
+    }
+
+    /// Reads the `REDISnnnn` header and returns the walk's state.
+    mutating func beginRDB() async throws -> RDBWalk {
         let magic = try await self.read(9)
         guard magic.count == 9, Array(magic[0..<5]) == Array("REDIS".utf8),
             let version = Int(String(decoding: magic[5..<9], as: UTF8.self))
         else { throw RedisError.protocolViolation("the payload does not start with an RDB header") }
         guard (1...12).contains(version) else { throw RedisError.protocolViolation("unsupported RDB version \(version)") }
-        var database = 0
-        var keys: [Int: Int] = [:]
+        return RDBWalk(version: version)
+    }
+
+    /// Walks to the next key record, function or the end. With `capture`, a key record's key is decoded and
+    /// its value's bytes are kept (one record at a time); without, both are skipped, as a backup needs.
+    mutating func nextRDBItem(_ walk: inout RDBWalk, capture: Bool) async throws -> RDBItem {
         while true {
             let opcode = try await self.readByte()
             switch opcode {
             case 0xFF:  // EOF, then (from version 5) the CRC-64 of everything up to here, little-endian.
                 self.checksumEnd = self.consumed
-                let stored = version >= 5 ? try await self.read(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) } : 0
+                let stored = walk.version >= 5 ? try await self.read(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) } : 0
                 try await self.finishPayload()
-                if stored == 0 { return RDBScanResult(version: version, keysPerDatabase: keys, checksumVerified: false) }
+                if stored == 0 { return .end(RDBScanResult(version: walk.version, keysPerDatabase: walk.keys, checksumVerified: false)) }
                 guard stored == self.checksum else {
                     throw RedisError.protocolViolation(
                         "RDB checksum mismatch: stored \(String(stored, radix: 16)), computed \(String(self.checksum, radix: 16))")
                 }
-                return RDBScanResult(version: version, keysPerDatabase: keys, checksumVerified: true)
-            case 0xFE: database = try await self.readCount()  // SELECTDB
+                return .end(RDBScanResult(version: walk.version, keysPerDatabase: walk.keys, checksumVerified: true))
+            case 0xFE: walk.database = try await self.readCount()  // SELECTDB
             case 0xFB:  // RESIZEDB: keys, keys with an expiry
-                self.keysTotalPerDatabase[database] = try await self.readCount()
+                self.keysTotalPerDatabase[walk.database] = try await self.readCount()
                 _ = try await self.readNumber()
             case 0xFA: try await self.skipStrings(2)  // AUX: name, value
-            case 0xFC: try await self.skip(8)  // EXPIRETIME_MS
-            case 0xFD: try await self.skip(4)  // EXPIRETIME (seconds)
-            case 0xF9: try await self.skip(1)  // FREQ
-            case 0xF8: _ = try await self.readNumber()  // IDLE
+            case 0xFC:  // EXPIRETIME_MS: absolute Unix ms, little-endian
+                walk.expiry = Int64(bitPattern: try await self.read(8).reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
+            case 0xFD:  // EXPIRETIME (seconds)
+                walk.expiry = Int64(try await self.read(4).reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }) * 1000
+            case 0xF9: walk.freq = try await self.readByte()  // FREQ
+            case 0xF8: walk.idle = try await self.readNumber()  // IDLE
             case 0xF7: try await self.skipModuleAux()
             case 0xF6: try await self.skipPreReleaseFunction()
-            case 0xF5: try await self.skipString()  // FUNCTION2: the library's source
+            case 0xF5:  // FUNCTION2: the library's source
+                if capture { return .function(try await self.readStringBytes()) }
+                try await self.skipString()
             case 0xF4:  // SLOT_INFO: slot, keys, keys with an expiry
                 for _ in 0..<3 { _ = try await self.readNumber() }
             default:
-                try await self.skipString()
-                try await self.skipValue(type: opcode)
-                keys[database, default: 0] += 1
+                defer { walk.expiry = nil; walk.idle = nil; walk.freq = nil }
+                walk.keys[walk.database, default: 0] += 1
                 self.keysParsed += 1
+                guard capture else {
+                    try await self.skipString()
+                    try await self.skipValue(type: opcode)
+                    continue
+                }
+                let key = try await self.readStringBytes()
+                self.capture = ByteBuffer()
+                defer { self.capture = nil }
+                try await self.skipValue(type: opcode)
+                return .record(
+                    RDBRecord(
+                        database: walk.database, key: key, expiry: walk.expiry, idle: walk.idle, freq: walk.freq, type: opcode,
+                        value: self.capture ?? ByteBuffer()))
             }
         }
+    }
+
+    /// A string's bytes, decoded: plain, integer-encoded (as decimal text) or LZF-compressed (§4.3).
+    mutating func readStringBytes() async throws -> ByteBuffer {
+        let (length, special) = try await self.readLengthOrEncoding()
+        guard special else {
+            guard let count = Int(exactly: length) else { throw RedisError.protocolViolation("RDB length out of range") }
+            return try await self.readBuffer(count)
+        }
+        let number: Int64
+        switch length {
+        case 0: number = Int64(Int8(bitPattern: try await self.readByte()))
+        case 1: number = Int64(Int16(bitPattern: try await self.read(2).reversed().reduce(UInt16(0)) { $0 << 8 | UInt16($1) }))
+        case 2: number = Int64(Int32(bitPattern: try await self.read(4).reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }))
+        case 3:
+            let compressed = try await self.readCount()
+            let expanded = try await self.readCount()
+            return try LZF.decompress(try await self.readBuffer(compressed), expandedLength: expanded)
+        default: throw RedisError.protocolViolation("unknown RDB string encoding \(length)")
+        }
+        return ByteBuffer(string: String(number))
     }
 
     /// A 64-bit length-encoded integer (§4.2). Special string encodings are rejected here; `skipString`

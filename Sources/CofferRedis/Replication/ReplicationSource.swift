@@ -35,6 +35,9 @@ struct ReplicationSource {
     var recording = false
 
     var keysParsed = 0
+    /// Capture mode (restores): while non-nil, every consumed payload byte is also appended here, so a
+    /// record's value comes out as the exact bytes the walker stepped over. Nil (the default) costs nothing.
+    var capture: ByteBuffer?
     var keysTotalPerDatabase: [Int: Int] = [:]
     private var lastReport = ContinuousClock.now
 
@@ -52,7 +55,9 @@ struct ReplicationSource {
     mutating func readByte() async throws -> UInt8 {
         if self.buffer.readableBytes == 0 { try await self.refill() }
         self.consumed += 1
-        return self.buffer.readInteger(as: UInt8.self)!
+        let byte = self.buffer.readInteger(as: UInt8.self)!
+        self.capture?.writeInteger(byte)
+        return byte
     }
 
     /// Reads `count` bytes (small reads: headers, lengths, ids).
@@ -65,6 +70,21 @@ struct ReplicationSource {
             out += self.buffer.readBytes(length: n)!
             self.consumed += Int64(n)
         }
+        self.capture?.writeBytes(out)
+        return out
+    }
+
+    /// Reads `count` bytes into a buffer (a key, a function's source: sizes the format allows to be large).
+    mutating func readBuffer(_ count: Int) async throws -> ByteBuffer {
+        var out = ByteBuffer()
+        out.reserveCapacity(count)
+        while out.readableBytes < count {
+            if self.buffer.readableBytes == 0 { try await self.refill() }
+            var slice = self.buffer.readSlice(length: min(count - out.readableBytes, self.buffer.readableBytes))!
+            self.consumed += Int64(slice.readableBytes)
+            self.capture?.writeImmutableBuffer(slice)
+            out.writeBuffer(&slice)
+        }
         return out
     }
 
@@ -74,7 +94,11 @@ struct ReplicationSource {
         while left > 0 {
             if self.buffer.readableBytes == 0 { try await self.refill() }
             let n = min(left, self.buffer.readableBytes)
-            self.buffer.moveReaderIndex(forwardBy: n)
+            if self.capture != nil, let slice = self.buffer.readSlice(length: n) {
+                self.capture?.writeImmutableBuffer(slice)
+            } else {
+                self.buffer.moveReaderIndex(forwardBy: n)
+            }
             self.consumed += Int64(n)
             left -= n
         }

@@ -1,0 +1,61 @@
+import Foundation
+
+/// What a restore on the `RESTORE` path has changed on the target, saved as the checkpoint before each
+/// change so that ``RedisRestoreEngine/recover(_:from:)`` can undo exactly that after a crash.
+struct RedisRestoreState: Codable, Equatable {
+    enum Phase: String, Codable {
+        /// About to fence (the users below may be switched off already).
+        case fencing
+        /// Fenced; the safety snapshot is being taken (`safetyCommitted` says whether it is stored).
+        case snapshotting
+        /// `FLUSHALL` may have run: only the safety snapshot can give the old data back.
+        case writing
+        /// Every record is in: only the clean-up (unfence, temporaries) may be missing.
+        case completed
+    }
+
+    var phase: Phase
+    /// Users that were `on` and are switched `off` (only those are switched back on).
+    var disabledUsers: [String]
+    /// The temporary user Coffer works as when its own user is `default` (deleted afterwards).
+    var temporaryUser: String?
+    /// The blob key of the safety snapshot.
+    var safetyBlobKey: String
+    /// Whether the safety snapshot is committed under `safetyBlobKey`.
+    var safetyCommitted: Bool
+    /// The target's `repl-diskless-sync-delay` before it was lowered for the safety snapshot, to put back.
+    var disklessSyncDelay: String?
+
+    enum CodingKeys: String, CodingKey {
+        case phase
+        case disabledUsers = "disabled_users"
+        case temporaryUser = "temporary_user"
+        case safetyBlobKey = "safety_blob_key"
+        case safetyCommitted = "safety_committed"
+        case disklessSyncDelay = "diskless_sync_delay"
+    }
+
+    var checkpoint: RestoreCheckpoint {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        // Encoding plain strings, bools and arrays cannot fail.
+        let data = (try? encoder.encode(self)) ?? Data("{}".utf8)
+        return RestoreCheckpoint(json: String(decoding: data, as: UTF8.self))
+    }
+
+    init(
+        phase: Phase, disabledUsers: [String], temporaryUser: String?, safetyBlobKey: String, safetyCommitted: Bool = false,
+        disklessSyncDelay: String? = nil
+    ) {
+        self.phase = phase
+        self.disabledUsers = disabledUsers
+        self.temporaryUser = temporaryUser
+        self.safetyBlobKey = safetyBlobKey
+        self.safetyCommitted = safetyCommitted
+        self.disklessSyncDelay = disklessSyncDelay
+    }
+
+    init(_ checkpoint: RestoreCheckpoint) throws {
+        self = try JSONDecoder().decode(Self.self, from: Data(checkpoint.json.utf8))
+    }
+}

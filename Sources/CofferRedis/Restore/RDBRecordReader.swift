@@ -1,0 +1,55 @@
+import NIOCore
+
+/// Reads an RDB (a backup file, a safety snapshot) one key record or function at a time, for a restore.
+///
+/// The same walker as a backup's pull (``ReplicationSource`` and `RDBScanner.swift`) in capture mode: the
+/// format rules, the end and the CRC-64 check are those a backup met when it was taken. Memory: one record
+/// (its key and raw value bytes) plus the chunk in hand, whatever the file's size.
+package struct RDBRecordReader {
+    /// What the reader yields.
+    package enum Item: Sendable {
+        case record(RDBRecord)
+        /// A function library's source (`#!lua name=…`), for `FUNCTION LOAD`.
+        case function(ByteBuffer)
+    }
+
+    private var source: ReplicationSource
+    private var walk: RDBWalk?
+    private var finished: RDBScanResult?
+
+    /// - Parameter nextChunk: the file's bytes in order; nil at the end.
+    package init(nextChunk: @escaping () async throws -> ByteBuffer?) {
+        self.source = ReplicationSource(nextChunk: nextChunk, sink: { _ in }, progress: { _ in })
+        self.source.startPayload(length: nil)
+    }
+
+    /// The RDB format version (`REDIS0011` → 11), known once the first item was read.
+    package var version: Int? { self.walk?.version }
+
+    /// Bytes of the file consumed so far (progress).
+    package var bytesRead: Int64 { self.source.consumed }
+
+    /// What the walk found, once ``next()`` returned nil: key counts and whether the CRC was verified.
+    package var result: RDBScanResult? { self.finished }
+
+    /// The next key record or function; nil after the end of the file, whose CRC-64 was then verified.
+    /// - Throws: ``RedisError/protocolViolation(_:)`` at the first malformed byte or a checksum mismatch, and
+    ///   whatever the chunk source throws.
+    package mutating func next() async throws -> Item? {
+        if self.finished != nil { return nil }
+        var walk: RDBWalk
+        if let current = self.walk {
+            walk = current
+        } else {
+            walk = try await self.source.beginRDB()
+        }
+        defer { self.walk = walk }
+        switch try await self.source.nextRDBItem(&walk, capture: true) {
+        case .record(let record): return .record(record)
+        case .function(let source): return .function(source)
+        case .end(let result):
+            self.finished = result
+            return nil
+        }
+    }
+}
