@@ -115,7 +115,7 @@ struct DCSRestoreTests {
         }
     }
 
-    @Test("Coffer killed mid-restore: on restart the job runs again, recovers from the checkpoint, the record ends failed and the data is as before")
+    @Test("Coffer killed while writing: on restart the job runs again, recovers from the checkpoint, the record ends failed and the data is as before")
     func crashMidRestore() async throws {
         try await RedisServer.withServer(password: "redis-pw", extraArguments: DCSBackupTests.redisArguments(diskless: "yes")) { redis in
             let writer = try await redis.connect()
@@ -129,7 +129,7 @@ struct DCSRestoreTests {
                 let store = server.parts.store
                 let crashed = try await Self.crashDuringWriting(server: server, restoreID: restoreID)
                 let stuck = try #require(try await store.dcs.restore(projectID: server.projectID, id: restoreID))
-                #expect(stuck.status == .restoring && stuck.checkpoint != nil)
+                #expect(stuck.status == .restoring && stuck.checkpoint?.contains("\"writing\"") == true)
 
                 // The restarted node: recovery queues the job again (idempotent, attempts left), the next run recovers.
                 #expect(try await server.parts.worker.recoverExpiredJobs() == 1)
@@ -150,8 +150,9 @@ struct DCSRestoreTests {
     }
 
     /// Plays the node that dies: claims the queued restore job with a lease that has already run out, and drives the
-    /// real engine the way the job does until the engine has stored its "writing" checkpoint; there it stops
-    /// answering (as a killed process would) until `release()`.
+    /// real engine the way the job does (checkpoints stored on the record) until it reports progress while writing
+    /// into the target (flushed, partly written); there it stops answering, as a killed process would, until
+    /// `release()`.
     static func crashDuringWriting(server: TestServer, restoreID: String) async throws -> CrashedRestore {
         let store = server.parts.store
         let now = Date()
@@ -172,51 +173,56 @@ struct DCSRestoreTests {
             _ = try? await engine.restore(
                 request,
                 save: { checkpoint in
+                    // After `release()` the dead node stores nothing more.
+                    if crashed.isReleased { throw CancellationError() }
                     try await store.dcs.saveRestoreCheckpoint(projectID: projectID, id: restoreID, checkpoint: checkpoint.json, at: Date())
-                    if checkpoint.json.contains("\"writing\"") { try await crashed.hang() }
                 },
-                progress: { _ in })
+                progress: { fraction in if fraction > 0 { await crashed.hang() } })
         }
         crashed.task.withLock { $0 = task }
         let deadline = ContinuousClock.now.advanced(by: .seconds(30))
-        while !(try await store.dcs.restore(projectID: projectID, id: restoreID)?.checkpoint?.contains("\"writing\"") ?? false) {
-            try #require(ContinuousClock.now < deadline, "the engine never reached its writing checkpoint")
+        while !crashed.isHanging {
+            try #require(ContinuousClock.now < deadline, "the engine never reported progress while writing")
             try await Task.sleep(for: .milliseconds(20))
         }
         return crashed
     }
 }
 
-/// The killed node's engine, frozen inside `save` until the test ends.
+/// The killed node's engine, frozen inside its progress callback until the test ends.
 final class CrashedRestore: Sendable {
     private enum Gate {
         case open
-        case waiting(CheckedContinuation<Void, any Error>)
+        case waiting(CheckedContinuation<Void, Never>)
         case released
     }
 
     private let gate = Mutex<Gate>(.open)
     let task = Mutex<Task<Void, Never>?>(nil)
 
-    func hang() async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+    var isHanging: Bool { self.gate.withLock { if case .waiting = $0 { true } else { false } } }
+    var isReleased: Bool { self.gate.withLock { if case .released = $0 { true } else { false } } }
+
+    func hang() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let released = self.gate.withLock { gate -> Bool in
                 if case .released = gate { return true }
                 gate = .waiting(continuation)
                 return false
             }
-            if released { continuation.resume(throwing: CancellationError()) }
+            if released { continuation.resume() }
         }
     }
 
-    /// Lets the frozen engine see an error and end, so that nothing outlives the test.
+    /// Lets the frozen engine go on (its next checkpoint fails, so it stops) and waits for it, so that nothing
+    /// outlives the test.
     func release() async {
-        let waiting = self.gate.withLock { gate -> CheckedContinuation<Void, any Error>? in
+        let waiting = self.gate.withLock { gate -> CheckedContinuation<Void, Never>? in
             defer { gate = .released }
             if case .waiting(let continuation) = gate { return continuation }
             return nil
         }
-        waiting?.resume(throwing: CancellationError())
+        waiting?.resume()
         await self.task.withLock { $0 }?.value
     }
 }

@@ -159,13 +159,14 @@ package struct DCSRestoreJob: JobHandler {
                     "restore.id": "\(record.id)", "restore.path": "\(summary.path.rawValue)", "restore.keys": "\(summary.keys)",
                     "restore.seconds": "\(record.updatedAt.timeIntervalSince(started))",
                 ])
-        } catch let error as RedisRestoreError {
-            // The engine has put the target back as it was.
+        } catch let error as RedisRestoreError where !Task.isCancelled {
+            // The engine has put the target back as it was. (When this job was cancelled, by a shutdown or a lost
+            // lease, the engine leaves the target to the checkpoint's recovery instead: the next clause.)
             self.logger.error("DCS restore failed", metadata: ["restore.id": "\(record.id)", "error": "\(error)"])
             try await self.finish(&record, failure: error.code)
         } catch {
             // A shutdown or a lost lease (cancellation), or the store failing: the record stays `restoring` with the
-            // last checkpoint, and the next run of this job recovers from it.
+            // last checkpoint, and the next run of this job (retried: it is idempotent) recovers from it.
             self.logger.warning("DCS restore interrupted", metadata: ["restore.id": "\(record.id)", "error": "\(error)"])
             throw error
         }
