@@ -149,6 +149,49 @@ struct DCSRestoreTests {
         }
     }
 
+    @Test("Shutdown mid-restore: the cancelled job leaves the record restoring with its checkpoint; the retry rolls back and ends failed")
+    func shutdownMidRestore() async throws {
+        try await RedisServer.withServer(password: "redis-pw", extraArguments: DCSBackupTests.redisArguments(diskless: "yes")) { redis in
+            let writer = try await redis.connect()
+            let keys = try await RedisDataset.populate(writer, scale: 40)
+            try await TestServer.run { server in
+                let (instanceID, backupID) = try await DCSRestoreAPITests.instanceWithBackup(server, redis)
+                try await Self.mutate(writer)
+                let before = try await RedisDataset.snapshot(writer)
+                let created = try await DCSRestoreAPITests.restore(server, instanceID, json: #"{"backup_id": "\#(backupID)"}"#)
+                let restoreID = try #require(created.json["restore_id"] as? String)
+                let store = server.parts.store
+                // The engine's safety snapshot of the target takes a few seconds: time to stop the job inside it.
+                _ = try await writer.commandExpectingSuccess(["CONFIG", "SET", "rdb-key-save-delay", "\(max(1, 4_000_000 / keys))"])
+                let now = Date()
+                let job = try #require(
+                    try await store.jobs.claim(kinds: [JobKind.dcsRestore.rawValue], owner: "node-a", now: now, leaseUntil: now.addingTimeInterval(60)))
+                var logger = Logger(label: "coffer.test.restore")
+                logger.logLevel = .critical
+                let handler = DCSRestoreJob(store: store.dcs, engine: RedisRestoreEngine(blobs: store.blobs, logger: logger), logger: logger, clock: { Date() })
+                let running = Task { try await handler.run(job) }
+                let deadline = ContinuousClock.now.advanced(by: .seconds(30))
+                while !(try await store.dcs.restore(projectID: server.projectID, id: restoreID)?.checkpoint?.contains("\"snapshotting\"") ?? false) {
+                    try #require(ContinuousClock.now < deadline, "the engine never started its safety snapshot")
+                    try await Task.sleep(for: .milliseconds(10))
+                }
+                running.cancel()  // what the worker does at shutdown once the grace period is over
+                if case .success = await running.result { Issue.record("a cancelled restore job must not end as finished") }
+                _ = try await writer.commandExpectingSuccess(["CONFIG", "SET", "rdb-key-save-delay", "0"])
+                let interrupted = try #require(try await store.dcs.restore(projectID: server.projectID, id: restoreID))
+                #expect(interrupted.status == .restoring && interrupted.checkpoint != nil)
+
+                // The retry (the job is released and claimed again) recovers from the checkpoint.
+                try await handler.run(job)
+                let record = try await Self.record(server, instanceID, restoreID)
+                #expect(record["status"] as? String == "failed" && record["error_code"] as? String == "dcs.08.0002")
+                Self.expectSame(try await RedisDataset.snapshot(writer), before)
+                _ = try await writer.commandExpectingSuccess(["SET", "after-recovery", "1"])
+            }
+            await writer.close()
+        }
+    }
+
     /// Plays the node that dies: claims the queued restore job with a lease that has already run out, and drives the
     /// real engine the way the job does (checkpoints stored on the record) until it reports progress while writing
     /// into the target (flushed, partly written); there it stops answering, as a killed process would, until
