@@ -65,7 +65,27 @@ package struct RedisRestoreEngine: RedisRestoring {
             throw RedisRestoreError(.storage, "the backup file \(request.backupBlobKey) is missing from the blob store")
         }
         defer { backup.close() }
+        try await self.checkTypes(backup, target: probe.target)
         return try await self.restoreCommands(request, probe: probe, backup: backup, save: save, progress: progress)
+    }
+
+    /// The plan: when the backup's format is newer than the target's, it may hold types the target cannot
+    /// load; one reading pass finds the first such key before anything on the target changes. (When the
+    /// formats agree the pass is skipped: it would double the reading for nothing.)
+    private func checkTypes(_ backup: any BlobReader, target: RestoreTarget) async throws {
+        let header = try await self.storage { try await backup.read(at: 0, upTo: 9) }
+        guard let version = header.getString(at: header.readerIndex + 5, length: 4).flatMap({ Int($0) }), version > target.rdbVersion else { return }
+        let chunks = BlobChunks(blob: backup)
+        var reader = RDBRecordReader(nextChunk: { try await chunks.next() })
+        do {
+            while let item = try await reader.next() {
+                if case .record(let record) = item, !target.knows(type: record.type) {
+                    throw RestoreWriteError.unknownType(key: record.printableKey, type: record.type, target: target)
+                }
+            }
+        } catch {
+            throw Self.restoreError(error, phase: .writing)
+        }
     }
 
     /// What the probe learned about the target.
@@ -94,9 +114,11 @@ package struct RedisRestoreEngine: RedisRestoring {
         progress: @escaping @Sendable (Double) async -> Void
     ) async throws -> RestoreSummary {
         let temporary = probe.user == "default" ? RestoreFence.temporaryUserName(restoreID: request.restoreID) : nil
+        // Everyone but the user the restore works as: with a temporary user, `default` is switched off too.
+        let worker = temporary ?? probe.user
         var state = RedisRestoreState(
             phase: .fencing,
-            disabledUsers: probe.users.filter { $0.isOn && $0.name != probe.user && $0.name != temporary }.map(\.name),
+            disabledUsers: probe.users.filter { $0.isOn && $0.name != worker }.map(\.name),
             temporaryUser: temporary, safetyBlobKey: Self.safetyBlobKey(request))
         try await self.checkpoint(state, save)
         let summary: RestoreWriteSummary
@@ -132,11 +154,19 @@ package struct RedisRestoreEngine: RedisRestoring {
             }
             throw failure
         }
-        do {
-            try await self.cleanUp(request, state: state)
-        } catch {
-            // The data is in; a leftover fence is undone by recovery from the `completed` checkpoint.
-            throw Self.restoreError(error, phase: .fencing)
+        // The data is in: a fence left up would lock the application out, so the clean-up is retried a few
+        // times before the failure is reported (recovery from the `completed` checkpoint finishes it too).
+        for attempt in 1...3 {
+            do {
+                try await self.cleanUp(request, state: state)
+                break
+            } catch {
+                self.logger.warning("DCS restore clean-up failed", metadata: ["restore.id": "\(request.restoreID)", "attempt": "\(attempt)", "error": "\(error)"])
+                guard attempt < 3 else {
+                    throw RedisRestoreError(.redis, "the data is restored but unfencing failed (users \(state.disabledUsers) still off): \(error)")
+                }
+                try? await Task.sleep(for: .seconds(1))
+            }
         }
         self.logger.info(
             "DCS restore succeeded",
