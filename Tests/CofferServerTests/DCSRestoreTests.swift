@@ -69,10 +69,12 @@ struct DCSRestoreTests {
                 #expect(record["error_code"] == nil)
                 let stored = try #require(try await server.parts.store.dcs.restore(projectID: server.projectID, id: restoreID))
                 #expect(stored.checkpoint == nil)
-                Self.expectSame(try await RedisDataset.snapshot(writer), original)
-                // The instance is free again and clients can write.
+                // The fence closed the connections clients had during the restore; new ones log in and write again.
+                let reader = try await redis.connect()
+                Self.expectSame(try await RedisDataset.snapshot(reader), original)
                 #expect(try await server.signed(.get, "/v2/\(server.projectID)/instances/\(instanceID)").json["task"] is NSNull)
-                _ = try await writer.commandExpectingSuccess(["SET", "after-restore", "1"])
+                _ = try await reader.commandExpectingSuccess(["SET", "after-restore", "1"])
+                await reader.close()
                 #expect(try await DCSBackupTests.requestBackup(server, instanceID).status == .ok)
             }
             await writer.close()
@@ -89,6 +91,7 @@ struct DCSRestoreTests {
                 await sourceConnection.close()
                 let targetConnection = try await target.connect()
                 _ = try await targetConnection.commandExpectingSuccess(["SET", "only-on-target", "gone-after-import"])
+                await targetConnection.close()
                 try await TestServer.run { server in
                     let (_, backupID) = try await DCSRestoreAPITests.instanceWithBackup(server, source)
                     let targetID = try await DCSBackupTests.adopt(server, target, name: "cache-02")
@@ -102,7 +105,9 @@ struct DCSRestoreTests {
                     #expect(try await server.parts.worker.runOnce()?.status == .succeeded)
                     let shown = try await server.signed(.get, "/v2/\(server.projectID)/migration-task/\(taskID)")
                     #expect(shown.json["status"] as? String == "SUCCESS")
-                    Self.expectSame(try await RedisDataset.snapshot(targetConnection), original)
+                    let reader = try await target.connect()
+                    Self.expectSame(try await RedisDataset.snapshot(reader), original)
+                    await reader.close()
 
                     let deleted = try await server.signed(
                         .delete, "/v2/\(server.projectID)/migration-tasks/delete", json: #"{"task_id_list": ["\#(taskID)"]}"#)
@@ -110,7 +115,6 @@ struct DCSRestoreTests {
                     #expect(try await server.signed(.get, "/v2/\(server.projectID)/migration-task/\(taskID)").errorCode == "DCS.4800")
                     #expect(try await server.signed(.get, "/v2/\(server.projectID)/migration-tasks").json["count"] as? Int == 0)
                 }
-                await targetConnection.close()
             }
         }
     }
@@ -139,9 +143,11 @@ struct DCSRestoreTests {
                 #expect(record["status"] as? String == "failed")
                 #expect(record["error_code"] as? String == "dcs.08.0002")
                 #expect(try await store.dcs.restore(projectID: server.projectID, id: restoreID)?.checkpoint == nil)
-                Self.expectSame(try await RedisDataset.snapshot(writer), before)
-                // Unfenced: clients write again, and the instance takes new tasks.
-                _ = try await writer.commandExpectingSuccess(["SET", "after-recovery", "1"])
+                // Unfenced: clients log in and write again, and the instance takes new tasks.
+                let reader = try await redis.connect()
+                Self.expectSame(try await RedisDataset.snapshot(reader), before)
+                _ = try await reader.commandExpectingSuccess(["SET", "after-recovery", "1"])
+                await reader.close()
                 #expect(try await server.signed(.get, "/v2/\(server.projectID)/instances/\(instanceID)").json["task"] is NSNull)
                 await crashed.release()
             }
@@ -177,7 +183,6 @@ struct DCSRestoreTests {
                 }
                 running.cancel()  // what the worker does at shutdown once the grace period is over
                 if case .success = await running.result { Issue.record("a cancelled restore job must not end as finished") }
-                _ = try await writer.commandExpectingSuccess(["CONFIG", "SET", "rdb-key-save-delay", "0"])
                 let interrupted = try #require(try await store.dcs.restore(projectID: server.projectID, id: restoreID))
                 #expect(interrupted.status == .restoring && interrupted.checkpoint != nil)
 
@@ -185,8 +190,11 @@ struct DCSRestoreTests {
                 try await handler.run(job)
                 let record = try await Self.record(server, instanceID, restoreID)
                 #expect(record["status"] as? String == "failed" && record["error_code"] as? String == "dcs.08.0002")
-                Self.expectSame(try await RedisDataset.snapshot(writer), before)
-                _ = try await writer.commandExpectingSuccess(["SET", "after-recovery", "1"])
+                let reader = try await redis.connect()
+                _ = try await reader.commandExpectingSuccess(["CONFIG", "SET", "rdb-key-save-delay", "0"])
+                Self.expectSame(try await RedisDataset.snapshot(reader), before)
+                _ = try await reader.commandExpectingSuccess(["SET", "after-recovery", "1"])
+                await reader.close()
             }
             await writer.close()
         }
