@@ -29,6 +29,7 @@ package struct Operations: Sendable {
 
     package let dcsInstances: DCSInstanceOperations
     package let dcsBackups: DCSBackupOperations
+    package let dcsRestores: DCSRestoreOperations
     package let dataNodes: DataNodeOperations
     package let ddmInstances: DDMInstanceOperations
     package let ddmBackups: DDMBackupOperations
@@ -58,6 +59,7 @@ package struct Operations: Sendable {
         self.policyChanged = policyChanged
         self.dcsInstances = DCSInstanceOperations(store: dcs, inspector: redis, context: context, policyChanged: { policyChanged.ring() })
         self.dcsBackups = DCSBackupOperations(store: dcs, blobs: blobs, instances: self.dcsInstances, context: context)
+        self.dcsRestores = DCSRestoreOperations(store: dcs, instances: self.dcsInstances, context: context)
         self.dataNodes = DataNodeOperations(store: ddm, inspector: mysql, clock: clock)
         self.ddmInstances = DDMInstanceOperations(store: ddm, inspector: mysql, context: context)
         self.ddmBackups = DDMBackupOperations(store: ddm, instances: self.ddmInstances, context: context)
@@ -66,6 +68,7 @@ package struct Operations: Sendable {
             BlobSweepJob(blobs: blobs, logger: logger, clock: clock),
             DCSBackupJob(store: dcs, blobs: blobs, logger: logger, clock: clock, idleTimeout: settings.backupIdleTimeout),
             DCSBackupDeleteJob(store: dcs, blobs: blobs, logger: logger, clock: clock),
+            DCSRestoreJob(store: dcs, engine: RedisRestoreEngine(blobs: blobs, logger: logger), logger: logger, clock: clock),
             DCSInstanceDeleteJob(store: dcs, blobs: blobs, logger: logger, clock: clock),
             DDMBackupJob(store: ddm, blobs: blobs, dumper: ConsistentDumper(logger: logger), logger: logger, clock: clock),
             DDMBackupDeleteJob(store: ddm, blobs: blobs, logger: logger, clock: clock),

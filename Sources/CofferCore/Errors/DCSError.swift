@@ -57,6 +57,18 @@ package enum DCSError {
         status: 400, code: "DCS.4096", message: "the instance is backuping. Backing up the instance... Please try again later.")
     /// 400 `DCS.4097`, a restore runs on the instance.
     package static let restoreRunning = CofferError(status: 400, code: "DCS.4097", message: "the instance is restoring.")
+    /// 400 `DCS.4087`, a restore of a backup that is not `succeed`.
+    package static let backupNotRestorable = CofferError(
+        status: 400, code: "DCS.4087", message: "the backup record status is err when restore this instance.")
+    /// 400 `DCS.4800` naming `backup_id`: no such backup in the project and instance (reference 7.0's recommendation).
+    package static let unknownBackup = CofferError(status: 400, code: "DCS.4800", message: "Invalid backup_id in the request.")
+    /// 400 `DCS.4070`, a migration task id that is not a UUID.
+    package static let invalidTaskID = CofferError(status: 400, code: "DCS.4070", message: "Invalid task ID format.")
+    /// 400 `DCS.4800` naming `task_id`: no such migration task in the project (no task-specific code is published).
+    package static let taskNotFound = CofferError(status: 400, code: "DCS.4800", message: "Invalid task_id in the request. The migration task does not exist.")
+    /// 400 `DCS.4957`, deleting a migration task that is still running.
+    package static let taskStateForbids = CofferError(
+        status: 400, code: "DCS.4957", message: "This operation is not allowed when the task is in the current state.")
     /// 400 `DCS.4098`, a remark longer than 128 characters.
     package static let remarkTooLong = CofferError(
         status: 400, code: "DCS.4098", message: "Invalid remark in the request: at most 128 characters.")

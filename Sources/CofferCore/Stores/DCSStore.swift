@@ -1,7 +1,7 @@
 import Foundation
 
-/// Persistence of DCS instances and backup records, always scoped by project.
-package protocol DCSStore: Sendable {
+/// Persistence of DCS instances, backup and restore records, always scoped by project.
+package protocol DCSStore: DCSRestoreStore {
     func insertInstance(_ instance: DCSInstance) async throws
     /// The instance if it exists in that project and is not deleted.
     func instance(projectID: String, id: String) async throws -> DCSInstance?

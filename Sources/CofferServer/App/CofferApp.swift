@@ -60,6 +60,7 @@ package enum CofferApp {
                     operations: operations.dcsBackups, links: DownloadLinks(key: store.masterKey.derive(purpose: "coffer-download-link-v1")),
                     clock: clock
                 ).routes
+                + DCSRestoreController(operations: operations.dcsRestores).routes
                 + OperationsController(metrics: metrics, database: { try await store.ping() }).routes
                 + DataNodeController(operations: operations.dataNodes, instances: operations.ddmInstances).routes
                 + DDMInstanceController(operations: operations.ddmInstances, clock: clock).routes

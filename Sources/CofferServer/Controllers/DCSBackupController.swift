@@ -43,19 +43,11 @@ struct DCSBackupController: Sendable {
 
     /// `GET …/backups`: newest first; `total_num` counts every match, not the page.
     @Sendable func list(_ request: APIRequest) async throws -> Response {
-        let offset = try request.intQuery("offset", in: 0...Int(Int32.max), default: 0)
-        let limit = try request.intQuery("limit", in: 1...1000, default: 10)
-        // `beginTime`/`endTime` are the v1 names the seed's example URL still uses.
-        let begin = try request.compactTimeQuery("begin_time", "beginTime")
-        let end = try request.compactTimeQuery("end_time", "endTime")
-        if let begin, let end, begin > end {
-            throw DCSError.timeRangeReversed
-        }
+        let window = try request.dcsRecordWindow()
         let caller = try request.caller
-        // end_time names a whole second: include everything up to its last millisecond.
         let page = try await self.operations.list(
-            projectID: caller.project.id, instanceID: request.path("instance_id"), begin: begin, end: end.map { $0.addingTimeInterval(0.999) },
-            offset: offset, limit: limit)
+            projectID: caller.project.id, instanceID: request.path("instance_id"), begin: window.begin, end: window.end,
+            offset: window.offset, limit: window.limit)
         return try JSONCoding.response(BackupRecordListDTO(totalNum: page.total, records: page.items.map(BackupRecordDTO.init)))
     }
 

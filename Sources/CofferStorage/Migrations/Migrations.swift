@@ -136,6 +136,24 @@ package enum Migrations {
                 // The scheduler's "open slots whose window has ended".
                 "CREATE INDEX dcs_auto_backup_slots_open ON dcs_auto_backup_slots (window_end) WHERE outcome IS NULL",
             ]),
+        Migration(
+            id: "0008_dcs_restores",
+            [
+                // Restores of a DCS backup into an instance (`instance_id`, the target). A migration task
+                // (`backupfile_import`) is a restore with a task name. Typed like dcs_backups: progress in hundredths
+                // of a percent; `checkpoint` is the restore engine's opaque JSON; backup name and remark are copied
+                // at creation (they never change) so the list needs no join.
+                """
+                CREATE TABLE dcs_restores (id TEXT PRIMARY KEY, project_id TEXT NOT NULL, instance_id TEXT NOT NULL,
+                  backup_id TEXT NOT NULL, backup_instance_id TEXT NOT NULL, backup_name TEXT NOT NULL, backup_remark TEXT,
+                  name TEXT NOT NULL, remark TEXT, status TEXT NOT NULL, progress INTEGER NOT NULL, error_code TEXT,
+                  checkpoint TEXT, task_name TEXT, task_description TEXT, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL)
+                """,
+                // The restore list: one project, one instance, a created_at range, newest first.
+                "CREATE INDEX dcs_restores_by_instance_time ON dcs_restores (project_id, instance_id, created_at DESC, id)",
+                // The migration task list: one project, newest first.
+                "CREATE INDEX dcs_restores_tasks_by_time ON dcs_restores (project_id, created_at DESC, id) WHERE task_name IS NOT NULL",
+            ]),
         // DDM ids start at 0100 so they never collide with the DCS line of migrations (0004, 0005, …).
         Migration(
             id: "0100_ddm",

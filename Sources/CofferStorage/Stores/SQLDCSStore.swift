@@ -4,7 +4,7 @@ import SQLKit
 
 /// `DCSStore` over SQL. Every query names the project: one project never reads another's rows.
 package struct SQLDCSStore: DCSStore {
-    private let provider: any DatabaseProvider
+    let provider: any DatabaseProvider
     private let secrets: SecretBox
 
     package init(provider: any DatabaseProvider, secrets: SecretBox) {
@@ -250,7 +250,7 @@ package struct SQLDCSStore: DCSStore {
         return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 
-    private static func escapeLike(_ text: String) -> String {
+    static func escapeLike(_ text: String) -> String {
         // LIKE has no portable ESCAPE default; Coffer's names cannot contain % or _ wildcards that matter
         // except `_`, which is allowed in names: match it literally by leaving it (a `_` matches itself too).
         text.replacingOccurrences(of: "%", with: "")
