@@ -14,6 +14,10 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "sqlite:///path (default <data-dir>/coffer.sqlite) or postgres://user:pass@host:port/db.") var database: String?
     @Option(help: "Region name: the first project's name.") var region = "local-1"
     @Option(help: "Log level (trace, debug, info, notice, warning, error, critical).") var logLevel = "info"
+    @Option(help: "Address the restore fast path listens on while a Redis target replicates from Coffer; 'off' disables it.")
+    var restoreListenHost = "127.0.0.1"
+    @Option(help: "Host Redis targets dial to reach that listener; without it the fast path is used only for targets on loopback.")
+    var restoreAdvertiseHost: String?
 
     func run() async throws {
         var configuration = CofferConfiguration()
@@ -22,6 +26,8 @@ struct Serve: AsyncParsableCommand {
         configuration.dataDirectory = self.dataDir
         configuration.databaseURL = self.database
         configuration.region = self.region
+        configuration.restoreListenHost = self.restoreListenHost == "off" ? nil : self.restoreListenHost
+        configuration.restoreAdvertiseHost = self.restoreAdvertiseHost
         configuration.readEnvironment()
         guard let level = Logger.Level(rawValue: self.logLevel) else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")

@@ -1,6 +1,7 @@
 import CofferCore
 import CofferJobs
 import CofferMySQL
+import CofferRedis
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -23,6 +24,11 @@ package struct Operations: Sendable {
         package var dcsAutoBackupRetryDelay: TimeInterval = 900
         /// How often abandoned temporary blob files are swept while the server runs.
         package var blobSweepInterval: Duration = .seconds(600)
+
+        /// Where the restore fast path (Coffer as the target's master) listens; nil turns it off.
+        package var restoreListenHost: String? = "127.0.0.1"
+        /// The host targets dial to reach that listener; nil limits the fast path to targets on loopback.
+        package var restoreAdvertiseHost: String?
 
         package init() {}
     }
@@ -64,11 +70,13 @@ package struct Operations: Sendable {
         self.ddmInstances = DDMInstanceOperations(store: ddm, inspector: mysql, context: context)
         self.ddmBackups = DDMBackupOperations(store: ddm, instances: self.ddmInstances, context: context)
         self.ddmJobs = DDMJobQueries(jobs: jobs)
+        let fastPath = settings.restoreListenHost.map { ReplicaLoader.Options(listenHost: $0, advertisedHost: settings.restoreAdvertiseHost) }
+        let restorer = RedisRestoreEngine(blobs: blobs, logger: logger, replication: fastPath)
         self.jobHandlers = [
             BlobSweepJob(blobs: blobs, logger: logger, clock: clock),
             DCSBackupJob(store: dcs, blobs: blobs, logger: logger, clock: clock, idleTimeout: settings.backupIdleTimeout),
             DCSBackupDeleteJob(store: dcs, blobs: blobs, logger: logger, clock: clock),
-            DCSRestoreJob(store: dcs, engine: RedisRestoreEngine(blobs: blobs, logger: logger), logger: logger, clock: clock),
+            DCSRestoreJob(store: dcs, engine: restorer, logger: logger, clock: clock),
             DCSInstanceDeleteJob(store: dcs, blobs: blobs, logger: logger, clock: clock),
             DDMBackupJob(store: ddm, blobs: blobs, dumper: ConsistentDumper(logger: logger), logger: logger, clock: clock),
             DDMBackupDeleteJob(store: ddm, blobs: blobs, logger: logger, clock: clock),

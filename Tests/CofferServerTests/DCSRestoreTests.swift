@@ -174,7 +174,7 @@ struct DCSRestoreTests {
                     try await store.jobs.claim(kinds: [JobKind.dcsRestore.rawValue], owner: "node-a", now: now, leaseUntil: now.addingTimeInterval(60)))
                 var logger = Logger(label: "coffer.test.restore")
                 logger.logLevel = .critical
-                let handler = DCSRestoreJob(store: store.dcs, engine: RedisRestoreEngine(blobs: store.blobs, logger: logger), logger: logger, clock: { Date() })
+                let handler = DCSRestoreJob(store: store.dcs, engine: RedisRestoreEngine(blobs: store.blobs, logger: logger, replication: nil), logger: logger, clock: { Date() })
                 let running = Task { try await handler.run(job) }
                 let deadline = ContinuousClock.now.advanced(by: .seconds(30))
                 while !(try await store.dcs.restore(projectID: server.projectID, id: restoreID)?.checkpoint?.contains("\"snapshotting\"") ?? false) {
@@ -217,7 +217,7 @@ struct DCSRestoreTests {
         let request = RedisRestoreRequest(restoreID: restoreID, backup: backup, backupBlobKey: try #require(backup.blobKey), target: target)
         var logger = Logger(label: "coffer.test.killed-node")
         logger.logLevel = .critical
-        let engine = RedisRestoreEngine(blobs: store.blobs, logger: logger)
+        let engine = RedisRestoreEngine(blobs: store.blobs, logger: logger, replication: nil)
         let crashed = CrashedRestore()
         let projectID = server.projectID
         let task = Task {

@@ -37,7 +37,9 @@ struct RedisRestoreEngineTests {
     }
 
     /// A server with an application user `app`; Coffer connects as `default` (password) or as its own user.
-    static func fixture(cofferUser: String?) async throws -> Fixture {
+    /// - Parameter fastPath: whether the engine may use the replication fast path; the tests of the `RESTORE`
+    ///   path turn it off (the target is on loopback, where the fast path would otherwise be taken).
+    static func fixture(cofferUser: String?, fastPath: Bool = false) async throws -> Fixture {
         let server = try await RedisServer.start(password: "coffer-secret")
         let admin = try await server.connect()
         try await admin.commandExpectingSuccess(["ACL", "SETUSER", "app", "on", ">\(Self.appPassword)", "~*", "&*", "+@all"])
@@ -57,7 +59,9 @@ struct RedisRestoreEngineTests {
             status: .succeed, progress: .complete, size: 0, remark: nil, errorCode: nil, period: nil, isSupportRestore: true,
             createdAt: now, updatedAt: now, executionAt: now, blobKey: "dcs/project-1/instance-1/backup-1.rdb", sha256: nil)
         let request = RedisRestoreRequest(restoreID: "restore-1", backup: backup, backupBlobKey: "dcs/project-1/instance-1/backup-1.rdb", target: instance)
-        let engine = RedisRestoreEngine(blobs: blobs, logger: Logger(label: "coffer.test.restore"), connectTimeout: .seconds(5), commandTimeout: .seconds(20))
+        let engine = RedisRestoreEngine(
+            blobs: blobs, logger: Logger(label: "coffer.test.restore"), connectTimeout: .seconds(5), commandTimeout: .seconds(20),
+            replication: fastPath ? ReplicaLoader.Options() : nil)
         return Fixture(server: server, blobs: blobs, directory: directory, request: request, engine: engine)
     }
 
@@ -272,6 +276,54 @@ struct RedisRestoreEngineTests {
         return bytes + (0..<8).map { UInt8(truncatingIfNeeded: crc.value >> (8 * UInt64($0))) }
     }
 
+    @Test("the fast path: the target replicates the backup from Coffer, and a file with a type it does not know goes the RESTORE way")
+    func fastPath() async throws {
+        let fixture = try await Self.fixture(cofferUser: nil, fastPath: true)
+        defer { fixture.directory.remove() }
+        let admin = try await fixture.server.connect(timeout: .seconds(30))
+        try await RedisDataset.populate(admin, scale: 20)
+        try await Self.backUp(fixture)
+        let expected = try await Self.state(admin)
+        for reply in try await admin.pipeline([["SET", "new-key", "1"], ["DEL", "db0:1:hash"], ["SET", "db0:3:text", "changed"]]) {
+            if case .error(let message) = reply { Issue.record("\(message)") }
+        }
+        await admin.close()
+        let recorder = Recorder()
+        let summary = try await fixture.engine.restore(
+            fixture.request, save: { checkpoint in recorder.checkpoints.withLock { $0.append(checkpoint) } }, progress: { _ in })
+        #expect(summary.path == .replication)
+        #expect(recorder.phases.allSatisfy { $0 == "replicating" } && !recorder.phases.isEmpty)
+        let again = try await fixture.server.connect()
+        let after = try await Self.state(again)
+        #expect(after == expected, "\(Self.differences(expected, after).prefix(5))")
+        // A master again, taking writes, with its loading mode put back.
+        #expect(try await again.info("replication").value("role", in: "replication") == "master")
+        #expect(try await again.command(["SET", "after", "1"]).string == "OK")
+        #expect(try await again.command(["CONFIG", "GET", "repl-diskless-load"]).array?.last?.string == "disabled")
+        try await Self.expectCleanedUp(fixture, admin: again)
+
+        // Type 20 (7.2's set listpack) in a version-10 file: a replica would exit on it, so the engine takes the
+        // RESTORE path, which refuses the key and rolls back.
+        _ = try await again.command(["DEL", "after"])
+        let before = try await Self.state(again)
+        try await fixture.blobs.delete(key: fixture.request.backupBlobKey)
+        let writer = try await fixture.blobs.makeWriter(key: fixture.request.backupBlobKey)
+        try await writer.write(contentsOf: Self.handBuiltRDB(type: 20, key: Array("newer".utf8), blob: [1, 2, 3]))
+        _ = try await writer.commit()
+        let second = Recorder()
+        await #expect(throws: RedisRestoreError.self) {
+            _ = try await fixture.engine.restore(
+                fixture.request, save: { checkpoint in second.checkpoints.withLock { $0.append(checkpoint) } }, progress: { _ in })
+        }
+        #expect(!second.phases.contains("replicating"))
+        let last = try await fixture.server.connect()
+        #expect(try await Self.state(last) == before)
+        #expect(try await last.info("replication").value("role", in: "replication") == "master")
+        await last.close()
+        await again.close()
+        await fixture.server.stop()
+    }
+
     @Test("a record the target refuses, or a type it does not know, rolls the target back exactly")
     func refusedRecordRollsBack() async throws {
         let fixture = try await Self.fixture(cofferUser: "coffer")
@@ -388,7 +440,7 @@ struct RedisRestoreEngineTests {
         await temporary.close()
         #expect(users["app"] == false && users["default"] == false)
 
-        let fresh = RedisRestoreEngine(blobs: fixture.blobs, logger: Logger(label: "coffer.test.recovery"), connectTimeout: .seconds(5))
+        let fresh = RedisRestoreEngine(blobs: fixture.blobs, logger: Logger(label: "coffer.test.recovery"), connectTimeout: .seconds(5), replication: nil)
         #expect(try await fresh.recover(request, from: checkpoint) == .rolledBack)
         let admin2 = try await fixture.server.connect()
         let recovered = try await Self.state(admin2)

@@ -39,6 +39,20 @@ package enum RDBScanner {
     }
 }
 
+extension RDBScanner {
+    /// Scans an RDB read chunk by chunk (a stored backup), with memory flat: exactly `length` bytes must form
+    /// one RDB.
+    package static func scan(length: Int64, chunks: @escaping () async throws -> ByteBuffer?) async throws -> RDBScanResult {
+        var source = ReplicationSource(nextChunk: chunks, sink: { _ in }, progress: { _ in })
+        source.startPayload(length: length)
+        let result = try await source.scanRDB()
+        guard source.consumed == length else {
+            throw RedisError.protocolViolation("\(length - source.consumed) bytes follow the end of the RDB")
+        }
+        return result
+    }
+}
+
 /// Walks an RDB file (versions 1–12) as it streams by, without keeping values: it counts keys per
 /// database, learns the key totals from `RESIZEDB`, finds the end (`0xFF`) and verifies the CRC-64.
 ///

@@ -45,6 +45,8 @@ package enum CofferApp {
         var settings = Operations.Settings()
         settings.backupIdleTimeout = configuration.backupIdleTimeout
         settings.ddmAutoBackupPeriod = configuration.ddmAutoBackupPeriod
+        settings.restoreListenHost = configuration.restoreListenHost
+        settings.restoreAdvertiseHost = configuration.restoreAdvertiseHost
         let operations = Operations(
             dcs: store.dcs, dcsAutoBackups: store.dcsAutoBackups, ddm: store.ddm, jobs: store.jobs, blobs: store.blobs, settings: settings, logger: logger, clock: clock,
             wakeWorker: { doorbell.ring() })

@@ -23,6 +23,11 @@ package struct CofferConfiguration: Sendable {
 
     /// A backup fails when the Redis master stays silent this long (it sends a newline every second while preparing).
     package var backupIdleTimeout: Duration = .seconds(60)
+    /// Address the restore fast path listens on while a target replicates from Coffer; nil turns the fast path off.
+    package var restoreListenHost: String? = "127.0.0.1"
+    /// Host a target dials to reach that listener (Coffer's address as the Redis servers see it). Without it the
+    /// fast path is tried only for targets on this machine's loopback.
+    package var restoreAdvertiseHost: String?
 
     package init() {}
 

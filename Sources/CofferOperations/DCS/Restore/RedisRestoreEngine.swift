@@ -5,8 +5,9 @@ import Logging
 import NIOCore
 
 /// Puts a DCS backup (an RDB in the blob store) back into a running Redis: probe the target, plan, execute.
-/// This engine executes the `RESTORE` path (`restore.md` §1 method A); a faster path may be tried first by
-/// the caller and fall back to it.
+/// The replication fast path (method D, `RedisRestoreEngine+Replication.swift`) is tried first where it
+/// applies; otherwise, or when it finds it cannot apply before touching the target, the `RESTORE` path
+/// (`restore.md` §1 method A) runs.
 ///
 /// The `RESTORE` path, in order (each change is named in a checkpoint before it is made):
 /// 1. fence the application out (``RestoreFence``: ACL users off, their connections killed);
@@ -36,11 +37,15 @@ package struct RedisRestoreEngine: RedisRestoring {
     /// Longest silence while the safety snapshot streams.
     let snapshotIdleTimeout: Duration
     let clock: @Sendable () -> Date
+    /// Where the replication fast path listens and what it tells the target to dial; nil turns the fast path off.
+    let replication: ReplicaLoader.Options?
 
     package init(
         blobs: any BlobStore, logger: Logger, connectTimeout: Duration = .seconds(10), commandTimeout: Duration = .seconds(60),
-        snapshotIdleTimeout: Duration = .seconds(60), clock: @escaping @Sendable () -> Date = { Date() }
+        snapshotIdleTimeout: Duration = .seconds(60), replication: ReplicaLoader.Options? = ReplicaLoader.Options(),
+        clock: @escaping @Sendable () -> Date = { Date() }
     ) {
+        self.replication = replication
         self.blobs = blobs
         self.logger = logger
         self.connectTimeout = connectTimeout
@@ -65,6 +70,11 @@ package struct RedisRestoreEngine: RedisRestoring {
             throw RedisRestoreError(.storage, "the backup file \(request.backupBlobKey) is missing from the blob store")
         }
         defer { backup.close() }
+        if self.mayReplicate(to: request.target),
+            let summary = try await self.restoreByReplication(request, target: probe.target, backup: backup, save: save, progress: progress)
+        {
+            return summary
+        }
         try await self.checkTypes(backup, target: probe.target)
         return try await self.restoreCommands(request, probe: probe, backup: backup, save: save, progress: progress)
     }
@@ -186,6 +196,7 @@ package struct RedisRestoreEngine: RedisRestoring {
         } catch {
             throw RedisRestoreError(.synchronization, "the restore checkpoint is unreadable: \(error)")
         }
+        if state.phase == .replicating { return try await self.recoverReplication(request, state: state) }
         if state.phase == .completed {
             try await self.redis(phase: .fencing) { try await self.cleanUp(request, state: state) }
             return .completed
@@ -356,7 +367,7 @@ package struct RedisRestoreEngine: RedisRestoring {
 
     // MARK: - Errors
 
-    private func checkpoint(_ state: RedisRestoreState, _ save: @Sendable (RestoreCheckpoint) async throws -> Void) async throws {
+    func checkpoint(_ state: RedisRestoreState, _ save: @Sendable (RestoreCheckpoint) async throws -> Void) async throws {
         do {
             try await save(state.checkpoint)
         } catch let error as RedisRestoreError {
@@ -369,7 +380,7 @@ package struct RedisRestoreEngine: RedisRestoring {
     }
 
     /// Runs a blob store operation; its failures become `.storage`.
-    private func storage<Result>(_ body: () async throws -> Result) async throws -> Result {
+    func storage<Result>(_ body: () async throws -> Result) async throws -> Result {
         do {
             return try await body()
         } catch let error as RedisRestoreError {

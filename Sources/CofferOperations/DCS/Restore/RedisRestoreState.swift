@@ -1,3 +1,4 @@
+import CofferRedis
 import Foundation
 
 /// What a restore on the `RESTORE` path has changed on the target, saved as the checkpoint before each
@@ -12,6 +13,8 @@ struct RedisRestoreState: Codable, Equatable {
         case writing
         /// Every record is in: only the clean-up (unfence, temporaries) may be missing.
         case completed
+        /// The fast path: the target was (or is about to be) told to replicate from Coffer (`replica_link`).
+        case replicating
     }
 
     var phase: Phase
@@ -25,6 +28,10 @@ struct RedisRestoreState: Codable, Equatable {
     var safetyCommitted: Bool
     /// The target's `repl-diskless-sync-delay` before it was lowered for the safety snapshot, to put back.
     var disklessSyncDelay: String?
+    /// The fast path's link, for ``ReplicaLoader/recover(target:link:timeout:logger:)``.
+    var replicaLink: ReplicaLink?
+    /// The target's `repl-diskless-load` before the fast path set it to `swapdb`, to put back.
+    var disklessLoad: String?
 
     enum CodingKeys: String, CodingKey {
         case phase
@@ -33,6 +40,8 @@ struct RedisRestoreState: Codable, Equatable {
         case safetyBlobKey = "safety_blob_key"
         case safetyCommitted = "safety_committed"
         case disklessSyncDelay = "diskless_sync_delay"
+        case replicaLink = "replica_link"
+        case disklessLoad = "diskless_load"
     }
 
     var checkpoint: RestoreCheckpoint {
