@@ -6,7 +6,7 @@ import NIOCore
 /// The commands are the ones Redis' own AOF rewrite emits (`aof.c`, `rewriteAppendOnlyFile`): `SELECT` on
 /// each database switch, `SET`, `RPUSH`, `SADD`, `ZADD`, `HSET` in batches of at most
 /// ``maxElementsPerCommand`` elements (so a huge key never becomes one giant command), streams as `XADD`
-/// per entry, `XSETID`, `XGROUP CREATE`, `XCLAIM … FORCE JUSTID` per pending entry and
+/// per entry, `XSETID`, `XGROUP CREATE`, `XCLAIM … TIME … RETRYCOUNT … JUSTID FORCE` per pending entry and
 /// `XGROUP CREATECONSUMER` for consumers without any, `PEXPIREAT` for TTLs, and `FUNCTION LOAD REPLACE`
 /// for function libraries. Keys are not deleted first: like any AOF, the file expects an empty server.
 ///
@@ -103,17 +103,32 @@ package struct AOFCommandWriter {
         }
     }
 
-    /// Streams as Redis' AOF rewrite (`rewriteStreamObject`) writes them. Version 1 streams (no
-    /// entries-added, max-deleted ID or entries-read) get the pre-7.0 forms of `XSETID` and `XGROUP
-    /// CREATE`, so they load into 5.0+.
+    /// Streams as Redis' AOF rewrite (`rewriteStreamObject`) writes them, with one repair: `XCLAIM` ignores
+    /// IDs whose entry was deleted (XDEL, XTRIM) since 7.0, so Redis' own rewrite drops those pending
+    /// entries. Here each such ID is added as a placeholder entry in ID order, claimed, then deleted with
+    /// `XDEL` (which leaves PELs alone), and `XSETID` is repeated to put back the counters XDEL moved.
+    /// Version 1 streams (no entries-added, max-deleted ID or entries-read) get the pre-7.0 forms of
+    /// `XSETID` and `XGROUP CREATE`, so they load into 5.0+.
     private mutating func writeStream(key: ByteBuffer, _ stream: RDBStream) async throws {
         func bytes(_ strings: String...) -> [ByteBuffer] { strings.map { ByteBuffer(string: $0) } }
-        if stream.entries.isEmpty {
+        let live = Set(stream.entries.map(\.id))
+        let placeholders = Set(stream.groups.flatMap { $0.pending.map(\.id) }).subtracting(live).sorted()
+        if stream.entries.isEmpty && placeholders.isEmpty {
             // An empty stream exists only as a key; XADD then trimming to nothing creates one.
             try await self.command([ByteBuffer(string: "XADD"), key] + bytes("MAXLEN", "0", "0-1", "x", "y"))
         }
+        var nextPlaceholder = placeholders.makeIterator()
+        var placeholder = nextPlaceholder.next()
         for entry in stream.entries {
+            while let id = placeholder, id < entry.id {
+                try await self.command([ByteBuffer(string: "XADD"), key, ByteBuffer(string: id.description)] + bytes("x", "y"))
+                placeholder = nextPlaceholder.next()
+            }
             try await self.command([ByteBuffer(string: "XADD"), key, ByteBuffer(string: entry.id.description)] + entry.fieldsAndValues)
+        }
+        while let id = placeholder {
+            try await self.command([ByteBuffer(string: "XADD"), key, ByteBuffer(string: id.description)] + bytes("x", "y"))
+            placeholder = nextPlaceholder.next()
         }
         var setID = [ByteBuffer(string: "XSETID"), key, ByteBuffer(string: stream.lastID.description)]
         if let added = stream.entriesAdded, let maxDeleted = stream.maxDeletedID {
@@ -140,6 +155,13 @@ package struct AOFCommandWriter {
                             + bytes("0", id.description, "TIME", String(entry.deliveryTime), "RETRYCOUNT", String(entry.deliveryCount), "JUSTID", "FORCE"))
                 }
             }
+        }
+        if !placeholders.isEmpty {
+            for start in stride(from: 0, to: placeholders.count, by: Self.maxElementsPerCommand) {
+                let ids = placeholders[start..<min(start + Self.maxElementsPerCommand, placeholders.count)]
+                try await self.command([ByteBuffer(string: "XDEL"), key] + ids.map { ByteBuffer(string: $0.description) })
+            }
+            try await self.command(setID)
         }
     }
 
