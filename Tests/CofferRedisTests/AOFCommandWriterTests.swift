@@ -192,6 +192,24 @@ struct AOFCommandWriterTests {
         }
     }
 
+    @Test("Large collections are split into commands of at most 512 elements; SELECT only on a switch; exact bytes")
+    func batching() async throws {
+        let collector = ByteCollector()
+        var writer = AOFCommandWriter(flushThreshold: 1 << 20, sink: { await collector.append($0) })
+        try await writer.write(database: 2, key: ByteBuffer(string: "l"), expiry: 1_800_000_000_000, value: .list((0..<1300).map { ByteBuffer(string: "\($0)") }))
+        try await writer.write(database: 2, key: ByteBuffer(string: "z"), expiry: nil, value: .sortedSet([.init(member: ByteBuffer(string: "m"), score: -.infinity)]))
+        try await writer.write(database: 0, key: ByteBuffer(string: "s"), expiry: nil, value: .string(ByteBuffer(string: "a\r\nb")))
+        try await writer.finish()
+        let text = String(decoding: await collector.bytes, as: UTF8.self)
+        func count(_ needle: String) -> Int { text.components(separatedBy: needle).count - 1 }
+        #expect(count("*514\r\n$5\r\nRPUSH\r\n$1\r\nl\r\n") == 2)
+        #expect(count("*278\r\n$5\r\nRPUSH\r\n$1\r\nl\r\n") == 1)
+        #expect(count("$6\r\nSELECT\r\n") == 2)
+        #expect(text.hasPrefix("*2\r\n$6\r\nSELECT\r\n$1\r\n2\r\n*514\r\n$5\r\nRPUSH\r\n$1\r\nl\r\n$1\r\n0\r\n"))
+        #expect(text.contains("*3\r\n$9\r\nPEXPIREAT\r\n$1\r\nl\r\n$13\r\n1800000000000\r\n*4\r\n$4\r\nZADD\r\n$1\r\nz\r\n$4\r\n-inf\r\n$1\r\nm\r\n"))
+        #expect(text.hasSuffix("*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\ns\r\n$4\r\na\r\nb\r\n"))
+    }
+
     @Test("Hand-built 7.2 and older encodings become commands that Redis 7.0 loads")
     func olderAndNewerEncodings() async throws {
         let collector = ByteCollector()
