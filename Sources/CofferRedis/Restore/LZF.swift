@@ -1,7 +1,8 @@
 import NIOCore
 
-/// LZF decompression (reference §4.3), for the key names and function sources a restore must send as
-/// plain bytes. Values are never decompressed: their compressed form is valid DUMP payload.
+/// LZF decompression (reference §4.3, liblzf `lzf_d.c`): for the key names and function sources a restore must
+/// send as plain bytes (values stay compressed there: that form is valid DUMP payload), and for the strings an
+/// AOF backup writes out as commands.
 enum LZF {
     /// Expands `input` into exactly `expandedLength` bytes.
     /// - Throws: ``RedisError/protocolViolation(_:)`` when the data is malformed or does not expand to that size.
