@@ -53,7 +53,7 @@ for SET in ${SETS//,/ }; do
     KEYS=$("${HELPER[@]}" load "$SRC_PORT" "$SET")
     read -r BACKUP BACKUP_S <<<"$("${HELPER[@]}" backup "$ENDPOINT" "$DATA/bootstrap.json" "$SOURCE")"
     # The same snapshot as a file, for the target's own loader, and as RESTORE commands, for --pipe.
-    redis-cli -p "$SRC_PORT" --rdb "$WORK/dump.rdb" >/dev/null
+    redis-cli -p "$SRC_PORT" --rdb "$WORK/dump.rdb" >/dev/null 2>&1
     RDB_BYTES=$(stat -c %s "$WORK/dump.rdb")
     "${HELPER[@]}" dumps "$SRC_PORT" "$WORK/restore.resp" >/dev/null
     echo
@@ -93,9 +93,9 @@ for SET in ${SETS//,/ }; do
     stop_server
     start_server "$DATA" "$LOG" --region local-1 --log-level "$LOG_LEVEL"
 
-    ROWS=$(awk -v set="$SET" -v load="$LOAD_S" -v pipe="$PIPE_S" -v fast="$FAST_S" -v slow="$SLOW_S" -v safety="$SAFETY_S" \
+    ROWS=$(awk -v set="$SET" -v boot="$LOAD_S" -v pipe="$PIPE_S" -v fast="$FAST_S" -v slow="$SLOW_S" -v safety="$SAFETY_S" \
         -v frss="$FAST_RSS" -v srss="$SLOW_RSS" 'BEGIN {
-        printf "%-6s target loads the RDB at start-up   %7.3f s  (%.2f × ceiling)\n", set, load, load / pipe
+        printf "%-6s target loads the RDB at start-up   %7.3f s  (%.2f × ceiling)\n", set, boot, boot / pipe
         printf "%-6s redis-cli --pipe of RESTORE        %7.3f s  (the online ceiling)\n", set, pipe
         printf "%-6s coffer, replication fast path      %7.3f s  ratio %.2f  rss +%s MiB\n", set, fast, fast / pipe, frss
         printf "%-6s coffer, RESTORE path               %7.3f s  ratio %.2f  rss +%s MiB\n", set, slow, slow / pipe, srss

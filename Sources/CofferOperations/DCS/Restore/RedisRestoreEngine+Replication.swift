@@ -52,7 +52,9 @@ extension RedisRestoreEngine {
         } catch {
             throw Self.restoreError(error, phase: .fencing)
         }
+        let verifyStarted = ContinuousClock.now
         guard try await self.verify(backup, target: target) else { return nil }
+        let verified = ContinuousClock.now - verifyStarted
         // `swapdb` keeps the old dataset aside until the new one has loaded, so a file the target refuses half-way
         // (or a transfer cut after the flush) gives the old data back; the default (`disabled`) would leave it empty.
         var state = RedisRestoreState(phase: .replicating, disabledUsers: [], temporaryUser: nil, safetyBlobKey: Self.safetyBlobKey(request))
@@ -103,7 +105,10 @@ extension RedisRestoreEngine {
             let summary = try outcome.get()
             self.logger.info(
                 "DCS restore succeeded by replication",
-                metadata: ["restore.id": "\(request.restoreID)", "restore.keys": "\(summary.keys)", "restore.bytes": "\(summary.bytes)"])
+                metadata: [
+                    "restore.id": "\(request.restoreID)", "restore.keys": "\(summary.keys)", "restore.bytes": "\(summary.bytes)",
+                    "restore.verify_s": "\(verified)", "restore.transfer_s": "\(summary.transfer)", "restore.load_s": "\(summary.duration)",
+                ])
             return RestoreSummary(path: .replication, keys: summary.keys)
         } catch ReplicaLoadError.notApplicable(let reason, let detail) {
             self.logger.info(

@@ -132,13 +132,20 @@ package struct RedisRestoreEngine: RedisRestoring {
             temporaryUser: temporary, safetyBlobKey: Self.safetyBlobKey(request))
         try await self.checkpoint(state, save)
         let summary: RestoreWriteSummary
+        var timings: (fence: Duration, snapshot: Duration) = (.zero, .zero)
+        var writing = Duration.zero
         do {
+            let fenceStarted = ContinuousClock.now
             try await self.fence(request, state: state)
             state.phase = .snapshotting
             try await self.checkpoint(state, save)
+            let snapshotStarted = ContinuousClock.now
             try await self.takeSafetySnapshot(request, state: &state, save: save)
+            timings = (snapshotStarted - fenceStarted, ContinuousClock.now - snapshotStarted)
             state.phase = .writing
             try await self.checkpoint(state, save)
+            let writeStarted = ContinuousClock.now
+            defer { writing = ContinuousClock.now - writeStarted }
             summary = try await self.redis(phase: .writing) {
                 try await self.withWorkConnection(request, state: state) { connection in
                     try await self.flush(connection, target: probe.target)
@@ -182,7 +189,8 @@ package struct RedisRestoreEngine: RedisRestoring {
             "DCS restore succeeded",
             metadata: [
                 "restore.id": "\(request.restoreID)", "restore.keys": "\(summary.keys)", "restore.functions": "\(summary.functions)",
-                "restore.expired_skipped": "\(summary.expiredSkipped)",
+                "restore.expired_skipped": "\(summary.expiredSkipped)", "restore.fence_s": "\(timings.fence)",
+                "restore.safety_snapshot_s": "\(timings.snapshot)", "restore.write_s": "\(writing)",
             ])
         return RestoreSummary(path: .restoreCommands, keys: summary.keys)
     }
