@@ -107,6 +107,7 @@ let package = Package(
             name: "CofferOperations",
             dependencies: [
                 "CofferCore", "CofferJobs", "CofferRedis", "CofferMySQL",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

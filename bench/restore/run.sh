@@ -81,7 +81,8 @@ for SET in ${SETS//,/ }; do
     tgt flushall >/dev/null
     read -r FAST_S FAST_RSS <<<"$("${HELPER[@]}" restore "$ENDPOINT" "$DATA/bootstrap.json" "$BACKUP" "$TARGET" "$SERVER_PID")"
     [ "$(tgt dbsize)" = "$KEYS" ] || die "fast path: target DBSIZE $(tgt dbsize), expected $KEYS"
-    grep -q "restored by replication\|succeeded by replication" "$LOG" || echo "NOTE: the fast path did not run (see $LOG)"
+    grep "succeeded by replication" "$LOG" | tail -1 | grep -o 'restore\.[a-z_]*=[^ ]*' | tr '\n' ' ' | sed 's/^/  fast path phases: /'
+    echo
 
     # 4. Coffer, RESTORE path (restart with the fast path off); the target still holds the dataset, so the
     #    safety snapshot is a full one, timed apart by a backup of the target just before.
@@ -90,6 +91,9 @@ for SET in ${SETS//,/ }; do
     read -r _ SAFETY_S <<<"$("${HELPER[@]}" backup "$ENDPOINT" "$DATA/bootstrap.json" "$TARGET")"
     read -r SLOW_S SLOW_RSS <<<"$("${HELPER[@]}" restore "$ENDPOINT" "$DATA/bootstrap.json" "$BACKUP" "$TARGET" "$SERVER_PID")"
     [ "$(tgt dbsize)" = "$KEYS" ] || die "RESTORE path: target DBSIZE $(tgt dbsize), expected $KEYS"
+    grep "DCS restore succeeded" "$LOG" | grep -v replication | tail -1 | grep -o 'restore\.[a-z_]*=[^ ]*' | tr '\n' ' ' \
+        | sed 's/^/  RESTORE path phases: /'
+    echo
     stop_server
     start_server "$DATA" "$LOG" --region local-1 --log-level "$LOG_LEVEL"
 
