@@ -1,4 +1,6 @@
 import CofferCore
+import CofferJobs
+import CofferOperations
 import CofferRedis
 import CofferServer
 import CofferStorage
@@ -127,7 +129,8 @@ struct DCSAOFBackupTests {
                 #expect(try await server.parts.worker.runOnce()?.status == .succeeded)
                 let keys = Self.keys(server, instanceID, backupID)
                 let blobs = server.parts.store.blobs
-                #expect(await blobs.exists(key: keys.aof) && blobs.exists(key: keys.rdb))
+                #expect(await blobs.exists(key: keys.aof))
+                #expect(await blobs.exists(key: keys.rdb))
                 #expect(try await server.signed(.delete, "/v2/\(server.projectID)/instances/\(instanceID)").status == .noContent)
                 let removal = try #require(try await server.parts.worker.runOnce())
                 #expect(removal.kind == "dcs.instance.delete" && removal.status == .succeeded)
@@ -201,7 +204,8 @@ struct DCSAOFBackupTests {
                 #expect(!(await store.blobs.exists(key: gone.aof)))
                 #expect(!(await store.blobs.exists(key: gone.rdb)), "the sidecar goes too")
                 let kept = Self.keys(server, instanceID, newest.id)
-                #expect(await store.blobs.exists(key: kept.aof) && store.blobs.exists(key: kept.rdb))
+                #expect(await store.blobs.exists(key: kept.aof))
+                #expect(await store.blobs.exists(key: kept.rdb))
             }
         }
     }
