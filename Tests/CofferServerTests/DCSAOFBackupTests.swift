@@ -22,6 +22,28 @@ struct DCSAOFBackupTests {
         return (stem + ".aof", stem + ".rdb")
     }
 
+    /// `snapshot` without stream consumers' `seen-time` (and its value), which an AOF cannot carry.
+    static func withoutSeenTime(_ snapshot: [Int: [String: RedisDataset.KeyState]]) -> [Int: [String: RedisDataset.KeyState]] {
+        snapshot.mapValues { keys in
+            keys.mapValues { state in
+                guard state.type == "stream" else { return state }
+                var copy = state
+                copy.value = []
+                var skipNext = false
+                for item in state.value {
+                    if skipNext {
+                        skipNext = false
+                    } else if item == "seen-time" {
+                        skipNext = true
+                    } else {
+                        copy.value.append(item)
+                    }
+                }
+                return copy
+            }
+        }
+    }
+
     /// The names of the function libraries the server holds.
     static func functions(_ connection: RedisConnection) async throws -> [String] {
         let list = try await connection.commandExpectingSuccess(["FUNCTION", "LIST"]).array ?? []
@@ -87,7 +109,8 @@ struct DCSAOFBackupTests {
                     #expect(pipe.status == 0, "\(pipe.output)")
                     #expect(pipe.output.contains("errors: 0"), "\(pipe.output)")
                     let loaded = try await fresh.connect()
-                    DCSRestoreTests.expectSame(try await RedisDataset.snapshot(loaded), original)
+                    // An AOF does not keep stream consumers' seen-time (documented); everything else must match.
+                    DCSRestoreTests.expectSame(Self.withoutSeenTime(try await RedisDataset.snapshot(loaded)), Self.withoutSeenTime(original))
                     #expect(try await Self.functions(loaded) == ["cofferlib"])
                     await loaded.close()
                 }
