@@ -147,16 +147,16 @@ struct DCSBackupTests {
         }
     }
 
-    @Test("Bad requests: long remark, AOF, bad expiration, unknown backup")
+    @Test("Bad requests: long remark, unknown backup_format, bad expiration, unknown backup")
     func validation() async throws {
         try await RedisServer.withServer(extraArguments: Self.redisArguments(diskless: "yes")) { redis in
             try await TestServer.run { server in
                 let instanceID = try await Self.adopt(server, redis)
                 let base = "/v2/\(server.projectID)/instances/\(instanceID)/backups"
                 #expect(try await Self.requestBackup(server, instanceID, json: "{\"remark\": \"\(String(repeating: "r", count: 129))\"}").errorCode == "DCS.4098")
-                let aof = try await Self.requestBackup(server, instanceID, json: #"{"backup_format": "aof"}"#)
-                #expect(aof.errorCode == "DCS.4800")
-                #expect((aof.json["error_msg"] as? String)?.contains("AOF") == true)
+                let zip = try await Self.requestBackup(server, instanceID, json: #"{"backup_format": "zip"}"#)
+                #expect(zip.errorCode == "DCS.4800")
+                #expect((zip.json["error_msg"] as? String)?.contains("rdb or aof") == true)
                 let unknown = Identifiers.uuid()
                 #expect(try await server.signed(.delete, "\(base)/\(unknown)").errorCode == "DCS.4031")
                 #expect(try await server.signed(.post, "\(base)/\(unknown)/links", json: #"{"expiration": 300}"#).errorCode == "DCS.4031")

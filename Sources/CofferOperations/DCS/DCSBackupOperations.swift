@@ -19,27 +19,32 @@ package struct DCSBackupOperations: Sendable {
 
     /// Records a `waiting` manual backup and queues the job that makes it; returns at once.
     /// - Throws: the DCS busy error of whatever already runs on the instance (`DCS.4096`, `DCS.4097`, …).
-    package func create(projectID: String, instanceID: String, remark: String?, logger: Logger) async throws -> DCSBackupRecord {
+    package func create(
+        projectID: String, instanceID: String, remark: String?, format: DCSBackupRecord.Format = .rdb, logger: Logger
+    ) async throws -> DCSBackupRecord {
         let instance = try await self.instances.instance(projectID: projectID, id: instanceID)
         let now = self.context.clock()
-        let record = Self.waitingRecord(projectID: instance.projectID, instanceID: instance.id, type: .manual, remark: remark, period: nil, now: now)
+        let record = Self.waitingRecord(
+            projectID: instance.projectID, instanceID: instance.id, type: .manual, format: format, remark: remark, period: nil, now: now)
         // The unique index on active jobs decides between racing requests; the busy error comes from what it found.
         if case .busy(let occupant) = try await self.store.insertBackup(record, job: try DCSBackupJob.job(for: record, now: now)) {
             throw DCSError.busy(occupant.activity)
         }
         self.context.wakeWorker()
-        logger.info("DCS backup requested", metadata: ["backup.id": "\(record.id)", "instance.id": "\(instance.id)"])
+        logger.info(
+            "DCS backup requested", metadata: ["backup.id": "\(record.id)", "instance.id": "\(instance.id)", "backup.format": "\(format.rawValue)"])
         return record
     }
 
     /// A new `waiting` record, named `backup_<yyyyMMddHHmmssSSS>` like Huawei's; manual and automatic backups alike.
     static func waitingRecord(
-        projectID: String, instanceID: String, type: DCSBackupRecord.BackupType, remark: String?, period: String?, now: Date
+        projectID: String, instanceID: String, type: DCSBackupRecord.BackupType, format: DCSBackupRecord.Format = .rdb, remark: String?,
+        period: String?, now: Date
     ) -> DCSBackupRecord {
         DCSBackupRecord(
             id: Identifiers.uuid(), projectID: projectID, instanceID: instanceID,
             name: "backup_" + WireTime.compact(now) + String(format: "%03d", Int(WireTime.epochMilliseconds(now) % 1000)),
-            backupType: type, backupFormat: .rdb, status: .waiting, progress: .zero, size: 0, remark: remark, errorCode: nil,
+            backupType: type, backupFormat: format, status: .waiting, progress: .zero, size: 0, remark: remark, errorCode: nil,
             period: period, isSupportRestore: false, createdAt: now, updatedAt: now, executionAt: nil, blobKey: nil, sha256: nil)
     }
 

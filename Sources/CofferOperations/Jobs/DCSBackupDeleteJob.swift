@@ -4,7 +4,7 @@ import Foundation
 import Logging
 
 /// `dcs.backup.delete`: marks a backup `deleted` (if the request that queued the job died before it could)
-/// and removes its file. Idempotent: a second run finds the record marked and the file gone, so an
+/// and removes its files (``DCSBackupFiles``). Idempotent: a second run finds the record marked and the file gone, so an
 /// interrupted delete simply runs again.
 package struct DCSBackupDeleteJob: JobHandler {
     /// The job's input: which backup.
@@ -60,7 +60,8 @@ package struct DCSBackupDeleteJob: JobHandler {
             record.updatedAt = self.clock()
             try await self.store.updateBackup(record)
         }
-        if let key = record.blobKey { try await self.blobs.delete(key: key) }
+        // Every file the backup may own (an AOF backup's RDB sidecar too), whether or not it was written.
+        for key in DCSBackupFiles.allKeys(record) { try await self.blobs.delete(key: key) }
         self.logger.info("DCS backup file removed", metadata: ["backup.id": "\(record.id)", "backup.status": "\(record.status.rawValue)"])
     }
 

@@ -7,6 +7,8 @@ import Synchronization
 
 /// `dcs.backup`: pulls a point-in-time RDB snapshot of the adopted Redis over the replication
 /// protocol, straight into the blob store, and keeps the backup record's status and progress.
+/// An AOF backup keeps that snapshot as its sidecar and then writes the AOF file from it
+/// (`DCSBackupJob+AOF.swift`, ``DCSBackupFiles``).
 ///
 /// Not idempotent: a snapshot taken later than requested is another backup, so an interrupted
 /// backup ends `failed` (never retried, never left `backuping`).
@@ -47,9 +49,6 @@ package struct DCSBackupJob: JobHandler {
         return Job.new(kind: JobKind.dcsBackup.rawValue, projectID: record.projectID, resourceID: record.instanceID, payload: payload, now: now)
     }
 
-    /// Where a backup's file lives in the blob store.
-    static func blobKey(_ record: DCSBackupRecord) -> String { "dcs/\(record.projectID)/\(record.instanceID)/\(record.id).rdb" }
-
     package func run(_ job: Job) async throws {
         let payload = try JSONDecoder().decode(Payload.self, from: Data(job.payload.utf8))
         guard var record = try await self.store.backup(projectID: job.projectID, instanceID: job.resourceID, id: payload.backupID) else {
@@ -67,14 +66,17 @@ package struct DCSBackupJob: JobHandler {
         try await self.store.updateBackup(record)
         let writer: any BlobWriter
         do {
-            writer = try await self.blobs.makeWriter(key: Self.blobKey(record))
+            writer = try await self.blobs.makeWriter(key: DCSBackupFiles.snapshotKey(record))
         } catch {
             try await self.fail(&record, .storage)
             throw error
         }
+        let isAOF = record.backupFormat == .aof
         do {
-            let summary = try await self.pull(instance: instance, record: record, into: writer)
-            let blob = try await writer.commit()
+            // An AOF backup spends the first half of its progress on the snapshot, the second on the AOF file.
+            let summary = try await self.pull(instance: instance, record: record, into: writer, progressShare: isAOF ? 0.5 : 1)
+            var blob = try await writer.commit()
+            if isAOF { blob = try await self.writeAOF(snapshot: blob, record: record) }
             record.status = .succeed
             record.progress = .complete
             record.size = blob.size
@@ -86,11 +88,14 @@ package struct DCSBackupJob: JobHandler {
             self.logger.info(
                 "DCS backup succeeded",
                 metadata: [
-                    "backup.id": "\(record.id)", "backup.bytes": "\(blob.size)", "backup.keys": "\(summary.keys)",
-                    "backup.diskless": "\(summary.diskless)", "backup.seconds": "\(record.updatedAt.timeIntervalSince(started))",
+                    "backup.id": "\(record.id)", "backup.format": "\(record.backupFormat.rawValue)", "backup.bytes": "\(blob.size)",
+                    "backup.keys": "\(summary.keys)", "backup.diskless": "\(summary.diskless)",
+                    "backup.seconds": "\(record.updatedAt.timeIntervalSince(started))",
                 ])
         } catch {
             await writer.abort()
+            // An AOF backup may have committed its snapshot before the AOF failed: a failed backup keeps no file.
+            if isAOF { await self.removeFiles(record) }
             let cause: BackupFailure =
                 switch error {
                 case RedisError.timedOut, is CancellationError: .timedOut
@@ -109,6 +114,8 @@ package struct DCSBackupJob: JobHandler {
             var record = try? await self.store.backup(projectID: job.projectID, instanceID: job.resourceID, id: payload.backupID),
             record.status == .waiting || record.status == .backuping
         else { return }
+        // A crash between an AOF backup's two commits leaves the snapshot sidecar: nothing may outlive the failure.
+        if record.backupFormat == .aof { await self.removeFiles(record) }
         try? await self.fail(&record, .timedOut)
     }
 
@@ -120,8 +127,20 @@ package struct DCSBackupJob: JobHandler {
         try await self.store.updateBackup(record)
     }
 
-    /// Streams the snapshot into `writer`, recording progress about once a second.
-    private func pull(instance: DCSInstance, record: DCSBackupRecord, into writer: any BlobWriter) async throws -> SnapshotSummary {
+    /// Removes every file the backup may have written; errors only logged (the blob sweep cannot find committed ones).
+    func removeFiles(_ record: DCSBackupRecord) async {
+        for key in DCSBackupFiles.allKeys(record) {
+            do { try await self.blobs.delete(key: key) } catch {
+                self.logger.error("Removing a failed DCS backup's file failed", metadata: ["blob.key": "\(key)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// Streams the snapshot into `writer`, recording progress about once a second; the pull's progress fills
+    /// `progressShare` of the record's (the rest is the AOF file's, for an AOF backup).
+    private func pull(
+        instance: DCSInstance, record: DCSBackupRecord, into writer: any BlobWriter, progressShare: Double
+    ) async throws -> SnapshotSummary {
         let endpoint = RedisEndpoint(host: instance.host, port: instance.port, username: instance.accessUser, password: instance.password)
         let connection = try await RedisConnection.connect(to: endpoint, timeout: self.connectTimeout, logger: self.logger)
         // Key counts now, for progress of the diskless form until RESIZEDB gives the snapshot's own.
@@ -133,7 +152,7 @@ package struct DCSBackupJob: JobHandler {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .seconds(1))
                     guard let fraction = latest.value.withLock({ $0 })?.fraction else { continue }
-                    let progress = min(DCSBackupRecord.Progress(hundredths: 9_999), DCSBackupRecord.Progress(fraction: fraction))
+                    let progress = min(DCSBackupRecord.Progress(hundredths: 9_999), DCSBackupRecord.Progress(fraction: fraction * progressShare))
                     if progress != recorded {
                         try? await self.store.updateBackupProgress(projectID: record.projectID, id: record.id, progress: progress, at: self.clock())
                         recorded = progress

@@ -28,7 +28,8 @@ package struct DCSInstanceDeleteJob: JobHandler {
 
     package func run(_ job: Job) async throws {
         let keys = try await self.store.deleteInstance(projectID: job.projectID, id: job.resourceID, at: self.clock())
-        for key in keys { try await self.blobs.delete(key: key) }
+        // An AOF backup's key brings its RDB sidecar along.
+        for key in keys.flatMap(DCSBackupFiles.withSidecar) { try await self.blobs.delete(key: key) }
         self.logger.info("DCS instance's backup files removed", metadata: ["instance.id": "\(job.resourceID)", "backups.removed": "\(keys.count)"])
     }
 

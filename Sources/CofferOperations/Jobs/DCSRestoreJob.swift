@@ -102,11 +102,13 @@ package struct DCSRestoreJob: JobHandler {
             let backup = try await self.store.backup(projectID: record.projectID, instanceID: record.backupInstanceID, id: record.backupID),
             let target = try await self.store.instance(projectID: record.projectID, id: record.instanceID)
         else { return nil }
+        // An AOF backup is restored from its RDB sidecar: the same engine, paths and speed as an RDB backup.
+        let snapshotKey = backup.backupFormat == .aof ? DCSBackupFiles.snapshotKey(backup) : backup.blobKey
         if toRecover {
-            return RedisRestoreRequest(restoreID: record.id, backup: backup, backupBlobKey: backup.blobKey ?? "", target: target)
+            return RedisRestoreRequest(restoreID: record.id, backup: backup, backupBlobKey: snapshotKey ?? "", target: target)
         }
-        guard backup.status == .succeed, let blobKey = backup.blobKey else { return nil }
-        return RedisRestoreRequest(restoreID: record.id, backup: backup, backupBlobKey: blobKey, target: target)
+        guard backup.status == .succeed, backup.blobKey != nil, let snapshotKey else { return nil }
+        return RedisRestoreRequest(restoreID: record.id, backup: backup, backupBlobKey: snapshotKey, target: target)
     }
 
     private func restore(_ record: inout DCSRestoreRecord, request: RedisRestoreRequest) async throws {

@@ -29,13 +29,12 @@ struct DCSBackupController: Sendable {
         let body = try request.jsonObject()
         let remark = try body?.string("remark")
         if let remark, remark.count > 128 { throw DCSError.remarkTooLong }
-        let format = try body?.string("backup_format") ?? "rdb"
-        guard format == "rdb" else {
-            throw DCSError.invalidParameter(
-                "backup_format", format == "aof" ? "Coffer takes RDB snapshots; AOF backups are not supported yet." : "Expected rdb or aof.")
+        let name = try body?.string("backup_format") ?? "rdb"
+        guard let format = DCSBackupRecord.Format(rawValue: name) else {
+            throw DCSError.invalidParameter("backup_format", "Expected rdb or aof.")
         }
         let record = try await self.operations.create(
-            projectID: caller.project.id, instanceID: request.path("instance_id"), remark: remark, logger: request.logger)
+            projectID: caller.project.id, instanceID: request.path("instance_id"), remark: remark, format: format, logger: request.logger)
         return try JSONCoding.response(BackupCreatedDTO(backupID: record.id))
     }
 

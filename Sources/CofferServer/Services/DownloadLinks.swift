@@ -10,9 +10,10 @@ struct DownloadLinks: Sendable {
 
     let key: SymmetricKey
 
-    /// Huawei's pattern: `redis_<ip>_<port>_<yyyyMMddHHmmss>.rdb` (the backup's creation time, UTC).
+    /// Huawei's pattern: `redis_<ip>_<port>_<yyyyMMddHHmmss>.rdb` (`.aof` for an AOF backup; the creation time, UTC).
     static func fileName(record: DCSBackupRecord, instance: DCSInstance) -> String {
-        "redis_\(instance.host)_\(instance.port)_\(WireTime.compact(record.createdAt)).rdb"
+        // The extension names what the link serves: an AOF backup's link serves its AOF file, not the RDB sidecar.
+        "redis_\(instance.host)_\(instance.port)_\(WireTime.compact(record.createdAt)).\(record.backupFormat.rawValue)"
     }
 
     func url(baseURL: String, record: DCSBackupRecord, fileName: String, expires: Int64) -> String {
