@@ -87,7 +87,7 @@ struct ReplicaLoaderTests {
                 if want.pttl < 0 {
                     #expect(got.pttl == want.pttl, "db\(database) \(name): TTL \(got.pttl) != \(want.pttl)")
                 } else {
-                    #expect(got.pttl <= want.pttl && got.pttl > want.pttl - 60_000, "db\(database) \(name): TTL \(got.pttl) vs \(want.pttl)")
+                    #expect(got.pttl <= want.pttl && got.pttl > want.pttl - 120_000, "db\(database) \(name): TTL \(got.pttl) vs \(want.pttl)")
                 }
             }
         }

@@ -25,7 +25,10 @@ struct DCSRestoreTests {
                 let copy = restored[name]
                 #expect(copy?.type == state.type && copy?.value == state.value, "\(name)")
                 if state.pttl < 0 { #expect(copy?.pttl == state.pttl, "\(name)") } else {
-                    #expect(copy.map { abs($0.pttl - state.pttl) < 60_000 } == true, "\(name) ttl")
+                    // The same deadline: the TTL only went down by the time that passed, which the suite's 3-minute
+                    // limit bounds (a loaded CI machine takes over a minute here). Exact deadlines (±1 s) are checked
+                    // by the engine's own tests through PEXPIRETIME.
+                    #expect(copy.map { $0.pttl <= state.pttl + 1_000 && $0.pttl > state.pttl - 180_000 } == true, "\(name) ttl")
                 }
             }
         }
