@@ -11,7 +11,9 @@ package protocol RedisRestoring: Sendable {
     /// Before it first changes the target, and whenever what a rollback needs changes (fence applied, safety
     /// snapshot stored, writing started, …), it passes a checkpoint to `save`, which persists it before it
     /// returns.
-    /// - Throws: ``RedisRestoreError``. When it throws, the target has been put back as it was.
+    /// - Throws: ``RedisRestoreError``. When it throws, the target has been put back as it was — except when the
+    ///   task was cancelled (the process going away): then nothing more is sent to the target, and the job's next
+    ///   run puts it back through ``recover(_:from:)`` with the last checkpoint saved.
     func restore(
         _ request: RedisRestoreRequest,
         save: @escaping @Sendable (RestoreCheckpoint) async throws -> Void,
