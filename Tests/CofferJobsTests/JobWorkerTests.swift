@@ -336,7 +336,9 @@ struct JobWorkerTests {
                 try await Task.sleep(for: .milliseconds(100))
                 stopping = .now
             }
-            #expect(ContinuousClock.now - stopping < .seconds(2))
+            // Far below the 30 s poll and the 10 s grace, which a worker that waited for either would show; 5 s
+            // leaves room for a PostgreSQL shared by every suite of a CI run (2.2 s seen there).
+            #expect(ContinuousClock.now - stopping < .seconds(5))
         }
     }
 }
