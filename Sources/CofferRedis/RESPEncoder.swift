@@ -14,11 +14,11 @@ package struct RESPEncoder: Sendable {
     ///   - arguments: The command name followed by its arguments, as raw bytes.
     ///   - buffer: The buffer to append to; several commands may be appended for pipelining.
     package func encode(_ arguments: [ByteBuffer], into buffer: inout ByteBuffer) {
-        buffer.writeString("*\(arguments.count)\r\n")
+        buffer.writeArrayHeader(count: arguments.count)
         for argument in arguments {
-            buffer.writeString("$\(argument.readableBytes)\r\n")
+            buffer.writeBulkHeader(length: argument.readableBytes)
             buffer.writeImmutableBuffer(argument)
-            buffer.writeString("\r\n")
+            buffer.writeStaticString("\r\n")
         }
     }
 
@@ -28,11 +28,11 @@ package struct RESPEncoder: Sendable {
     ///   - arguments: The command name followed by its arguments.
     ///   - buffer: The buffer to append to.
     package func encode(_ arguments: [String], into buffer: inout ByteBuffer) {
-        buffer.writeString("*\(arguments.count)\r\n")
+        buffer.writeArrayHeader(count: arguments.count)
         for argument in arguments {
-            buffer.writeString("$\(argument.utf8.count)\r\n")
+            buffer.writeBulkHeader(length: argument.utf8.count)
             buffer.writeString(argument)
-            buffer.writeString("\r\n")
+            buffer.writeStaticString("\r\n")
         }
     }
 

@@ -7,17 +7,32 @@ import Testing
 
 @Suite("RDB record reader and RESTORE payloads", .timeLimit(.minutes(2)))
 struct RDBRecordReaderTests {
-    /// Reads `bytes` with the record reader in chunks of `chunkSize`.
-    static func records(_ bytes: [UInt8], chunkSize: Int) async throws -> (items: [RDBRecordReader.Item], reader: RDBRecordReader) {
+    /// Reads `bytes` with the record reader in chunks of `chunkSize`; `buffered` as the restore writer reads
+    /// (records that lie in the chunk in hand without awaiting, the rest by the awaiting walk), else awaiting only.
+    static func records(
+        _ bytes: [UInt8], chunkSize: Int, buffered: Bool = false
+    ) async throws -> (items: [RDBRecordReader.Item], reader: RDBRecordReader, fromChunk: Int) {
         let chunks = Mutex(stride(from: 0, to: bytes.count, by: chunkSize).map { ByteBuffer(bytes: bytes[$0..<min($0 + chunkSize, bytes.count)]) }[...])
         var reader = RDBRecordReader(nextChunk: { chunks.withLock { $0.popFirst() } })
         var items: [RDBRecordReader.Item] = []
-        while let item = try await reader.next() { items.append(item) }
-        return (items, reader)
+        var fromChunk = 0
+        while true {
+            if buffered, let record = try reader.nextBuffered() {
+                items.append(.record(record))
+                fromChunk += 1
+            } else if let item = try await reader.next() {
+                items.append(item)
+            } else {
+                break
+            }
+        }
+        return (items, reader, fromChunk)
     }
 
-    @Test("Every record of a pulled RDB becomes the payload DUMP gives for its key, across chunk boundaries", arguments: [7, 64 * 1024])
-    func payloadsMatchDump(chunkSize: Int) async throws {
+    @Test(
+        "Every record of a pulled RDB becomes the payload DUMP gives for its key, across chunk boundaries, read awaiting or from the chunk in hand",
+        arguments: [7, 64 * 1024], [false, true])
+    func payloadsMatchDump(chunkSize: Int, buffered: Bool) async throws {
         try await RedisServer.withServer(extraArguments: ["--repl-diskless-sync-delay", "0", "--maxmemory-policy", "allkeys-lfu"]) { server in
             let connection = try await server.connect(timeout: .seconds(10), logger: testLogger)
             let written = try await RedisDataset.populate(connection, scale: 30)
@@ -34,8 +49,10 @@ struct RDBRecordReaderTests {
             _ = try await puller.pullSnapshot(sink: { buffer in sink.withLock { $0 += buffer.readableBytesView } })
             bytes = sink.withLock { $0 }
 
-            let (items, reader) = try await Self.records(bytes, chunkSize: chunkSize)
+            let (items, reader, fromChunk) = try await Self.records(bytes, chunkSize: chunkSize, buffered: buffered)
             #expect(reader.result?.checksumVerified == true)
+            // Read from the chunk in hand: most records when chunks are large, none when asked not to.
+            #expect(buffered && chunkSize > 1024 ? fromChunk > items.count / 2 : !buffered ? fromChunk == 0 : true)
             #expect(reader.bytesRead == Int64(bytes.count))
             let version = try #require(reader.version)
             var keys = 0
@@ -70,6 +87,7 @@ struct RDBRecordReaderTests {
         crc.update(bytes)
         bytes += (0..<8).map { UInt8(truncatingIfNeeded: (crc.value ^ 1) >> (8 * UInt64($0))) }
         await #expect(throws: RedisError.self) { _ = try await Self.records(bytes, chunkSize: 3) }
+        await #expect(throws: RedisError.self) { _ = try await Self.records(bytes, chunkSize: bytes.count, buffered: true) }
     }
 
     @Test("The downgrade rule: the version field is what a server checks; the target table")

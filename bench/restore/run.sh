@@ -91,7 +91,7 @@ for SET in ${SETS//,/ }; do
     read -r _ SAFETY_S <<<"$("${HELPER[@]}" backup "$ENDPOINT" "$DATA/bootstrap.json" "$TARGET")"
     read -r SLOW_S SLOW_RSS <<<"$("${HELPER[@]}" restore "$ENDPOINT" "$DATA/bootstrap.json" "$BACKUP" "$TARGET" "$SERVER_PID")"
     [ "$(tgt dbsize)" = "$KEYS" ] || die "RESTORE path: target DBSIZE $(tgt dbsize), expected $KEYS"
-    grep "DCS restore succeeded" "$LOG" | grep -v replication | tail -1 | grep -o 'restore\.[a-z_]*=[^ ]*' | tr '\n' ' ' \
+    grep "DCS restore succeeded" "$LOG" | grep "restore.write_s" | tail -1 | grep -o 'restore\.[a-z_]*=[^ ]*' | tr '\n' ' ' \
         | sed 's/^/  RESTORE path phases: /'
     echo
     stop_server

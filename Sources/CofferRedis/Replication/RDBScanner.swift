@@ -90,7 +90,7 @@ extension ReplicationSource {
             switch opcode {
             case 0xFF:  // EOF, then (from version 5) the CRC-64 of everything up to here, little-endian.
                 self.checksumEnd = self.consumed
-                let stored = walk.version >= 5 ? try await self.read(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) } : 0
+                let stored: UInt64 = walk.version >= 5 ? try await self.readInteger(endianness: .little) : 0
                 try await self.finishPayload()
                 if stored == 0 { return .end(RDBScanResult(version: walk.version, keysPerDatabase: walk.keys, checksumVerified: false)) }
                 guard stored == self.checksum else {
@@ -104,9 +104,9 @@ extension ReplicationSource {
                 _ = try await self.readNumber()
             case 0xFA: try await self.skipStrings(2)  // AUX: name, value
             case 0xFC:  // EXPIRETIME_MS: absolute Unix ms, little-endian
-                walk.expiry = Int64(bitPattern: try await self.read(8).reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
+                walk.expiry = Int64(bitPattern: try await self.readInteger(endianness: .little, as: UInt64.self))
             case 0xFD:  // EXPIRETIME (seconds)
-                walk.expiry = Int64(try await self.read(4).reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }) * 1000
+                walk.expiry = Int64(try await self.readInteger(endianness: .little, as: UInt32.self)) * 1000
             case 0xF9: walk.freq = try await self.readByte()  // FREQ
             case 0xF8: walk.idle = try await self.readNumber()  // IDLE
             case 0xF7: try await self.skipModuleAux()
@@ -126,13 +126,12 @@ extension ReplicationSource {
                     continue
                 }
                 let key = try await self.readStringBytes()
-                self.capture = ByteBuffer()
-                defer { self.capture = nil }
+                self.startCapture()
                 try await self.skipValue(type: opcode)
                 return .record(
                     RDBRecord(
                         database: walk.database, key: key, expiry: walk.expiry, idle: walk.idle, freq: walk.freq, type: opcode,
-                        value: self.capture ?? ByteBuffer()))
+                        value: self.endCapture()))
             }
         }
     }
@@ -147,8 +146,8 @@ extension ReplicationSource {
         let number: Int64
         switch length {
         case 0: number = Int64(Int8(bitPattern: try await self.readByte()))
-        case 1: number = Int64(Int16(bitPattern: try await self.read(2).reversed().reduce(UInt16(0)) { $0 << 8 | UInt16($1) }))
-        case 2: number = Int64(Int32(bitPattern: try await self.read(4).reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }))
+        case 1: number = Int64(Int16(bitPattern: try await self.readInteger(endianness: .little, as: UInt16.self)))
+        case 2: number = Int64(Int32(bitPattern: try await self.readInteger(endianness: .little, as: UInt32.self)))
         case 3:
             let compressed = try await self.readCount()
             let expanded = try await self.readCount()
@@ -174,16 +173,13 @@ extension ReplicationSource {
 
     /// A length, or (`special == true`) a string encoding number in the low 6 bits.
     private mutating func readLengthOrEncoding() async throws -> (UInt64, special: Bool) {
-        let first = try await self.readByte()
-        switch first >> 6 {
-        case 0: return (UInt64(first & 0x3f), false)
-        case 1: return (UInt64(first & 0x3f) << 8 | UInt64(try await self.readByte()), false)
-        case 2:
-            let width = first == 0x80 ? 4 : first == 0x81 ? 8 : 0
-            guard width > 0 else { throw RedisError.protocolViolation("bad RDB length byte \(first)") }
-            return (try await self.read(width).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }, false)
-        default: return (UInt64(first & 0x3f), true)
+        if let (value, special, width) = try RDBLength.peek(self.buffer, at: self.buffer.readerIndex) {
+            self.consumeBuffered(width)
+            return (value, special)
         }
+        let first = try await self.readByte()
+        let rest = try await self.read(try RDBLength.width(first: first) - 1)
+        return RDBLength.decode(first: first) { rest[$0] }
     }
 
     /// Skips a string: plain, integer-encoded (8, 16, 32 bits) or LZF-compressed (§4.3).

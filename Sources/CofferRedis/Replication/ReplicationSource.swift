@@ -18,8 +18,9 @@ struct ReplicationSource {
     let sink: Sink
     let progress: (SnapshotProgress) -> Void
 
-    /// The chunk being consumed; bytes before `flushedIndex` were already written to the sink.
-    private var buffer = ByteBuffer()
+    /// The chunk being consumed; bytes before `flushedIndex` were already written to the sink. Readable by the
+    /// walker's buffered fast path, which moves through it only with ``consumeBuffered(_:)``.
+    private(set) var buffer = ByteBuffer()
     private var flushedIndex = 0
     /// `$<length>` framing: payload bytes not yet taken from the connection. Nil for `$EOF:`.
     var remainingLength: Int64?
@@ -35,9 +36,12 @@ struct ReplicationSource {
     var recording = false
 
     var keysParsed = 0
-    /// Capture mode (restores): while non-nil, every consumed payload byte is also appended here, so a
-    /// record's value comes out as the exact bytes the walker stepped over. Nil (the default) costs nothing.
-    var capture: ByteBuffer?
+    /// Capture mode (restores): where the bytes being captured start in `buffer`, while a capture runs, so a
+    /// record's value comes out as the exact bytes the walker stepped over: a slice of the chunk (no copy)
+    /// when the record lies inside one chunk, as most do. Nil (the default) costs nothing.
+    private var captureStart: Int?
+    /// The captured bytes of earlier chunks, when the record being captured straddles chunk boundaries.
+    private var captured: ByteBuffer?
     var keysTotalPerDatabase: [Int: Int] = [:]
     private var lastReport = ContinuousClock.now
 
@@ -52,15 +56,32 @@ struct ReplicationSource {
 
     // MARK: - Reading
 
+    // Each read takes its bytes straight from the chunk in hand when it holds them (nearly always), so the walk
+    // costs no async call and no allocation per byte; only a read that crosses into the next chunk takes the
+    // slow path, which awaits the connection or the file.
+
+    @inline(__always)
     mutating func readByte() async throws -> UInt8 {
-        if self.buffer.readableBytes == 0 { try await self.refill() }
-        self.consumed += 1
-        let byte = self.buffer.readInteger(as: UInt8.self)!
-        self.capture?.writeInteger(byte)
-        return byte
+        if let byte = self.buffer.readInteger(as: UInt8.self) {
+            self.consumed += 1
+            return byte
+        }
+        return try await self.read(1)[0]
     }
 
-    /// Reads `count` bytes (small reads: headers, lengths, ids).
+    /// Reads a fixed-width integer stored with `endianness` (expiry times, lengths, stream fields).
+    @inline(__always)
+    mutating func readInteger<Integer: FixedWidthInteger>(endianness: Endianness, as: Integer.Type = Integer.self) async throws -> Integer {
+        if let value = self.buffer.readInteger(endianness: endianness, as: Integer.self) {
+            self.consumed += Int64(MemoryLayout<Integer>.size)
+            return value
+        }
+        let bytes = try await self.read(MemoryLayout<Integer>.size)
+        let ordered: [UInt8] = endianness == .little ? bytes.reversed() : bytes
+        return ordered.reduce(Integer.zero) { $0 << 8 | Integer($1) }
+    }
+
+    /// Reads `count` bytes (small reads: headers, marks, and integers that straddle chunks).
     mutating func read(_ count: Int) async throws -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(count)
@@ -70,38 +91,84 @@ struct ReplicationSource {
             out += self.buffer.readBytes(length: n)!
             self.consumed += Int64(n)
         }
-        self.capture?.writeBytes(out)
         return out
     }
 
-    /// Reads `count` bytes into a buffer (a key, a function's source: sizes the format allows to be large).
+    /// Reads `count` bytes into a buffer (a key, a function's source: sizes the format allows to be large):
+    /// a slice of the chunk in hand when it holds them all, else a buffer of their own.
+    @inline(__always)
     mutating func readBuffer(_ count: Int) async throws -> ByteBuffer {
+        if let slice = self.buffer.readSlice(length: count) {
+            self.consumed += Int64(count)
+            return slice
+        }
+        return try await self.readBufferAcrossChunks(count)
+    }
+
+    private mutating func readBufferAcrossChunks(_ count: Int) async throws -> ByteBuffer {
         var out = ByteBuffer()
         out.reserveCapacity(count)
         while out.readableBytes < count {
             if self.buffer.readableBytes == 0 { try await self.refill() }
             var slice = self.buffer.readSlice(length: min(count - out.readableBytes, self.buffer.readableBytes))!
             self.consumed += Int64(slice.readableBytes)
-            self.capture?.writeImmutableBuffer(slice)
             out.writeBuffer(&slice)
         }
         return out
     }
 
     /// Skips `count` bytes without holding them (large values).
+    @inline(__always)
     mutating func skip(_ count: Int) async throws {
+        if count <= self.buffer.readableBytes {
+            self.buffer.moveReaderIndex(forwardBy: count)
+            self.consumed += Int64(count)
+            return
+        }
+        try await self.skipAcrossChunks(count)
+    }
+
+    private mutating func skipAcrossChunks(_ count: Int) async throws {
         var left = count
         while left > 0 {
             if self.buffer.readableBytes == 0 { try await self.refill() }
             let n = min(left, self.buffer.readableBytes)
-            if self.capture != nil, let slice = self.buffer.readSlice(length: n) {
-                self.capture?.writeImmutableBuffer(slice)
-            } else {
-                self.buffer.moveReaderIndex(forwardBy: n)
-            }
+            self.buffer.moveReaderIndex(forwardBy: n)
             self.consumed += Int64(n)
             left -= n
         }
+    }
+
+    /// Consumes `count` bytes of the chunk in hand, which the caller has checked it holds.
+    @inline(__always)
+    mutating func consumeBuffered(_ count: Int) {
+        self.buffer.moveReaderIndex(forwardBy: count)
+        self.consumed += Int64(count)
+    }
+
+    /// Starts capturing: the bytes consumed from here to ``endCapture()`` come out as one buffer.
+    mutating func startCapture() {
+        self.captureStart = self.buffer.readerIndex
+        self.captured = nil
+    }
+
+    /// The bytes consumed since ``startCapture()``, and the capture ends.
+    mutating func endCapture() -> ByteBuffer {
+        let tail = self.consumedSince(self.captureStart ?? self.buffer.readerIndex)
+        self.captureStart = nil
+        defer { self.captured = nil }
+        guard var whole = self.captured else { return tail }
+        whole.writeImmutableBuffer(tail)
+        return whole
+    }
+
+    /// The bytes of the chunk in hand from `index` to the reader index, same storage, no copy (the checked
+    /// accessors refuse to reach bytes before readerIndex, so move the indices of a copy of the struct instead).
+    private func consumedSince(_ index: Int) -> ByteBuffer {
+        var bytes = self.buffer
+        bytes.moveReaderIndex(to: index)
+        bytes.moveWriterIndex(to: self.buffer.readerIndex)
+        return bytes
     }
 
     /// Reads a framing line up to `\r\n`, after discarding the `\n` keep-alives the master sends while
@@ -155,11 +222,7 @@ struct ReplicationSource {
         let count = self.buffer.readerIndex - self.flushedIndex
         guard count > 0 else { return }
         let start = self.written
-        // The consumed bytes as a buffer of their own: same storage, no copy (the checked accessors refuse
-        // to reach bytes before readerIndex, so move the indices of a copy of the struct instead).
-        var bytes = self.buffer
-        bytes.moveReaderIndex(to: self.flushedIndex)
-        bytes.moveWriterIndex(to: self.buffer.readerIndex)
+        let bytes = self.consumedSince(self.flushedIndex)
         // Checksum everything before the end mark; the 8 checksum bytes themselves are excluded.
         let limit = self.checksumEnd.map { max(0, min(Int64(count), $0 - start)) } ?? Int64(count)
         if limit > 0 {
@@ -172,6 +235,12 @@ struct ReplicationSource {
 
     private mutating func refill() async throws {
         try await self.flush()
+        if let start = self.captureStart {
+            // The record goes on in the next chunk: keep its part in this one.
+            let part = self.consumedSince(start)
+            if self.captured == nil { self.captured = ByteBuffer() }
+            self.captured?.writeImmutableBuffer(part)
+        }
         if let remaining = self.remainingLength, remaining <= 0 {
             throw RedisError.protocolViolation("the RDB payload ended before the RDB did (announced length too short or corrupt data)")
         }
@@ -187,6 +256,7 @@ struct ReplicationSource {
         }
         self.buffer = chunk
         self.flushedIndex = chunk.readerIndex
+        if self.captureStart != nil { self.captureStart = chunk.readerIndex }
         self.report(force: false)
     }
 

@@ -32,14 +32,26 @@ package struct RDBRecordReader {
     /// What the walk found, once ``next()`` returned nil: key counts and whether the CRC was verified.
     package var result: RDBScanResult? { self.finished }
 
+    /// The next key record when it can be read from the bytes already in hand, without awaiting: nearly every
+    /// record of small keys. Nil when ``next()`` must take the next item (a record across chunks, a function, a
+    /// value of several strings, the end, or the start of the file).
+    package mutating func nextBuffered() throws -> RDBRecord? {
+        guard self.finished == nil, var walk = self.walk else { return nil }
+        self.walk = nil
+        defer { self.walk = walk }
+        return try self.source.nextBufferedRecord(&walk)
+    }
+
     /// The next key record or function; nil after the end of the file, whose CRC-64 was then verified.
     /// - Throws: ``RedisError/protocolViolation(_:)`` at the first malformed byte or a checksum mismatch, and
     ///   whatever the chunk source throws.
     package mutating func next() async throws -> Item? {
         if self.finished != nil { return nil }
+        // Taken out while in use, so that its key counts are not copied on write for every record.
         var walk: RDBWalk
         if let current = self.walk {
             walk = current
+            self.walk = nil
         } else {
             walk = try await self.source.beginRDB()
         }

@@ -35,22 +35,29 @@ package struct RestoreWriteSummary: Sendable, Equatable {
 /// database changes, and `FUNCTION LOAD` for each function library.
 ///
 /// Window: commands go out in batches of at most `batchCommands` commands or `batchBytes` bytes (a single larger
-/// value makes a batch of its own), and at most two batches are unanswered, so the server always has the next batch
-/// while the previous replies are read: ≤ 2 × 512 commands and ≤ 2 × 4 MiB in flight by default. Every reply is
-/// checked; the first error ends the stream.
-package struct RestoreWriter {
+/// value makes a batch of its own). A second task reads and checks the replies while batches are still being made
+/// and sent, and at most `batchesInFlight` batches, and `batchesInFlight × batchBytes` bytes unless one batch alone
+/// is larger, are unanswered at any time: by default ≤ 8 × 1,024 commands and ≤ 8 MiB. So the server never waits
+/// for the client's round trip, nor the client for the server's, and memory stays flat. Every reply is checked;
+/// the first error ends the stream.
+package struct RestoreWriter: Sendable {
     let connection: RedisConnection
     let target: RestoreTarget
     let batchCommands: Int
     let batchBytes: Int
+    let batchesInFlight: Int
     /// Bound for each write and for each batch's replies.
     let timeout: Duration
 
-    package init(connection: RedisConnection, target: RestoreTarget, batchCommands: Int = 512, batchBytes: Int = 4 << 20, timeout: Duration = .seconds(60)) {
+    package init(
+        connection: RedisConnection, target: RestoreTarget, batchCommands: Int = 1024, batchBytes: Int = 1 << 20, batchesInFlight: Int = 8,
+        timeout: Duration = .seconds(60)
+    ) {
         self.connection = connection
         self.target = target
         self.batchCommands = max(1, batchCommands)
         self.batchBytes = max(1024, batchBytes)
+        self.batchesInFlight = max(1, batchesInFlight)
         self.timeout = timeout
     }
 
@@ -61,11 +68,72 @@ package struct RestoreWriter {
     package func write(
         from reader: inout RDBRecordReader, nowMilliseconds: () -> Int64, progress: (Int64) async -> Void
     ) async throws -> RestoreWriteSummary {
+        let pipeline = try await self.connection.beginPipeline()
+        do {
+            let summary = try await self.stream(from: &reader, into: pipeline, nowMilliseconds: nowMilliseconds, progress: progress)
+            await self.connection.endPipeline()
+            return summary
+        } catch {
+            await self.connection.endPipeline()
+            throw error
+        }
+    }
+
+    /// The producer (this task: read, encode, send) and the checker (a child task: read and check replies), with
+    /// the window between them as two streams: sent batches one way, answered bytes the other.
+    private func stream(
+        from reader: inout RDBRecordReader, into pipeline: RedisPipeline, nowMilliseconds: () -> Int64, progress: (Int64) async -> Void
+    ) async throws -> RestoreWriteSummary {
+        let (sent, sentInput) = AsyncStream.makeStream(of: SentBatch.self)
+        let (answered, answeredInput) = AsyncStream.makeStream(of: Int.self)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                defer { answeredInput.finish() }
+                for await batch in sent {
+                    try Self.check(batch, replies: try await pipeline.receive(batch.commands, timeout: self.timeout))
+                    answeredInput.yield(batch.bytes)
+                }
+            }
+            var window = Window(answered: answered.makeAsyncIterator())
+            do {
+                let summary = try await self.produce(from: &reader, nowMilliseconds: nowMilliseconds, progress: progress) { batch in
+                    try await window.reserve(bytes: batch.buffer.readableBytes, batches: self.batchesInFlight, bytesLimit: self.batchesInFlight * self.batchBytes)
+                    try await pipeline.send(batch.buffer, timeout: self.timeout)
+                    sentInput.yield(SentBatch(commands: batch.commands, bytes: batch.buffer.readableBytes, what: batch.what))
+                }
+                sentInput.finish()
+                try await group.waitForAll()
+                return summary
+            } catch is CheckerStopped {
+                // The checker found a refusal (or lost the connection): its error is the one to report.
+                sentInput.finish()
+                try await group.waitForAll()
+                throw RedisError.connectionClosed
+            } catch {
+                sentInput.finish()
+                try? await group.waitForAll()
+                throw error
+            }
+        }
+    }
+
+    /// Reads, encodes and hands each batch to `send`.
+    private func produce(
+        from reader: inout RDBRecordReader, nowMilliseconds: () -> Int64, progress: (Int64) async -> Void,
+        send: (Batch) async throws -> Void
+    ) async throws -> RestoreWriteSummary {
         var summary = RestoreWriteSummary()
         var batch = Batch()
-        var unanswered: Batch?
         var database: Int?
-        while let item = try await reader.next() {
+        while true {
+            let item: RDBRecordReader.Item
+            if let record = try reader.nextBuffered() {
+                item = .record(record)
+            } else if let next = try await reader.next() {
+                item = next
+            } else {
+                break
+            }
             switch item {
             case .function(let source):
                 batch.append(["FUNCTION".buffer, "LOAD".buffer, source], what: "function library \(Self.libraryName(source))")
@@ -87,33 +155,51 @@ package struct RestoreWriter {
                 summary.keys += 1
             }
             if batch.commands >= self.batchCommands || batch.buffer.readableBytes >= self.batchBytes {
-                try await self.send(&batch, after: &unanswered)
+                try await send(batch)
+                batch = Batch()
                 await progress(reader.bytesRead)
             }
         }
-        try await self.send(&batch, after: &unanswered)
-        if let last = unanswered { try await self.check(last) }
+        if batch.commands > 0 { try await send(batch) }
         summary.bytesRead = reader.bytesRead
         await progress(reader.bytesRead)
         return summary
     }
 
-    /// Sends `batch`, then reads the replies of the batch before it: two batches in flight at most.
-    private func send(_ batch: inout Batch, after unanswered: inout Batch?) async throws {
-        guard batch.commands > 0 else { return }
-        try await self.connection.streamSend(batch.buffer, timeout: self.timeout)
-        if let previous = unanswered { try await self.check(previous) }
-        unanswered = Batch(commands: batch.commands, what: batch.what)
-        batch = Batch()
-    }
-
-    private func check(_ batch: Batch) async throws {
-        let replies = try await self.connection.streamReceive(batch.commands, timeout: self.timeout)
+    private static func check(_ batch: SentBatch, replies: [RESPValue]) throws {
         for (index, reply) in replies.enumerated() {
             guard let message = reply.errorMessage else { continue }
-            let what = index < batch.what.count ? batch.what[index] : "a command"
+            let what = index < batch.what.count ? batch.what[index].description : "a command"
             if message.hasPrefix("BUSYKEY") { throw RestoreWriteError.fenceLeaked(what: what) }
             throw RestoreWriteError.refused(what: what, reply: String(message.prefix(200)))
+        }
+    }
+
+    /// A batch on the wire: what its replies are checked against.
+    struct SentBatch: Sendable {
+        var commands: Int
+        var bytes: Int
+        var what: [Batch.Command]
+    }
+
+    /// The checker ended before the producer did: the producer stops and reports the checker's error.
+    private struct CheckerStopped: Error {}
+
+    /// Unanswered batches and bytes; the producer waits here until the checker has answered enough.
+    private struct Window {
+        var answered: AsyncStream<Int>.Iterator
+        var batches = 0
+        var bytes = 0
+
+        /// Waits until one more batch of `bytes` fits (a batch alone always does), then counts it in.
+        mutating func reserve(bytes: Int, batches limit: Int, bytesLimit: Int) async throws {
+            while self.batches >= limit || (self.batches > 0 && self.bytes + bytes > bytesLimit) {
+                guard let done = await self.answered.next() else { throw CheckerStopped() }
+                self.batches -= 1
+                self.bytes -= done
+            }
+            self.batches += 1
+            self.bytes += bytes
         }
     }
 
@@ -126,13 +212,27 @@ package struct RestoreWriter {
     }
 
     /// Encoded commands and, for each, what to name when it is refused.
-    struct Batch {
+    struct Batch: Sendable {
         var buffer = ByteBuffer()
         var commands = 0
-        var what: [String] = []
+        var what: [Command] = []
+
+        /// What a command wrote, kept as bytes until a refusal needs it as text: making the message for
+        /// every key would cost more than the `RESTORE` itself.
+        enum Command: Sendable {
+            case record(key: ByteBuffer, type: UInt8)
+            case named(String)
+
+            var description: String {
+                switch self {
+                case .record(let key, let type): "key \"\(RDBRecord.printable(key))\" (type \(type))"
+                case .named(let text): text
+                }
+            }
+        }
 
         init() {}
-        init(commands: Int, what: [String]) {
+        init(commands: Int, what: [Command]) {
             self.commands = commands
             self.what = what
         }
@@ -140,27 +240,31 @@ package struct RestoreWriter {
         mutating func append(_ arguments: [ByteBuffer], what: String) {
             RESPEncoder().encode(arguments, into: &self.buffer)
             self.commands += 1
-            self.what.append(what)
+            self.what.append(.named(what))
         }
 
         /// `RESTORE key ttl payload [ABSTTL] [IDLETIME s | FREQ f]`, the payload built in place.
         mutating func appendRestore(_ record: RDBRecord, version: Int) {
-            var tail: [String] = []
-            if record.expiry != nil { tail.append("ABSTTL") }
-            if let idle = record.idle {
-                tail += ["IDLETIME", String(idle)]
-            } else if let freq = record.freq {
-                tail += ["FREQ", String(freq)]
-            }
-            let ttl = String(record.expiry ?? 0)
-            self.buffer.writeString("*\(4 + tail.count)\r\n$7\r\nRESTORE\r\n$\(record.key.readableBytes)\r\n")
+            let policy = record.idle != nil || record.freq != nil ? 2 : 0
+            self.buffer.writeArrayHeader(count: 4 + (record.expiry != nil ? 1 : 0) + policy)
+            self.buffer.writeStaticString("$7\r\nRESTORE\r\n")
+            self.buffer.writeBulkHeader(length: record.key.readableBytes)
             self.buffer.writeImmutableBuffer(record.key)
-            self.buffer.writeString("\r\n$\(ttl.utf8.count)\r\n\(ttl)\r\n$\(DumpPayload.length(valueLength: record.value.readableBytes))\r\n")
+            self.buffer.writeStaticString("\r\n")
+            self.buffer.writeBulkDecimal(record.expiry ?? 0)
+            self.buffer.writeBulkHeader(length: DumpPayload.length(valueLength: record.value.readableBytes))
             DumpPayload.write(type: record.type, value: record.value, version: version, into: &self.buffer)
-            self.buffer.writeString("\r\n")
-            for argument in tail { self.buffer.writeString("$\(argument.utf8.count)\r\n\(argument)\r\n") }
+            self.buffer.writeStaticString("\r\n")
+            if record.expiry != nil { self.buffer.writeStaticString("$6\r\nABSTTL\r\n") }
+            if let idle = record.idle {
+                self.buffer.writeStaticString("$8\r\nIDLETIME\r\n")
+                self.buffer.writeBulkDecimal(idle)
+            } else if let freq = record.freq {
+                self.buffer.writeStaticString("$4\r\nFREQ\r\n")
+                self.buffer.writeBulkDecimal(freq)
+            }
             self.commands += 1
-            self.what.append("key \"\(record.printableKey)\" (type \(record.type))")
+            self.what.append(.record(key: record.key, type: record.type))
         }
     }
 }
