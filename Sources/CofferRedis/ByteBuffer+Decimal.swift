@@ -4,27 +4,10 @@ extension ByteBuffer {
     /// Appends `value` in decimal ASCII without making a `String`: RESP lengths and integer arguments are
     /// written for every command of a restore, so an interpolated string each would cost an allocation.
     mutating func writeDecimal<Integer: FixedWidthInteger>(_ value: Integer) {
-        var magnitude = UInt64(value.magnitude)
-        let negative = value < 0
-        self.writeWithUnsafeMutableBytes(minimumWritableBytes: 21) { out in
-            var digits = 0
-            repeat {
-                out[digits] = UInt8(ascii: "0") + UInt8(magnitude % 10)
-                magnitude /= 10
-                digits += 1
-            } while magnitude > 0
-            if negative {
-                out[digits] = UInt8(ascii: "-")
-                digits += 1
-            }
-            var low = 0
-            var high = digits - 1
-            while low < high {
-                out.swapAt(low, high)
-                low += 1
-                high -= 1
-            }
-            return digits
+        self.writeWithUnsafeMutableBytes(minimumWritableBytes: 21) { memory in
+            var writer = RawBytesWriter(memory)
+            writer.decimal(value)
+            return writer.count
         }
     }
 
@@ -50,13 +33,6 @@ extension ByteBuffer {
     mutating func writeArrayHeader(count: Int) {
         self.writeInteger(UInt8(ascii: "*"))
         self.writeDecimal(count)
-        self.writeStaticString("\r\n")
-    }
-
-    /// Appends an integer as a RESP bulk string (`$2\r\n42\r\n`).
-    mutating func writeBulkDecimal<Integer: FixedWidthInteger>(_ value: Integer) {
-        self.writeBulkHeader(length: Self.decimalLength(value))
-        self.writeDecimal(value)
         self.writeStaticString("\r\n")
     }
 }

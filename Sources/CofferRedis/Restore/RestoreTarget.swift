@@ -61,25 +61,26 @@ package enum DumpPayload {
     /// The payload's length for a value of `valueLength` bytes.
     package static func length(valueLength: Int) -> Int { 1 + valueLength + 2 + 8 }
 
-    /// Appends the payload for `type` and `value`, with `version` in its version field.
-    package static func write(type: UInt8, value: ByteBuffer, version: Int, into buffer: inout ByteBuffer) {
-        let start = buffer.writerIndex
-        buffer.writeInteger(type)
-        buffer.writeImmutableBuffer(value)
-        buffer.writeInteger(UInt16(truncatingIfNeeded: version), endianness: .little)
+    /// Appends the payload for `type` and `value`, with `version` in its version field; `writer` has room for
+    /// ``length(valueLength:)`` bytes.
+    static func write(type: UInt8, value: ByteBuffer, version: Int, into writer: inout RawBytesWriter) {
+        let start = writer.count
+        writer.byte(type)
+        writer.bytes(value)
+        writer.littleEndian(UInt16(truncatingIfNeeded: version))
         var crc = CRC64()
-        let offset = start - buffer.readerIndex
-        buffer.withUnsafeReadableBytes { bytes in
-            crc.update(UnsafeRawBufferPointer(rebasing: bytes[offset..<bytes.count]))
-        }
-        buffer.writeInteger(crc.value, endianness: .little)
+        crc.update(writer.written(from: start))
+        writer.littleEndian(crc.value)
     }
 
     /// The payload as a buffer of its own (tests, single commands).
     package static func make(type: UInt8, value: ByteBuffer, version: Int) -> ByteBuffer {
         var buffer = ByteBuffer()
-        buffer.reserveCapacity(Self.length(valueLength: value.readableBytes))
-        Self.write(type: type, value: value, version: version, into: &buffer)
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: Self.length(valueLength: value.readableBytes)) { memory in
+            var writer = RawBytesWriter(memory)
+            Self.write(type: type, value: value, version: version, into: &writer)
+            return writer.count
+        }
         return buffer
     }
 }

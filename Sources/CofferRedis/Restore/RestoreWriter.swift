@@ -243,25 +243,32 @@ package struct RestoreWriter: Sendable {
             self.what.append(.named(what))
         }
 
-        /// `RESTORE key ttl payload [ABSTTL] [IDLETIME s | FREQ f]`, the payload built in place.
+        /// `RESTORE key ttl payload [ABSTTL] [IDLETIME s | FREQ f]`, the payload built in place: one reservation
+        /// of the command's room (its pieces other than key and value take at most 160 bytes), then raw writes.
         mutating func appendRestore(_ record: RDBRecord, version: Int) {
-            let policy = record.idle != nil || record.freq != nil ? 2 : 0
-            self.buffer.writeArrayHeader(count: 4 + (record.expiry != nil ? 1 : 0) + policy)
-            self.buffer.writeStaticString("$7\r\nRESTORE\r\n")
-            self.buffer.writeBulkHeader(length: record.key.readableBytes)
-            self.buffer.writeImmutableBuffer(record.key)
-            self.buffer.writeStaticString("\r\n")
-            self.buffer.writeBulkDecimal(record.expiry ?? 0)
-            self.buffer.writeBulkHeader(length: DumpPayload.length(valueLength: record.value.readableBytes))
-            DumpPayload.write(type: record.type, value: record.value, version: version, into: &self.buffer)
-            self.buffer.writeStaticString("\r\n")
-            if record.expiry != nil { self.buffer.writeStaticString("$6\r\nABSTTL\r\n") }
-            if let idle = record.idle {
-                self.buffer.writeStaticString("$8\r\nIDLETIME\r\n")
-                self.buffer.writeBulkDecimal(idle)
-            } else if let freq = record.freq {
-                self.buffer.writeStaticString("$4\r\nFREQ\r\n")
-                self.buffer.writeBulkDecimal(freq)
+            let payloadLength = DumpPayload.length(valueLength: record.value.readableBytes)
+            self.buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: record.key.readableBytes + payloadLength + 160) { memory in
+                var writer = RawBytesWriter(memory)
+                let policy = record.idle != nil || record.freq != nil ? 2 : 0
+                writer.byte(UInt8(ascii: "*"))
+                writer.decimal(4 + (record.expiry != nil ? 1 : 0) + policy)
+                writer.text("\r\n$7\r\nRESTORE\r\n")
+                writer.bulkHeader(length: record.key.readableBytes)
+                writer.bytes(record.key)
+                writer.text("\r\n")
+                writer.bulkDecimal(record.expiry ?? 0)
+                writer.bulkHeader(length: payloadLength)
+                DumpPayload.write(type: record.type, value: record.value, version: version, into: &writer)
+                writer.text("\r\n")
+                if record.expiry != nil { writer.text("$6\r\nABSTTL\r\n") }
+                if let idle = record.idle {
+                    writer.text("$8\r\nIDLETIME\r\n")
+                    writer.bulkDecimal(idle)
+                } else if let freq = record.freq {
+                    writer.text("$4\r\nFREQ\r\n")
+                    writer.bulkDecimal(freq)
+                }
+                return writer.count
             }
             self.commands += 1
             self.what.append(.record(key: record.key, type: record.type))
