@@ -202,9 +202,9 @@ package struct SQLDCSStore: DCSStore {
         }
     }
 
-    /// `total_num` without visiting every matching record: whole UTC days inside the window come from
-    /// `dcs_backup_day_counts` (one row a day), and only the partial first and last days are counted in the
-    /// `(project_id, instance_id, created_at, id)` index — at most two days of records, whatever the window.
+    /// `total_num` without visiting every matching record: whole UTC days come from `dcs_backup_day_counts`
+    /// (one row a day), and only the partial first and last days are counted in the `(project_id, instance_id,
+    /// created_at, id)` index, each from its shorter side — at most two half days of records, whatever the window.
     /// A constant expression of scalar subqueries, so that it can ride along the page query.
     static func countExpression(projectID: String, instanceID: String, window: BackupDays.Window) -> SQLQueryString {
         let plan = window.plan
@@ -218,16 +218,17 @@ package struct SQLDCSStore: DCSStore {
             if let last = days.last { sum = sum + " AND day <= \(bind: last)" }
             terms.append(sum + ")")
         }
-        for range in plan.ranges {
-            terms.append(
-                """
-                (SELECT COUNT(*) FROM dcs_backups WHERE project_id = \(bind: projectID) AND instance_id = \(bind: instanceID)
-                  AND created_at >= \(bind: range.lowerBound) AND created_at <= \(bind: range.upperBound))
-                """)
+        func rangeCount(_ range: ClosedRange<Int64>) -> SQLQueryString {
+            """
+            (SELECT COUNT(*) FROM dcs_backups WHERE project_id = \(bind: projectID) AND instance_id = \(bind: instanceID)
+              AND created_at >= \(bind: range.lowerBound) AND created_at <= \(bind: range.upperBound))
+            """
         }
+        terms += plan.ranges.map(rangeCount)
         if terms.isEmpty { terms.append("0") }  // an empty window
         var sql: SQLQueryString = "CAST("
         for (index, term) in terms.enumerated() { sql = sql + (index == 0 ? "" : " + ") + term }
+        for range in plan.excluded { sql = sql + " - " + rangeCount(range) }
         return sql + " AS BIGINT)"
     }
 
