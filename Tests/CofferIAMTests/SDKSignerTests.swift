@@ -92,4 +92,16 @@ struct SDKSignerTests {
         #expect(SDKSigner.parseAuthorization("AWS4-HMAC-SHA256 Credential=x") == nil)
         #expect(SDKSigner.parseAuthorization("SDK-HMAC-SHA256Access=AK, SignedHeaders=host, Signature=\(String(repeating: "a", count: 64))") == nil)
     }
+
+    @Test("header fields are trimmed exactly as Foundation's trimmingCharacters(in: .whitespaces) trims them")
+    func trimmingMatchesFoundation() {
+        let samples = [
+            "", " ", "\t \t", "a", " a ", "\tAccess=AK\t", "  x y  ", "\u{00A0}nbsp\u{00A0}", "\u{3000}ideo\u{2003}", "\n keep newline \n",
+            "\r\n", "\u{200B}zero width\u{200B}", "\u{1680}ogham\u{202F}", " e\u{301} ", "\u{85}next line\u{85}", " 🙂 ", "\u{FEFF}bom",
+            "\u{0B}vt\u{0C}", "\u{1C}\u{1D}\u{1E}\u{1F}x\u{7F}", " \u{200B}", "\u{200B} a", "a \u{3000}", "\t\u{2003}\t",
+        ]
+        for sample in samples {
+            #expect(SDKSigner.trimmingWhitespace(Substring(sample)) == Substring(sample.trimmingCharacters(in: .whitespaces)), "\(Array(sample.unicodeScalars))")
+        }
+    }
 }

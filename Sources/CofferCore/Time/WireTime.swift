@@ -13,6 +13,11 @@ package enum WireTime {
     /// DCS: `2019-05-10T08:31:16.166Z`.
     package static func dcs(_ date: Date) -> String { Self.format(date, microseconds: false) }
 
+    /// `dcs(date)` appended as UTF-8 to `out`, for encoders that write a body byte by byte (a list page).
+    package static func appendDCS(_ date: Date, to out: inout [UInt8]) {
+        Self.appendFormatted(date, microseconds: false, to: &out)
+    }
+
     /// IAM: `2020-01-04T09:08:49.965000Z`.
     package static func iam(_ date: Date) -> String { Self.format(date, microseconds: true) }
 
@@ -83,13 +88,19 @@ package enum WireTime {
     package static func date(epochMilliseconds: Int64) -> Date { Date(timeIntervalSince1970: Double(epochMilliseconds) / 1000) }
 
     private static func format(_ date: Date, microseconds: Bool) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(32)
+        Self.appendFormatted(date, microseconds: microseconds, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static func appendFormatted(_ date: Date, microseconds: Bool, to out: inout [UInt8]) {
         let c = Civil(epochMilliseconds: Self.epochMilliseconds(date))
-        var out = Self.dateAndTime(c, compact: false)
+        Self.appendDateAndTime(c, compact: false, to: &out)
         out.append(UInt8(ascii: "."))
         Self.append(c.millisecond, digits: 3, to: &out)
         if microseconds { out.append(contentsOf: "000".utf8) }
         out.append(UInt8(ascii: "Z"))
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// `yyyy-MM-ddTHH:mm:ss`, or `yyyyMMddHHmmss` when compact. Byte appends rather than `String(format:)`:
@@ -97,25 +108,43 @@ package enum WireTime {
     private static func dateAndTime(_ c: Civil, compact: Bool) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(32)
-        Self.append(c.year, digits: 4, to: &out)
-        for (index, value) in [c.month, c.day, c.hour, c.minute, c.second].enumerated() {
-            if !compact { out.append(index < 2 ? UInt8(ascii: "-") : index == 2 ? UInt8(ascii: "T") : UInt8(ascii: ":")) }
-            Self.append(value, digits: 2, to: &out)
-        }
+        Self.appendDateAndTime(c, compact: compact, to: &out)
         return out
     }
 
+    private static func appendDateAndTime(_ c: Civil, compact: Bool, to out: inout [UInt8]) {
+        func field(_ separator: Unicode.Scalar, _ value: Int64) {
+            if !compact { out.append(UInt8(ascii: separator)) }
+            Self.append(value, digits: 2, to: &out)
+        }
+        Self.append(c.year, digits: 4, to: &out)
+        field("-", c.month)
+        field("-", c.day)
+        field("T", c.hour)
+        field(":", c.minute)
+        field(":", c.second)
+    }
+
     /// `value` in decimal, zero-padded to `digits` (more when it needs them; a minus sign first when negative).
+    /// Digits are written in place, last first, so that no temporary array is made per number.
     private static func append(_ value: Int64, digits: Int, to out: inout [UInt8]) {
         if value < 0 { out.append(UInt8(ascii: "-")) }
         var magnitude = value.magnitude
-        var reversed: [UInt8] = []
+        var count = 0
+        var rest = magnitude
         repeat {
-            reversed.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
+            count += 1
+            rest /= 10
+        } while rest > 0
+        let width = max(count, digits)
+        let start = out.count
+        out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: width))
+        var index = start + width - 1
+        repeat {
+            out[index] = UInt8(ascii: "0") + UInt8(magnitude % 10)
             magnitude /= 10
+            index -= 1
         } while magnitude > 0
-        if reversed.count < digits { out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: digits - reversed.count)) }
-        out.append(contentsOf: reversed.reversed())
     }
 }
 

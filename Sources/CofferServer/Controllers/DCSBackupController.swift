@@ -47,7 +47,7 @@ struct DCSBackupController: Sendable {
         let page = try await self.operations.list(
             projectID: caller.project.id, instanceID: request.path("instance_id"), begin: window.begin, end: window.end,
             offset: window.offset, limit: window.limit)
-        return try JSONCoding.response(BackupRecordListDTO(totalNum: page.total, records: page.items.map(BackupRecordDTO.init)))
+        return JSONCoding.response(BackupRecordListDTO(totalNum: page.total, records: page.items.map(BackupRecordDTO.init)).json)
     }
 
     // MARK: - Delete

@@ -35,6 +35,52 @@ struct BackupRecordDTO: Encodable {
         try c.encodeIfPresent(r.executionAt.map(WireTime.dcs), forKey: .executionAt)
     }
 
+    /// The record as `JSONBytes`, keys sorted: what `encode(to:)` gives under a sorted-keys `JSONEncoder`,
+    /// byte for byte (`BackupRecordJSONTests` holds the two equal).
+    func write(to json: inout JSONBytes) {
+        let r = self.record
+        json.raw("{")
+        json.key("backup_format", first: true)
+        json.string(r.backupFormat.rawValue)
+        json.key("backup_id")
+        json.string(r.id)
+        json.key("backup_name")
+        json.string(r.name)
+        json.key("backup_type")
+        json.string(r.backupType.rawValue)
+        json.key("created_at")
+        json.quoted { WireTime.appendDCS(r.createdAt, to: &$0) }
+        if let errorCode = r.errorCode {
+            json.key("error_code")
+            json.string(errorCode)
+        }
+        if let executionAt = r.executionAt {
+            json.key("execution_at")
+            json.quoted { WireTime.appendDCS(executionAt, to: &$0) }
+        }
+        json.key("instance_id")
+        json.string(r.instanceID)
+        json.key("is_support_restore")
+        json.raw(r.isSupportRestore ? "\"TRUE\"" : "\"FALSE\"")
+        if let period = r.period {
+            json.key("period")
+            json.string(period)
+        }
+        json.key("progress")
+        json.string(Self.wire(r.progress))
+        if let remark = r.remark {
+            json.key("remark")
+            json.string(remark)
+        }
+        json.key("size")
+        json.int(r.size)
+        json.key("status")
+        json.string(r.status.rawValue)
+        json.key("updated_at")
+        json.quoted { WireTime.appendDCS(r.updatedAt, to: &$0) }
+        json.raw("}")
+    }
+
     /// `"42.10"`: the percentage with exactly two decimals, as `%.2f` printed it (without Foundation's
     /// formatter, which costs more than the rest of the record on a list page).
     static func wire(_ progress: DCSBackupRecord.Progress) -> String {
@@ -51,5 +97,23 @@ struct BackupRecordListDTO: Encodable {
     enum CodingKeys: String, CodingKey {
         case totalNum = "total_num"
         case records = "backup_record_response"
+    }
+
+    /// The body without `JSONEncoder`, which was a tenth of a list request's CPU: the same bytes a
+    /// sorted-keys encoder makes of `encode(to:)` (`BackupRecordJSONTests`).
+    var json: JSONBytes {
+        var json = JSONBytes(capacity: 64 + 512 * self.records.count)
+        json.raw("{")
+        json.key("backup_record_response", first: true)
+        json.raw("[")
+        for (index, record) in self.records.enumerated() {
+            if index > 0 { json.raw(",") }
+            record.write(to: &json)
+        }
+        json.raw("]")
+        json.key("total_num")
+        json.int(self.totalNum)
+        json.raw("}")
+        return json
     }
 }

@@ -18,6 +18,13 @@ package enum JSONCoding {
         return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }
 
+    /// A JSON response whose body was written by hand (`JSONBytes`).
+    static func response(_ json: JSONBytes, status: HTTPResponse.Status = .ok) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json;charset=UTF-8"
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: json.bytes)))
+    }
+
     /// An empty response (204 for DCS update and delete).
     package static func noContent() -> Response { Response(status: .noContent) }
 }

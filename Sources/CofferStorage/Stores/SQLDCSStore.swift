@@ -183,7 +183,9 @@ package struct SQLDCSStore: DCSStore {
             """
         if let begin = window.begin { sql = sql + " AND created_at >= \(bind: begin)" }
         if let end = window.end { sql = sql + " AND created_at <= \(bind: end)" }
-        sql = sql + " ORDER BY created_at DESC, id DESC LIMIT \(bind: Int64(query.limit)) OFFSET \(bind: Int64(query.offset))"
+        // LIMIT and OFFSET as literals, not binds: SQLite plans with a bound LIMIT's value and so marks the
+        // statement to be prepared again once it is bound, which cost a second prepare on every list.
+        sql = sql + " ORDER BY created_at DESC, id DESC LIMIT \(literal: Int64(query.limit)) OFFSET \(literal: Int64(query.offset))"
         let page = sql
         return try await self.provider.withDatabase { db in
             // One round trip for the common case: the page carries the count as a constant column (evaluated once)
@@ -200,9 +202,9 @@ package struct SQLDCSStore: DCSStore {
         }
     }
 
-    /// `total_num` without visiting every matching record: whole UTC days inside the window come from
-    /// `dcs_backup_day_counts` (one row a day), and only the partial first and last days are counted in the
-    /// `(project_id, instance_id, created_at, id)` index — at most two days of records, whatever the window.
+    /// `total_num` without visiting every matching record: whole UTC days come from `dcs_backup_day_counts`
+    /// (one row a day), and only the partial first and last days are counted in the `(project_id, instance_id,
+    /// created_at, id)` index, each from its shorter side — at most two half days of records, whatever the window.
     /// A constant expression of scalar subqueries, so that it can ride along the page query.
     static func countExpression(projectID: String, instanceID: String, window: BackupDays.Window) -> SQLQueryString {
         let plan = window.plan
@@ -216,16 +218,17 @@ package struct SQLDCSStore: DCSStore {
             if let last = days.last { sum = sum + " AND day <= \(bind: last)" }
             terms.append(sum + ")")
         }
-        for range in plan.ranges {
-            terms.append(
-                """
-                (SELECT COUNT(*) FROM dcs_backups WHERE project_id = \(bind: projectID) AND instance_id = \(bind: instanceID)
-                  AND created_at >= \(bind: range.lowerBound) AND created_at <= \(bind: range.upperBound))
-                """)
+        func rangeCount(_ range: ClosedRange<Int64>) -> SQLQueryString {
+            """
+            (SELECT COUNT(*) FROM dcs_backups WHERE project_id = \(bind: projectID) AND instance_id = \(bind: instanceID)
+              AND created_at >= \(bind: range.lowerBound) AND created_at <= \(bind: range.upperBound))
+            """
         }
+        terms += plan.ranges.map(rangeCount)
         if terms.isEmpty { terms.append("0") }  // an empty window
         var sql: SQLQueryString = "CAST("
         for (index, term) in terms.enumerated() { sql = sql + (index == 0 ? "" : " + ") + term }
+        for range in plan.excluded { sql = sql + " - " + rangeCount(range) }
         return sql + " AS BIGINT)"
     }
 
@@ -321,6 +324,11 @@ struct BackupRow: Encodable, Sendable {
     /// decoder cost more than the query itself there.
     static func record(from row: any SQLRow) throws -> DCSBackupRecord {
         func value<T: Decodable>(_ key: CodingKeys, _ type: T.Type) throws -> T { try row.decode(column: key.stringValue, as: type) }
+        // NULL checked first: SQLite's row decodes an `Optional` through a generic nested decoder, several
+        // times the cost of the plain type (a list page has six optional columns a record).
+        func optional<T: Decodable>(_ key: CodingKeys, _ type: T.Type) throws -> T? {
+            try row.decodeNil(column: key.stringValue) ? nil : value(key, type)
+        }
         func code<T: RawRepresentable<String>>(_ key: CodingKeys, _ type: T.Type) throws -> T {
             let raw = try value(key, String.self)
             guard let parsed = T(rawValue: raw) else {
@@ -333,11 +341,11 @@ struct BackupRow: Encodable, Sendable {
             name: try value(.name, String.self), backupType: try code(.backupType, DCSBackupRecord.BackupType.self),
             backupFormat: try code(.backupFormat, DCSBackupRecord.Format.self), status: try code(.status, DCSBackupRecord.Status.self),
             progress: DCSBackupRecord.Progress(hundredths: Int(try value(.progress, Int64.self))), size: try value(.size, Int64.self),
-            remark: try value(.remark, String?.self), errorCode: try value(.errorCode, String?.self), period: try value(.period, String?.self),
+            remark: try optional(.remark, String.self), errorCode: try optional(.errorCode, String.self), period: try optional(.period, String.self),
             isSupportRestore: try value(.isSupportRestore, Int64.self) != 0,
             createdAt: WireTime.date(epochMilliseconds: try value(.createdAt, Int64.self)),
             updatedAt: WireTime.date(epochMilliseconds: try value(.updatedAt, Int64.self)),
-            executionAt: try value(.executionAt, Int64?.self).map { WireTime.date(epochMilliseconds: $0) },
-            blobKey: try value(.blobKey, String?.self), sha256: try value(.sha256, String?.self))
+            executionAt: try optional(.executionAt, Int64.self).map { WireTime.date(epochMilliseconds: $0) },
+            blobKey: try optional(.blobKey, String.self), sha256: try optional(.sha256, String.self))
     }
 }
