@@ -120,7 +120,8 @@ package struct DCSBackupJob: JobHandler {
             if let tee {
                 metadata["backup.rdb_bytes"] = "\(summary.bytes)"
                 metadata["backup.tee_peak_bytes"] = "\(tee.peakQueuedBytes)"
-                metadata["backup.pull_waited_seconds"] = "\(tee.pullWaited)"
+                let waited = tee.pullWaited.components
+                metadata["backup.pull_waited_seconds"] = "\(Double(waited.seconds) + Double(waited.attoseconds) / 1e18)"
             }
             self.logger.info("DCS backup succeeded", metadata: metadata)
         } catch {
