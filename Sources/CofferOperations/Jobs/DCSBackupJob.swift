@@ -147,7 +147,7 @@ package struct DCSBackupJob: JobHandler {
             var record = try? await self.store.backup(projectID: job.projectID, instanceID: job.resourceID, id: payload.backupID),
             record.status == .waiting || record.status == .backuping
         else { return }
-        // A crash between an AOF backup's two commits leaves the snapshot sidecar: nothing may outlive the failure.
+        // A crash between an AOF backup's two commits may leave one of its files: nothing may outlive the failure.
         if record.backupFormat == .aof { await self.removeFiles(record) }
         try? await self.fail(&record, .timedOut)
     }
