@@ -6,6 +6,7 @@ import CofferServer
 import CofferStorage
 import CofferTestSupport
 import Foundation
+import Synchronization
 import HTTPTypes
 import NIOCore
 import Testing
@@ -56,6 +57,62 @@ struct DCSAOFBackupTests {
         }.sorted()
     }
 
+    /// The whole content of a committed blob.
+    static func contents(_ blobs: any BlobStore, _ key: String) async throws -> ByteBuffer {
+        let reader = try #require(try await blobs.open(key: key))
+        defer { reader.close() }
+        var all = ByteBuffer()
+        while true {
+            var chunk = try await reader.read(at: Int64(all.readableBytes), upTo: 1 << 20)
+            if chunk.readableBytes == 0 { return all }
+            all.writeBuffer(&chunk)
+        }
+    }
+
+    /// The AOF the second pass made before the tee (the production code until the AOF was written while the RDB
+    /// streams), kept as the reference: the stored RDB sidecar read back in 1 MiB chunks, each record rewritten.
+    static func secondPass(_ rdb: ByteBuffer) async throws -> ByteBuffer {
+        final class Collected: Sendable {
+            let bytes = Mutex(ByteBuffer())
+        }
+        final class Chunks: Sendable {
+            let rest: Mutex<ByteBuffer>
+            init(_ rdb: ByteBuffer) { self.rest = Mutex(rdb) }
+            func next() -> ByteBuffer? {
+                self.rest.withLock { rest in rest.readableBytes == 0 ? nil : rest.readSlice(length: min(1 << 20, rest.readableBytes)) }
+            }
+        }
+        let collected = Collected()
+        let chunks = Chunks(rdb)
+        var reader = RDBRecordReader(nextChunk: { chunks.next() })
+        var aof = AOFCommandWriter(sink: { chunk in
+            collected.bytes.withLock { bytes in
+                var chunk = chunk
+                bytes.writeBuffer(&chunk)
+            }
+        })
+        while let item = try await reader.next() {
+            switch item {
+            case .record(let key):
+                try await aof.writeRecord(database: key.database, key: key.key, expiry: key.expiry, type: key.type, value: key.value)
+            case .function(let library):
+                try await aof.writeFunction(source: library)
+            }
+        }
+        try await aof.finish()
+        return collected.bytes.withLock { $0 }
+    }
+
+    /// Checks what the tee wrote against the reference: byte for byte the second pass over the same sidecar.
+    static func expectSameAsSecondPass(_ server: TestServer, _ instanceID: String, _ backupID: String) async throws -> ByteBuffer {
+        let keys = Self.keys(server, instanceID, backupID)
+        let aof = try await Self.contents(server.parts.store.blobs, keys.aof)
+        let reference = try await Self.secondPass(try await Self.contents(server.parts.store.blobs, keys.rdb))
+        #expect(aof.readableBytes == reference.readableBytes)
+        #expect(aof == reference, "the tee's AOF equals the second pass's, byte for byte")
+        return aof
+    }
+
     @Test("AOF backup: record says aof, link serves a .aof that redis-check-aof accepts and --pipe loads key by key; restore; delete removes both files")
     func endToEnd() async throws {
         try await RedisServer.withServer(password: "redis-pw", extraArguments: DCSBackupTests.redisArguments(diskless: "yes")) { redis in
@@ -84,6 +141,7 @@ struct DCSAOFBackupTests {
                 let aofReader = try #require(try await blobs.open(key: keys.aof))
                 #expect(Int(aofReader.size) == size, "size is the AOF file's")
                 aofReader.close()
+                _ = try await Self.expectSameAsSecondPass(server, instanceID, backupID)
 
                 // The link serves the AOF file under a .aof name.
                 let links = try await server.signed(
@@ -139,6 +197,180 @@ struct DCSAOFBackupTests {
         }
     }
 
+    @Test(
+        "The AOF written while the RDB streams equals the second pass over the sidecar, passes redis-check-aof and loads every key, TTL and big value",
+        arguments: ["yes", "no"])
+    func teeMatchesSecondPass(diskless: String) async throws {
+        try await RedisServer.withServer(extraArguments: DCSBackupTests.redisArguments(diskless: diskless) + ["--rdbcompression", "no"]) { redis in
+            let writer = try await redis.connect()
+            try await RedisDataset.populate(writer, scale: 60)
+            _ = try await writer.commandExpectingSuccess(["FUNCTION", "LOAD", Self.library])
+            // More RDB than the tee holds (8 MiB, values stored raw: `rdbcompression no`), so the AOF side lags and
+            // the pull meets the bound: a 12 MB string and a 12 MB list of 100 kB elements.
+            _ = try await writer.commandExpectingSuccess(["SET", "big:string", String(repeating: "s", count: 12 << 20)])
+            _ = try await writer.commandExpectingSuccess(["RPUSH", "big:list"] + (0..<120).map { String(repeating: "\($0 % 10)", count: 100_000) })
+            let original = try await RedisDataset.snapshot(writer)
+            await writer.close()
+            try await TestServer.run { server in
+                let instanceID = try await DCSBackupTests.adopt(server, redis)
+                let backupID = try #require(
+                    try await DCSBackupTests.requestBackup(server, instanceID, json: #"{"backup_format": "aof"}"#).json["backup_id"] as? String)
+                #expect(try await server.parts.worker.runOnce()?.status == .succeeded)
+                let record = try await DCSBackupTests.record(server, instanceID, backupID)
+                #expect(record["status"] as? String == "succeed")
+                #expect(record["progress"] as? String == "100.00")
+                let aof = try await Self.expectSameAsSecondPass(server, instanceID, backupID)
+                #expect(record["size"] as? Int == aof.readableBytes)
+
+                let directory = try TemporaryDirectory(prefix: "coffer-aof-tee")
+                defer { directory.remove() }
+                let file = directory.file("backup.aof")
+                try Data(aof.readableBytesView).write(to: file)
+                let check = try ProcessRunner.run("redis-check-aof", [file.path])
+                #expect(check.status == 0, "\(check.output)")
+                try await RedisServer.withServer { fresh in
+                    let pipe = try ProcessRunner.run("bash", ["-c", "redis-cli -h 127.0.0.1 -p \(fresh.port) --pipe < '\(file.path)'"])
+                    #expect(pipe.status == 0 && pipe.output.contains("errors: 0"), "\(pipe.output)")
+                    let loaded = try await fresh.connect()
+                    DCSRestoreTests.expectSame(Self.withoutSeenTime(try await RedisDataset.snapshot(loaded)), Self.withoutSeenTime(original))
+                    #expect(try await Self.functions(loaded) == ["cofferlib"])
+                    await loaded.close()
+                }
+            }
+        }
+    }
+
+    @Test("Redis killed while an AOF backup streams: failed with dcs.08.0001, no .aof and no .rdb, progress never went back")
+    func killedMidStream() async throws {
+        try await TestServer.run { server in
+            // The fork child is slowed so the kill lands while bytes flow to both writers.
+            let slow = try await RedisServer.start(extraArguments: DCSBackupTests.redisArguments(diskless: "yes") + ["--rdb-key-save-delay", "2000"])
+            let writer = try await slow.connect()
+            try await RedisDataset.populate(writer, scale: 250)
+            await writer.close()
+            let instanceID = try await DCSBackupTests.adopt(server, slow)
+            let backupID = try #require(
+                try await DCSBackupTests.requestBackup(server, instanceID, json: #"{"backup_format": "aof"}"#).json["backup_id"] as? String)
+            async let outcome = server.parts.worker.runOnce()
+            var seen: [Double] = []
+            for _ in 0..<100 {
+                try await Task.sleep(for: .milliseconds(100))
+                let record = try await DCSBackupTests.record(server, instanceID, backupID)
+                guard record["status"] as? String == "backuping" else { continue }
+                if let progress = (record["progress"] as? String).flatMap(Double.init) { seen.append(progress) }
+                if seen.count >= 25 { break }
+            }
+            #expect(seen.count >= 25, "the backup ran long enough to watch: \(seen)")
+            #expect(seen.last ?? 0 > 0, "progress moved while streaming: \(seen)")
+            #expect(seen == seen.sorted(), "progress is monotonic: \(seen)")
+            slow.kill()
+            let started = ContinuousClock.now
+            #expect(try await outcome?.status == .failed)
+            #expect(ContinuousClock.now - started < .seconds(10))
+            let record = try await DCSBackupTests.record(server, instanceID, backupID)
+            #expect(record["status"] as? String == "failed")
+            #expect(record["error_code"] as? String == "dcs.08.0001")
+            #expect(record["is_support_restore"] as? String == "FALSE")
+            await slow.stop()
+            let keys = Self.keys(server, instanceID, backupID)
+            #expect(!(await server.parts.store.blobs.exists(key: keys.aof)))
+            #expect(!(await server.parts.store.blobs.exists(key: keys.rdb)))
+            let objects = try FileManager.default.subpathsOfDirectory(atPath: server.dataDirectory + "/blobs/objects")
+            #expect(objects.filter { $0.hasSuffix(".aof") || $0.hasSuffix(".rdb") }.isEmpty, "\(objects)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: server.dataDirectory + "/blobs/incoming").isEmpty, "no half-written file")
+        }
+    }
+
+    /// A stand-in master on `port` that answers `PING` and `REPLCONF`, refuses `INFO`, and serves `rdb` to `SYNC`
+    /// in the disk form (`$<length>`), then closes: it lets a test hand the backup a corrupt snapshot.
+    static let fakeMaster = """
+        import socket, sys
+        port, data = int(sys.argv[1]), open(sys.argv[2], 'rb').read()
+        server = socket.socket()
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(('127.0.0.1', port))
+        server.listen(8)
+        while True:
+            conn, _ = server.accept()
+            stream = conn.makefile('rb')
+            try:
+                while True:
+                    header = stream.readline()
+                    if not header:
+                        break
+                    words = []
+                    for _ in range(int(header[1:])):
+                        length = int(stream.readline()[1:])
+                        words.append(stream.read(length + 2)[:-2].decode().upper())
+                    if words[0] == 'PING':
+                        conn.sendall(b'+PONG\\r\\n')
+                    elif words[0] == 'INFO':
+                        conn.sendall(b'-ERR not here\\r\\n')
+                    elif words[0] == 'SYNC':
+                        conn.sendall(b'$%d\\r\\n' % len(data) + data)
+                        break
+                    else:
+                        conn.sendall(b'+OK\\r\\n')
+            except Exception:
+                pass
+            conn.close()
+        """
+
+    @Test("A snapshot whose checksum is wrong or whose record is malformed fails the AOF backup: dcs.08.0001, neither file", arguments: ["crc", "record"])
+    func corruptSnapshot(corruption: String) async throws {
+        try await RedisServer.withServer(extraArguments: DCSBackupTests.redisArguments(diskless: "no")) { redis in
+            let writer = try await redis.connect()
+            try await RedisDataset.populate(writer, scale: 30)
+            _ = try await writer.commandExpectingSuccess(["SET", "marker:key", "marker-value"])
+            await writer.close()
+            let directory = try TemporaryDirectory(prefix: "coffer-aof-corrupt")
+            defer { directory.remove() }
+            let dump = directory.file("dump.rdb")
+            let pulled = try ProcessRunner.run("redis-cli", ["-h", "127.0.0.1", "-p", "\(redis.port)", "--rdb", dump.path])
+            #expect(pulled.status == 0, "\(pulled.output)")
+            var bytes = [UInt8](try Data(contentsOf: dump))
+            switch corruption {
+            case "crc":
+                bytes[bytes.count - 1] ^= 0xFF
+            default:
+                // The marker key's value gets a type byte no Redis writes (the byte before its key length).
+                let key = Array("marker:key".utf8)
+                let at = try #require((0...(bytes.count - key.count)).first { bytes[$0..<$0 + key.count].elementsEqual(key) })
+                bytes[at - 2] = 0x63
+            }
+            let corrupt = directory.file("corrupt.rdb")
+            try Data(bytes).write(to: corrupt)
+            try await TestServer.run { server in
+                let instanceID = try await DCSBackupTests.adopt(server, redis)
+                await redis.stop()
+                let python = try #require(ProcessRunner.locate("python3"))
+                let master = try ProcessRunner(executable: python, arguments: ["-c", Self.fakeMaster, "\(redis.port)", corrupt.path])
+                defer { Task { await master.terminate(gracePeriod: .seconds(1)) } }
+                var listening = false
+                for _ in 0..<100 where !listening {
+                    if let probe = try? await redis.connect(timeout: .seconds(1)) {
+                        await probe.close()
+                        listening = true
+                    } else {
+                        try await Task.sleep(for: .milliseconds(50))
+                    }
+                }
+                #expect(listening)
+                let backupID = try #require(
+                    try await DCSBackupTests.requestBackup(server, instanceID, json: #"{"backup_format": "aof"}"#).json["backup_id"] as? String)
+                #expect(try await server.parts.worker.runOnce()?.status == .failed)
+                let record = try await DCSBackupTests.record(server, instanceID, backupID)
+                #expect(record["status"] as? String == "failed")
+                #expect(record["error_code"] as? String == "dcs.08.0001")
+                let keys = Self.keys(server, instanceID, backupID)
+                #expect(!(await server.parts.store.blobs.exists(key: keys.aof)))
+                #expect(!(await server.parts.store.blobs.exists(key: keys.rdb)))
+                #expect(try FileManager.default.contentsOfDirectory(atPath: server.dataDirectory + "/blobs/incoming").isEmpty, "no half-written file")
+                await master.terminate(gracePeriod: .seconds(1))
+            }
+        }
+    }
+
     @Test("Deleting the instance removes an AOF backup's file and its RDB sidecar")
     func instanceDeletion() async throws {
         try await RedisServer.withServer(extraArguments: DCSBackupTests.redisArguments(diskless: "yes")) { redis in
@@ -163,14 +395,14 @@ struct DCSAOFBackupTests {
         }
     }
 
-    @Test("An AOF backup whose worker died between the snapshot and the AOF is failed on recovery and leaves no file")
+    @Test("An AOF backup whose worker died between its two commits is failed on recovery and leaves no file")
     func crashRecoveryRemovesSidecar() async throws {
         try await RedisServer.withServer(extraArguments: DCSBackupTests.redisArguments(diskless: "yes")) { redis in
             try await TestServer.run { server in
                 let instanceID = try await DCSBackupTests.adopt(server, redis)
                 let backupID = try #require(
                     try await DCSBackupTests.requestBackup(server, instanceID, json: #"{"backup_format": "aof"}"#).json["backup_id"] as? String)
-                // The snapshot was committed when the process died: the sidecar is there, no AOF, the record backuping.
+                // The sidecar was committed, the AOF not yet, when the process died: the record is backuping.
                 let keys = Self.keys(server, instanceID, backupID)
                 let blobs = server.parts.store.blobs
                 let sidecar = try await blobs.makeWriter(key: keys.rdb)

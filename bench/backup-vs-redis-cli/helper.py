@@ -6,8 +6,8 @@ Subcommands (stdlib only, so it runs without the project's venv):
   setup    ENDPOINT BOOTSTRAP REDIS_PORT       adopt the Redis as instance bench-01; print "project instance"
   resp     KEYS VALUE_BYTES                    write KEYS `SET key:<n> <random value>` commands (RESP) to stdout
   rediscli REDIS_PORT REDIS_PID FILE           time `redis-cli --rdb FILE`, delete FILE; print a result row
-  coffer   REDIS_PORT REDIS_PID ENDPOINT BOOTSTRAP INSTANCE SERVER_PID
-                                               time one Coffer backup, sample the server's RSS, delete the
+  coffer   REDIS_PORT REDIS_PID ENDPOINT BOOTSTRAP INSTANCE SERVER_PID [FORMAT]
+                                               time one Coffer backup (FORMAT rdb or aof, default rdb), sample the server's RSS, delete the
                                                backup; print a result row
   summary  ROWS DATASET                        medians, ratio and peak RSS growth of one dataset's rows
 
@@ -135,7 +135,7 @@ def cmd_rediscli(redis_port, redis_pid, path):
     print(f"{wall:.3f} - {size} - {user + system:.2f} {fork_after - fork_before:.2f} {user:.2f} {system:.2f}")
 
 
-def cmd_coffer(redis_port, redis_pid, endpoint, bootstrap, instance, server_pid):
+def cmd_coffer(redis_port, redis_pid, endpoint, bootstrap, instance, server_pid, backup_format="rdb"):
     account = load_account(bootstrap)
     base = f"/v2/{account['project_id']}/instances/{instance}/backups"
     server_pid, redis_pid = int(server_pid), int(redis_pid)
@@ -168,7 +168,7 @@ def cmd_coffer(redis_port, redis_pid, endpoint, bootstrap, instance, server_pid)
     fork_before = proc_cpu_s(redis_pid)[2]
 
     started = time.monotonic()
-    status, payload = call(endpoint, account, "POST", base)
+    status, payload = call(endpoint, account, "POST", base, body={"backup_format": backup_format})
     if status != 200 or not isinstance(payload, dict) or "backup_id" not in payload:
         die(f"POST {base}: HTTP {status}: {payload}")
     backup_id = payload["backup_id"]

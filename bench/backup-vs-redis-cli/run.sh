@@ -11,15 +11,18 @@
 #                   keys; every value is 1 KiB of random bytes (default small,1g)
 #   --runs N        rounds per dataset, each a redis-cli pull then a Coffer backup (default 3)
 #   --log-level L   server log level (default info, the server default)
+#   --format F      Coffer's backup_format: rdb (default) or aof (the AOF written while the RDB streams;
+#                   rdb_bytes is then the AOF file's size)
 #
 # Needs redis-server, redis-cli, curl, python3 (stdlib only); redis-server is apt-installed if missing.
 set -euo pipefail
 shopt -s inherit_errexit  # a failure inside $(...) stops the script too
 
 source "$(dirname "$0")/../lib/common.sh"  # die, parse_options, select_binary, start_server, ...
-SIZES=small,1g RUNS=3 LOG_LEVEL=info
+SIZES=small,1g RUNS=3 LOG_LEVEL=info FORMAT=rdb
 VALUE_BYTES=1024
-parse_options "--sizes=SIZES --runs=RUNS --log-level=LOG_LEVEL" "$@"
+parse_options "--sizes=SIZES --runs=RUNS --log-level=LOG_LEVEL --format=FORMAT" "$@"
+[[ $FORMAT =~ ^(rdb|aof)$ ]] || die "--format wants rdb or aof, got '$FORMAT'"
 [[ $SIZES =~ ^(small|1g|[0-9]+)(,(small|1g|[0-9]+))*$ ]] || die "--sizes wants small, 1g or key counts separated by commas, got '$SIZES'"
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "--runs wants a positive number, got '$RUNS'"
 keys_of() {  # keys_of DATASET
@@ -49,7 +52,7 @@ start_server "$DATA" "$LOG" --region local-1 --log-level "$LOG_LEVEL"
 IDS=$("${HELPER[@]}" setup "$ENDPOINT" "$DATA/bootstrap.json" "$REDIS_PORT")
 read -r PROJECT INSTANCE <<<"$IDS"
 
-echo "coffer bench: DCS backup vs redis-cli --rdb   binary: $BINARY ($KIND)"
+echo "coffer bench: DCS backup (backup_format $FORMAT) vs redis-cli --rdb   binary: $BINARY ($KIND)"
 echo "redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p') on 127.0.0.1:$REDIS_PORT:" \
      "repl-diskless-sync yes, repl-diskless-sync-delay 0 (not the default 5 s:"
 echo "      both tools measure the transfer, not Redis's wait for more replicas), no persistence"
@@ -95,7 +98,7 @@ for SET in ${SIZES//,/ }; do
         echo "redis-cli $OUT" >>"$ROWS"
         read -r WALL SRV SIZE RSS CPU FORK _ <<<"$OUT"
         printf '%-8s %-9s %3s %8s %9s %12s %14s %10s %10s\n' "$SET" redis-cli "$RUN" "$WALL" "($SRV)" "$SIZE" "$RSS" "$CPU" "$FORK"
-        OUT=$("${HELPER[@]}" coffer "$REDIS_PORT" "$REDIS_PID" "$ENDPOINT" "$DATA/bootstrap.json" "$INSTANCE" "$SERVER_PID")
+        OUT=$("${HELPER[@]}" coffer "$REDIS_PORT" "$REDIS_PID" "$ENDPOINT" "$DATA/bootstrap.json" "$INSTANCE" "$SERVER_PID" "$FORMAT")
         echo "coffer $OUT" >>"$ROWS"
         read -r WALL SRV SIZE RSS CPU FORK _ <<<"$OUT"
         printf '%-8s %-9s %3s %8s %9s %12s %14s %10s %10s\n' "$SET" coffer "$RUN" "$WALL" "($SRV)" "$SIZE" "$RSS" "$CPU" "$FORK"

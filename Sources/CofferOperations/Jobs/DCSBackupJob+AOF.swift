@@ -1,49 +1,103 @@
 import CofferCore
 import CofferRedis
-import Foundation
+import NIOCore
+
+/// What an AOF backup's tee measured: how much it held and whether the AOF side ever held the pull back.
+struct AOFTeeSummary: Sendable {
+    /// The most RDB bytes that waited between the pull and the AOF side.
+    var peakQueuedBytes: Int
+    /// How long the pull waited, in total, for the AOF side to make room.
+    var pullWaited: Duration
+}
 
 extension DCSBackupJob {
-    /// Writes an AOF backup's file from its committed RDB snapshot (the sidecar) and commits it atomically.
+    /// RDB bytes that may wait between the pull and the AOF side: the tee's whole memory.
+    static let aofTeeLimit = 8 << 20
+
+    /// Pulls the snapshot into the sidecar `snapshot` and, from the same chunks while they stream, writes the AOF
+    /// into `aof`; commits neither (the caller commits both once both are whole, or aborts both).
     ///
-    /// A second pass over the stored snapshot rather than a tee of the replication stream: the pull stays exactly
-    /// the RDB backup's (its CRC check, its timeouts, the master's output buffer drained at disk speed), and the
-    /// AOF is made only from a snapshot known to be whole. Memory is flat: one 1 MiB chunk of the snapshot, one
-    /// decoded record and the AOF writer's 64 KiB buffer, whatever the dataset size. Progress goes from 50 % to
-    /// 99.99 % with the bytes of the snapshot read, recorded about once a second.
-    /// - Throws: the reader's `RedisError` at a malformed record (naming the key), storage errors.
-    func writeAOF(snapshot: BlobInfo, record: DCSBackupRecord) async throws -> BlobInfo {
-        guard let source = try await self.blobs.open(key: snapshot.key) else { throw DCSError.internalError }
-        defer { source.close() }
-        let writer = try await self.blobs.makeWriter(key: DCSBackupFiles.key(record))
-        do {
-            let chunks = BlobChunks(blob: source)
-            var reader = RDBRecordReader(nextChunk: { try await chunks.next() })
-            var aof = AOFCommandWriter(sink: { try await writer.write($0) })
-            let size = Double(max(1, source.size))
-            var recordedAt = self.clock()
-            var items = 0
-            while let item = try await reader.next() {
-                switch item {
-                case .record(let key):
-                    try await aof.writeRecord(database: key.database, key: key.key, expiry: key.expiry, type: key.type, value: key.value)
-                case .function(let library):
-                    try await aof.writeFunction(source: library)
-                }
-                items += 1
-                guard items % 1024 == 0 else { continue }
-                let now = self.clock()
-                if now.timeIntervalSince(recordedAt) >= 1 {
-                    let fraction = 0.5 + 0.5 * Double(reader.bytesRead) / size
-                    let progress = min(DCSBackupRecord.Progress(hundredths: 9_999), DCSBackupRecord.Progress(fraction: fraction))
-                    try? await self.store.updateBackupProgress(projectID: record.projectID, id: record.id, progress: progress, at: now)
-                    recordedAt = now
+    /// A tee, not a second pass over the stored sidecar: each chunk the pull receives goes to the sidecar's writer
+    /// and into a ``BoundedChunkQueue`` of ``aofTeeLimit`` bytes, from which a second task reads the records
+    /// (``RDBRecordReader``: the same walker, with its own end and CRC-64 check) and writes their commands
+    /// (``AOFCommandWriter``). The two tasks run on two cores; memory is flat: the queue, one decoded record, the
+    /// AOF writer's 64 KiB buffer and the two blob writers' write-behind windows, whatever the dataset size.
+    ///
+    /// When the AOF side falls `aofTeeLimit` behind, the pull waits for it (back-pressure) rather than the AOF side
+    /// catching up later from the sidecar file: the blob store cannot read a file before its commit, and waiting
+    /// costs the master nothing that grows. With `REPLCONF rdb-only` (Redis ≥ 6.2) the master keeps no replication
+    /// buffer for the pull, so a slower reader only makes the transfer last longer (the diskless child or the
+    /// disk-form sender writes at the reader's pace); the AOF side never stalls, so `repl-timeout` never fires.
+    /// Before 6.2 the writes made during the transfer collect in the replica output buffer, capped by the master's
+    /// `client-output-buffer-limit replica`, which drops the pull (a failed backup, no file) rather than grow.
+    /// How long the pull waited is logged with the backup (`backup.pull_waited_seconds`).
+    ///
+    /// Either side's failure — the RDB's CRC, a malformed record, the connection dropped, a storage error,
+    /// cancellation — fails the queue, which fails the other side: the job then aborts both writers.
+    func pullWithAOF(
+        instance: DCSInstance, record: DCSBackupRecord, snapshot: any BlobWriter, aof: any BlobWriter, progress: BackupProgress
+    ) async throws -> (SnapshotSummary, AOFTeeSummary) {
+        let queue = BoundedChunkQueue(limit: Self.aofTeeLimit)
+        let summary = try await withThrowingTaskGroup(of: SnapshotSummary?.self) { group in
+            group.addTask {
+                do {
+                    let summary = try await self.pull(
+                        instance: instance, record: record, progress: progress,
+                        sink: { chunk in
+                            try await snapshot.write(chunk)
+                            try await queue.send(chunk)
+                        })
+                    queue.finish()
+                    return summary
+                } catch {
+                    queue.fail(error)
+                    throw error
                 }
             }
-            try await aof.finish()
-            return try await writer.commit()
-        } catch {
-            await writer.abort()
-            throw error
+            group.addTask {
+                do {
+                    try await Self.writeAOF(from: { try await queue.next() }, into: aof, progress: progress)
+                    return nil
+                } catch {
+                    queue.fail(error)
+                    throw error
+                }
+            }
+            var summary: SnapshotSummary?
+            while let next = try await group.next() {
+                if let next { summary = next }
+            }
+            return summary
+        }
+        guard let summary else { throw CancellationError() }
+        return (summary, AOFTeeSummary(peakQueuedBytes: queue.peakBytes, pullWaited: queue.producerWait))
+    }
+
+    /// Reads RDB chunks from `nextChunk` until the RDB's end and writes the AOF commands that rebuild it into
+    /// `writer`, reporting the RDB bytes it has turned into commands.
+    ///
+    /// After the RDB's last byte it waits for `nextChunk`'s end, so a pull that fails after the RDB (a wrong
+    /// `$EOF:` mark) fails this side too, and bytes past the RDB are refused.
+    /// - Throws: the reader's `RedisError` at a malformed record (naming the key) or a checksum mismatch, and what
+    ///   `nextChunk` or the writer throws.
+    static func writeAOF(
+        from nextChunk: @escaping @Sendable () async throws -> ByteBuffer?, into writer: any BlobWriter, progress: BackupProgress
+    ) async throws {
+        var reader = RDBRecordReader(nextChunk: nextChunk)
+        var aof = AOFCommandWriter(sink: { try await writer.write($0) })
+        while let item = try await reader.next() {
+            switch item {
+            case .record(let key):
+                try await aof.writeRecord(database: key.database, key: key.key, expiry: key.expiry, type: key.type, value: key.value)
+            case .function(let library):
+                try await aof.writeFunction(source: library)
+            }
+            progress.convertedToAOF(reader.bytesRead)
+        }
+        try await aof.finish()
+        progress.convertedToAOF(reader.bytesRead)
+        if let extra = try await nextChunk(), extra.readableBytes > 0 {
+            throw RedisError.protocolViolation("\(extra.readableBytes) bytes follow the RDB's end")
         }
     }
 }

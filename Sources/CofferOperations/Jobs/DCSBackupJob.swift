@@ -3,12 +3,13 @@ import CofferJobs
 import CofferRedis
 import Foundation
 import Logging
+import NIOCore
 import Synchronization
 
 /// `dcs.backup`: pulls a point-in-time RDB snapshot of the adopted Redis over the replication
 /// protocol, straight into the blob store, and keeps the backup record's status and progress.
-/// An AOF backup keeps that snapshot as its sidecar and then writes the AOF file from it
-/// (`DCSBackupJob+AOF.swift`, ``DCSBackupFiles``).
+/// An AOF backup keeps that snapshot as its sidecar and writes the AOF file from the same chunks while they
+/// stream (a bounded tee, `DCSBackupJob+AOF.swift`, ``DCSBackupFiles``); neither file is committed unless both are whole.
 ///
 /// Not idempotent: a snapshot taken later than requested is another backup, so an interrupted
 /// backup ends `failed` (never retried, never left `backuping`).
@@ -64,19 +65,45 @@ package struct DCSBackupJob: JobHandler {
         record.executionAt = started
         record.updatedAt = started
         try await self.store.updateBackup(record)
+        let isAOF = record.backupFormat == .aof
         let writer: any BlobWriter
+        var aofWriter: (any BlobWriter)?
         do {
             writer = try await self.blobs.makeWriter(key: DCSBackupFiles.snapshotKey(record))
         } catch {
             try await self.fail(&record, .storage)
             throw error
         }
-        let isAOF = record.backupFormat == .aof
+        if isAOF {
+            do {
+                aofWriter = try await self.blobs.makeWriter(key: DCSBackupFiles.key(record))
+            } catch {
+                await writer.abort()
+                try await self.fail(&record, .storage)
+                throw error
+            }
+        }
         do {
-            // An AOF backup spends the first half of its progress on the snapshot, the second on the AOF file.
-            let summary = try await self.pull(instance: instance, record: record, into: writer, progressShare: isAOF ? 0.5 : 1)
-            var blob = try await writer.commit()
-            if isAOF { blob = try await self.writeAOF(snapshot: blob, record: record) }
+            let progress = BackupProgress(tracksAOF: isAOF)
+            let summary: SnapshotSummary
+            var tee: AOFTeeSummary?
+            if let aofWriter {
+                (summary, tee) = try await self.pullWithAOF(instance: instance, record: record, snapshot: writer, aof: aofWriter, progress: progress)
+            } else {
+                summary = try await self.pull(instance: instance, record: record, progress: progress, sink: { try await writer.write($0) })
+            }
+            // Both streams are whole (the pull checked the RDB's end and CRC, the AOF side every record and the CRC
+            // again): only now does either file become visible. The two fsyncs overlap; a failure of either commit
+            // (or a crash between them) removes both below (or in `jobFailed`).
+            var blob: BlobInfo
+            if let aofWriter {
+                async let snapshotBlob = writer.commit()
+                async let aofBlob = aofWriter.commit()
+                let (_, committed) = try await (snapshotBlob, aofBlob)
+                blob = committed
+            } else {
+                blob = try await writer.commit()
+            }
             record.status = .succeed
             record.progress = .complete
             record.size = blob.size
@@ -85,16 +112,22 @@ package struct DCSBackupJob: JobHandler {
             record.isSupportRestore = true
             record.updatedAt = self.clock()
             try await self.store.updateBackup(record)
-            self.logger.info(
-                "DCS backup succeeded",
-                metadata: [
-                    "backup.id": "\(record.id)", "backup.format": "\(record.backupFormat.rawValue)", "backup.bytes": "\(blob.size)",
-                    "backup.keys": "\(summary.keys)", "backup.diskless": "\(summary.diskless)",
-                    "backup.seconds": "\(record.updatedAt.timeIntervalSince(started))",
-                ])
+            var metadata: Logger.Metadata = [
+                "backup.id": "\(record.id)", "backup.format": "\(record.backupFormat.rawValue)", "backup.bytes": "\(blob.size)",
+                "backup.keys": "\(summary.keys)", "backup.diskless": "\(summary.diskless)",
+                "backup.seconds": "\(record.updatedAt.timeIntervalSince(started))",
+            ]
+            if let tee {
+                metadata["backup.rdb_bytes"] = "\(summary.bytes)"
+                metadata["backup.tee_peak_bytes"] = "\(tee.peakQueuedBytes)"
+                let waited = tee.pullWaited.components
+                metadata["backup.pull_waited_seconds"] = "\(Double(waited.seconds) + Double(waited.attoseconds) / 1e18)"
+            }
+            self.logger.info("DCS backup succeeded", metadata: metadata)
         } catch {
+            // Nothing committed yet unless a commit failed after the other succeeded: abort both, remove both.
             await writer.abort()
-            // An AOF backup may have committed its snapshot before the AOF failed: a failed backup keeps no file.
+            await aofWriter?.abort()
             if isAOF { await self.removeFiles(record) }
             let cause: BackupFailure =
                 switch error {
@@ -114,7 +147,7 @@ package struct DCSBackupJob: JobHandler {
             var record = try? await self.store.backup(projectID: job.projectID, instanceID: job.resourceID, id: payload.backupID),
             record.status == .waiting || record.status == .backuping
         else { return }
-        // A crash between an AOF backup's two commits leaves the snapshot sidecar: nothing may outlive the failure.
+        // A crash between an AOF backup's two commits may leave one of its files: nothing may outlive the failure.
         if record.backupFormat == .aof { await self.removeFiles(record) }
         try? await self.fail(&record, .timedOut)
     }
@@ -136,34 +169,32 @@ package struct DCSBackupJob: JobHandler {
         }
     }
 
-    /// Streams the snapshot into `writer`, recording progress about once a second; the pull's progress fills
-    /// `progressShare` of the record's (the rest is the AOF file's, for an AOF backup).
-    private func pull(
-        instance: DCSInstance, record: DCSBackupRecord, into writer: any BlobWriter, progressShare: Double
+    /// Streams the snapshot into `sink`, recording the backup's progress (``BackupProgress``) about once a second.
+    func pull(
+        instance: DCSInstance, record: DCSBackupRecord, progress: BackupProgress, sink: @escaping @Sendable (ByteBuffer) async throws -> Void
     ) async throws -> SnapshotSummary {
         let endpoint = RedisEndpoint(host: instance.host, port: instance.port, username: instance.accessUser, password: instance.password)
         let connection = try await RedisConnection.connect(to: endpoint, timeout: self.connectTimeout, logger: self.logger)
         // Key counts now, for progress of the diskless form until RESIZEDB gives the snapshot's own.
         let keyspace = (try? await connection.info("keyspace"))?.dbKeyCounts?.mapValues(\.keys) ?? [:]
-        let latest = LatestProgress()
         return try await withThrowingTaskGroup(of: SnapshotSummary?.self) { group in
             group.addTask {
-                var recorded: DCSBackupRecord.Progress?
+                var recorded = DCSBackupRecord.Progress.zero
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .seconds(1))
-                    guard let fraction = latest.value.withLock({ $0 })?.fraction else { continue }
-                    let progress = min(DCSBackupRecord.Progress(hundredths: 9_999), DCSBackupRecord.Progress(fraction: fraction * progressShare))
-                    if progress != recorded {
-                        try? await self.store.updateBackupProgress(projectID: record.projectID, id: record.id, progress: progress, at: self.clock())
-                        recorded = progress
+                    guard let fraction = progress.fraction else { continue }
+                    let next = min(DCSBackupRecord.Progress(hundredths: 9_999), DCSBackupRecord.Progress(fraction: fraction))
+                    // Monotonic: the estimate may dip (a key-count estimate replaced by RESIZEDB's), the record never does.
+                    if next.hundredths > recorded.hundredths {
+                        try? await self.store.updateBackupProgress(projectID: record.projectID, id: record.id, progress: next, at: self.clock())
+                        recorded = next
                     }
                 }
                 return nil
             }
             group.addTask {
                 try await connection.pullSnapshot(
-                    idleTimeout: self.idleTimeout, expectedKeys: keyspace, sink: { try await writer.write($0) },
-                    progress: { report in latest.value.withLock { $0 = report } })
+                    idleTimeout: self.idleTimeout, expectedKeys: keyspace, sink: sink, progress: { progress.pulled($0) })
             }
             defer { group.cancelAll() }
             while let next = try await group.next() {
@@ -174,7 +205,34 @@ package struct DCSBackupJob: JobHandler {
     }
 }
 
-/// The newest progress report, shared between the pull and the task that records it.
-private final class LatestProgress: Sendable {
-    let value = Mutex<SnapshotProgress?>(nil)
+/// How far a backup got, shared between the pull, the AOF side and the task that records it.
+///
+/// An RDB backup is as far as its pull. An AOF backup is done when its AOF is, so its progress is the AOF side's
+/// position in the snapshot: the pull's fraction scaled by the share of the pulled bytes the AOF side has turned
+/// into commands (the two differ by at most the tee's bound, so the figure is honest while both run).
+final class BackupProgress: Sendable {
+    private struct State {
+        var pull: SnapshotProgress?
+        var aofBytes: Int64 = 0
+    }
+
+    let tracksAOF: Bool
+    private let state = Mutex(State())
+
+    init(tracksAOF: Bool) { self.tracksAOF = tracksAOF }
+
+    func pulled(_ report: SnapshotProgress) { self.state.withLock { $0.pull = report } }
+
+    /// Bytes of the RDB the AOF side has read and written commands for.
+    func convertedToAOF(_ bytes: Int64) { self.state.withLock { $0.aofBytes = bytes } }
+
+    /// A fraction in 0…1, or nil before the pull can tell one.
+    var fraction: Double? {
+        self.state.withLock { state in
+            guard let report = state.pull, let pulled = report.fraction else { return nil }
+            guard self.tracksAOF else { return pulled }
+            guard report.bytes > 0 else { return 0 }
+            return pulled * min(1, Double(state.aofBytes) / Double(report.bytes))
+        }
+    }
 }
