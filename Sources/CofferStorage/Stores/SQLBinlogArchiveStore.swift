@@ -72,11 +72,12 @@ package struct SQLBinlogArchiveStore: BinlogArchiveStore {
     package func appendSegment(_ segment: BinlogSegment, cursor: BinlogCursor, owner: String, now: Date) async throws -> Bool {
         try await self.provider.withTransaction { db in
             guard let row = try await Self.ownedRow(segment.nodeID, owner: owner, on: db) else { return false }
-            // The segment must continue the archive exactly: same file at the cursor, or a new file from its start.
+            // The segment must start exactly at the cursor (a file's first segment, at 0, holds the magic up to 4);
+            // before any cursor, anywhere.
             let current = try row.optionalString("cursor_file")
             let position = UInt64(max(0, try row.decode(column: "cursor_position", as: Int64?.self) ?? 0))
-            let expectedStart: UInt64 = segment.startPosition == 0 ? 4 : segment.startPosition
-            if let current, current == segment.file, position != expectedStart { return false }
+            let start: UInt64 = segment.startPosition == 0 ? 4 : segment.startPosition
+            if let current, current != segment.file || position != start { return false }
             try await db.raw(
                 """
                 INSERT INTO ddm_binlog_segments (node_id, sequence, file_name, start_position, end_position, blob_key, size, sha256,
