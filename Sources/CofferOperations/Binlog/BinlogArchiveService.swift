@@ -63,10 +63,17 @@ package struct BinlogArchiveService: Service {
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.leaseDuration / 3) }
         }
         for task in running.values { task.cancel() }
-        for (id, task) in running {
-            await task.value
-            try? await self.archive.releaseLease(nodeID: id, owner: self.archiver.owner)
-        }
+        // Not cancelled with this task: each archiver publishes what it streamed, then the lease is given up so
+        // another server (or this one, restarted) continues at once instead of after the lease expires.
+        let archive = self.archive
+        let owner = self.archiver.owner
+        let stopping = running
+        await Task {
+            for (id, task) in stopping {
+                await task.value
+                try? await archive.releaseLease(nodeID: id, owner: owner)
+            }
+        }.value
     }
 
     /// The data nodes of every live instance's schemas, each with the first account a schema uses on it.

@@ -185,6 +185,7 @@ package struct BinlogArchiver: Sendable {
             endPosition: segment.start + UInt64(segment.bytes), blobKey: info.key, size: info.size, sha256: info.sha256,
             firstEventAt: segment.firstEventAt, lastEventAt: segment.lastEventAt, lastGTID: segment.lastGTID, closesFile: closesFile,
             createdAt: self.clock())
+        self.logger.debug("Publishing binlog segment", metadata: ["file": "\(record.file)", "start": "\(record.startPosition)", "end": "\(record.endPosition)", "next": "\(next)"])
         guard try await self.store.appendSegment(record, cursor: next, owner: self.owner, now: self.clock()) else {
             try? await self.blobs.delete(key: info.key)
             throw LeaseLost()

@@ -28,7 +28,7 @@ package struct SQLBinlogArchiveStore: BinlogArchiveStore {
                   AND (lease_owner IS NULL OR lease_owner = \(bind: owner) OR lease_expires_at < \(bind: millis(now)))
                 RETURNING node_id
                 """
-            ).first()
+            ).all().first
             return taken != nil
         }
     }
@@ -46,7 +46,7 @@ package struct SQLBinlogArchiveStore: BinlogArchiveStore {
 
     package func status(nodeID: String) async throws -> BinlogNodeStatus? {
         let row = try await self.provider.withDatabase { db in
-            try await db.raw("SELECT * FROM ddm_binlog_nodes WHERE node_id = \(bind: nodeID)").first()
+            try await db.raw("SELECT * FROM ddm_binlog_nodes WHERE node_id = \(bind: nodeID)").all().first
         }
         guard let row else { return nil }
         let file = try row.optionalString("cursor_file")
@@ -65,7 +65,7 @@ package struct SQLBinlogArchiveStore: BinlogArchiveStore {
                 WHERE node_id = \(bind: nodeID) AND lease_owner = \(bind: owner)
                 RETURNING node_id
                 """
-            ).first() != nil
+            ).all().first != nil
         }
     }
 
@@ -149,7 +149,7 @@ package struct SQLBinlogArchiveStore: BinlogArchiveStore {
     }
 
     private static func ownedRow(_ nodeID: String, owner: String, on db: any SQLDatabase) async throws -> (any SQLRow)? {
-        try await db.raw("SELECT * FROM ddm_binlog_nodes WHERE node_id = \(bind: nodeID) AND lease_owner = \(bind: owner)").first()
+        try await db.raw("SELECT * FROM ddm_binlog_nodes WHERE node_id = \(bind: nodeID) AND lease_owner = \(bind: owner)").all().first
     }
 
     private static func moveCursor(_ nodeID: String, to cursor: BinlogCursor, now: Date, on db: any SQLDatabase) async throws {
