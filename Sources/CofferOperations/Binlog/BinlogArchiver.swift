@@ -122,6 +122,7 @@ package struct BinlogArchiver: Sendable {
         let silence = self.settings.heartbeat * 3 + .seconds(2)
         do {
             while true {
+                try Task.checkCancellation()
                 let event = try await connection.nextBinlogEvent(timeout: silence)
                 let before = (file: tracker.file, position: tracker.position)
                 for step in try tracker.accept(event) {
