@@ -282,4 +282,55 @@ struct BinlogArchiveTests {
             }
         }
     }
+
+    @Test("Retention: archived files before the oldest retained backup cut of the node go with the backups")
+    func retention() async throws {
+        try await TestDatabase.sqlite.withProvider { provider in
+            let directory = try TemporaryDirectory(prefix: "coffer-binlog")
+            defer { directory.remove() }
+            let store = try CofferStore(dataDirectory: directory.path, provider: provider, masterKey: .random())
+            let project = Identifiers.hex32()
+            let node = Identifiers.ddm(suffix: "in01")
+            let other = Identifiers.ddm(suffix: "in01")
+            let now = Date()
+            for id in [node, other] {
+                #expect(try await store.binlogs.acquireLease(nodeID: id, projectID: project, owner: "o", until: now + 60, now: now))
+                for (index, file) in ["binlog.000001", "binlog.000002", "binlog.000003", "binlog.000004"].enumerated() {
+                    let writer = try await store.blobs.makeWriter(key: "binlog/\(id)/\(file)")
+                    try await writer.write(contentsOf: [0xFE, 0x62, 0x69, 0x6E])
+                    let info = try await writer.commit()
+                    let segment = BinlogSegment(
+                        nodeID: id, sequence: Int64(index + 1), file: file, startPosition: 0, endPosition: 4, blobKey: info.key, size: 4,
+                        sha256: info.sha256, firstEventAt: now, lastEventAt: now, lastGTID: nil, closesFile: true, createdAt: now)
+                    let next = BinlogCursor.start(of: "binlog.00000\(index + 2)")
+                    #expect(try await store.binlogs.appendSegment(segment, cursor: next, owner: "o", now: now))
+                }
+            }
+            func backup(_ cutFile: String, minutesAgo: Double) -> DDMBackup {
+                let at = now.addingTimeInterval(-60 * minutesAgo)
+                return DDMBackup(
+                    id: Identifiers.ddm(suffix: "br09"), projectID: project, instanceID: "i", instanceName: "ddm", name: "b", description: "",
+                    backupType: "metadata", status: .normal, size: 1, relatedNodes: [], files: [
+                        .init(
+                            nodeID: node, nodeName: "dn", blobKey: "k", size: 1, sha256: "s", databases: [], binlogFile: cutFile, binlogPosition: 400,
+                            gtidPosition: "0-1-9")
+                    ], metadataKey: nil, metadataSHA256: nil, error: nil, createdAt: at, updatedAt: at)
+            }
+            var oldest = backup("binlog.000002", minutesAgo: 30)
+            try await store.ddm.insertBackup(oldest)
+            try await store.ddm.insertBackup(backup("binlog.000004", minutesAgo: 10))
+            let retention = BinlogRetention(ddm: store.ddm, archive: store.binlogs, blobs: store.blobs, logger: Self.logger)
+            #expect(try await retention.prune(projectID: project, nodeIDs: [node]) == 1)
+            #expect(try await store.binlogs.segments(nodeID: node).map(\.file) == ["binlog.000002", "binlog.000003", "binlog.000004"])
+            #expect(await store.blobs.exists(key: "binlog/\(node)/binlog.000001") == false)
+            oldest.status = .deleted
+            try await store.ddm.updateBackup(oldest)
+            #expect(try await retention.prune(projectID: project, nodeIDs: [node, other]) == 2)
+            #expect(try await store.binlogs.segments(nodeID: node).map(\.file) == ["binlog.000004"])
+            #expect(await store.blobs.exists(key: "binlog/\(node)/binlog.000003") == false)
+            #expect(await store.blobs.exists(key: "binlog/\(node)/binlog.000004"))
+            // A node no retained backup covers keeps its whole archive.
+            #expect(try await store.binlogs.segments(nodeID: other).count == 4)
+        }
+    }
 }
