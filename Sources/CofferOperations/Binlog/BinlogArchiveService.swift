@@ -25,6 +25,8 @@ package struct BinlogArchiveService: Service {
         leaseDuration: Duration = .seconds(30), owner: String = "binlog-" + Identifiers.uuid(), logger: Logger,
         clock: @escaping @Sendable () -> Date
     ) {
+        // Archivers and this loop are stopped by cancellation: no store call may be cut in half by it.
+        let archive = ShieldedBinlogArchiveStore(base: archive)
         self.ddm = ddm
         self.archive = archive
         self.archiver = BinlogArchiver(store: archive, blobs: blobs, settings: settings, owner: owner, logger: logger, clock: clock)
@@ -78,11 +80,16 @@ package struct BinlogArchiveService: Service {
 
     /// The data nodes of every live instance's schemas, each with the first account a schema uses on it.
     func nodes() async throws -> [BinlogArchiver.Node] {
+        let ddm = self.ddm
+        return try await Task { try await Self.nodes(of: ddm) }.value
+    }
+
+    private static func nodes(of ddm: any DDMStore) async throws -> [BinlogArchiver.Node] {
         var nodes: [BinlogArchiver.Node] = []
-        for instance in try await self.ddm.allInstances() {
-            for schema in try await self.ddm.schemas(projectID: instance.projectID, instanceID: instance.id) {
+        for instance in try await ddm.allInstances() {
+            for schema in try await ddm.schemas(projectID: instance.projectID, instanceID: instance.id) {
                 for part in schema.parts where !nodes.contains(where: { $0.id == part.nodeID }) {
-                    guard let node = try await self.ddm.dataNode(projectID: instance.projectID, id: part.nodeID) else { continue }
+                    guard let node = try await ddm.dataNode(projectID: instance.projectID, id: part.nodeID) else { continue }
                     nodes.append(
                         BinlogArchiver.Node(
                             id: node.id, projectID: node.projectID,

@@ -181,6 +181,13 @@ package struct BinlogArchiver: Sendable {
             await segment.writer.abort()
             throw error
         }
+        // Every appended event is counted only once written; a write cut short (cancellation, disk) shows here, and
+        // such a segment is dropped rather than recorded with a length its bytes do not have.
+        let expected = Int64(segment.bytes) + (segment.start == 4 ? 4 : 0)
+        guard info.size == expected else {
+            try? await self.blobs.delete(key: info.key)
+            throw MySQLError.protocolViolation("segment of \(segment.file) holds \(info.size) bytes, expected \(expected)")
+        }
         let record = BinlogSegment(
             nodeID: segment.nodeID, sequence: segment.sequence, file: segment.file, startPosition: segment.start == 4 ? 0 : segment.start,
             endPosition: segment.start + UInt64(segment.bytes), blobKey: info.key, size: info.size, sha256: info.sha256,
