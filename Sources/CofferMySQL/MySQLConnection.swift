@@ -280,7 +280,7 @@ package actor MySQLConnection {
         self.channel.close(promise: nil)
     }
 
-    private func fail() {
+    func fail() {
         self.isOpen = false
         self.outbound.finish()
         self.channel.close(promise: nil)
@@ -288,7 +288,7 @@ package actor MySQLConnection {
 
     // MARK: - Packets
 
-    private func send(_ payload: ByteBuffer, sequence: UInt8) async throws {
+    func send(_ payload: ByteBuffer, sequence: UInt8) async throws {
         var frame = ByteBuffer()
         frame.writeInteger(UInt32(payload.readableBytes) | UInt32(sequence) << 24, endianness: .little)
         var payload = payload
@@ -296,7 +296,7 @@ package actor MySQLConnection {
         try await self.outbound.write(frame)
     }
 
-    private func readPacket() async throws -> ByteBuffer {
+    func readPacket() async throws -> ByteBuffer {
         while true {
             if self.readBuffer.readableBytes >= 4, let header = self.readBuffer.getInteger(at: self.readBuffer.readerIndex, endianness: .little, as: UInt32.self) {
                 let length = Int(header & 0x00FF_FFFF)

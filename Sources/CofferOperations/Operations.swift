@@ -29,6 +29,8 @@ package struct Operations: Sendable {
         package var restoreListenHost: String? = "127.0.0.1"
         /// The host targets dial to reach that listener; nil limits the fast path to targets on loopback.
         package var restoreAdvertiseHost: String?
+        /// Binlog archiving of DDM data nodes (segment interval, heartbeat, retries).
+        package var binlogArchive = BinlogArchiver.Settings()
 
         package init() {}
     }
@@ -45,6 +47,8 @@ package struct Operations: Sendable {
     private let ddm: any DDMStore
     private let dcs: any DCSStore
     private let dcsAutoBackups: any DCSAutoBackupStore
+    private let binlogs: (any BinlogArchiveStore)?
+    private let blobs: any BlobStore
     /// Rung when a DCS backup policy is stored: wakes the DCS backup scheduler (tests watch it park).
     package let policyChanged: Doorbell
     private let jobs: any JobStore
@@ -56,7 +60,8 @@ package struct Operations: Sendable {
     /// - Parameter wakeWorker: rung after each enqueue, so a job starts now rather than at the worker's next poll.
     package init(
         dcs: any DCSStore, dcsAutoBackups: any DCSAutoBackupStore, ddm: any DDMStore, jobs: any JobStore, blobs: any BlobStore,
-        settings: Settings, logger: Logger, clock: @escaping @Sendable () -> Date, wakeWorker: @escaping @Sendable () -> Void
+        binlogs: (any BinlogArchiveStore)? = nil, settings: Settings, logger: Logger, clock: @escaping @Sendable () -> Date,
+        wakeWorker: @escaping @Sendable () -> Void
     ) {
         let redis = RedisInspector(logger: logger)
         let mysql = MySQLInspector(logger: logger)
@@ -79,12 +84,16 @@ package struct Operations: Sendable {
             DCSRestoreJob(store: dcs, engine: restorer, logger: logger, clock: clock),
             DCSInstanceDeleteJob(store: dcs, blobs: blobs, logger: logger, clock: clock),
             DDMBackupJob(store: ddm, blobs: blobs, dumper: ConsistentDumper(logger: logger), logger: logger, clock: clock),
-            DDMBackupDeleteJob(store: ddm, blobs: blobs, logger: logger, clock: clock),
+            DDMBackupDeleteJob(
+                store: ddm, blobs: blobs, logger: logger, clock: clock,
+                binlogRetention: binlogs.map { BinlogRetention(ddm: ddm, archive: $0, blobs: blobs, logger: logger) }),
             DDMInstanceDeleteJob(store: ddm, inspector: mysql, logger: logger, clock: clock),
         ]
         self.ddm = ddm
         self.dcs = dcs
         self.dcsAutoBackups = dcsAutoBackups
+        self.binlogs = binlogs
+        self.blobs = blobs
         self.jobs = jobs
         self.wakeWorker = wakeWorker
         self.settings = settings
@@ -103,7 +112,10 @@ package struct Operations: Sendable {
     /// The schedulers, to run beside the job worker (on every node: the unique index on active jobs keeps two
     /// nodes from queuing the same backup).
     package var schedulers: [any Service] {
-        [
+        let archive: [any Service] = self.binlogs.map {
+            [BinlogArchiveService(ddm: self.ddm, archive: $0, blobs: self.blobs, settings: self.settings.binlogArchive, logger: self.logger, clock: self.clock)]
+        } ?? []
+        return archive + [
             self.dcsBackupScheduler,
             DDMBackupScheduler(
                 store: self.ddm, backups: self.ddmBackups, period: self.settings.ddmAutoBackupPeriod,

@@ -20,6 +20,7 @@ package struct CofferStore: Service {
     package let dcs: any DCSStore
     package let dcsAutoBackups: any DCSAutoBackupStore
     package let ddm: any DDMStore
+    package let binlogs: any BinlogArchiveStore
     package let jobs: any JobStore
     package let blobs: any BlobStore
     private let files: FileBlobStore
@@ -57,6 +58,7 @@ package struct CofferStore: Service {
         self.dcs = SQLDCSStore(provider: provider, secrets: self.secrets)
         self.dcsAutoBackups = SQLDCSAutoBackupStore(provider: provider)
         self.ddm = SQLDDMStore(provider: provider, secrets: self.secrets)
+        self.binlogs = SQLBinlogArchiveStore(provider: provider)
         self.jobs = SQLJobStore(provider: provider)
         self.files = try FileBlobStore(root: dataDirectory + "/blobs")
         self.blobs = self.files

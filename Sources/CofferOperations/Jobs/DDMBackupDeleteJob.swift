@@ -11,6 +11,8 @@ package struct DDMBackupDeleteJob: JobHandler {
     let blobs: any BlobStore
     let logger: Logger
     let clock: @Sendable () -> Date
+    /// Removes archived binlogs no retained backup needs any more (nil: no archive).
+    var binlogRetention: BinlogRetention? = nil
 
     package var kind: String { JobKind.ddmBackupDelete.rawValue }
     package var isIdempotent: Bool { true }
@@ -24,6 +26,7 @@ package struct DDMBackupDeleteJob: JobHandler {
         backup.status = .deleted
         backup.updatedAt = self.clock()
         try await self.store.updateBackup(backup)
+        try await self.binlogRetention?.prune(projectID: backup.projectID, nodeIDs: backup.files.map(\.nodeID))
         self.logger.info("DDM backup deleted", metadata: ["ddm.backup.id": "\(backup.id)"])
     }
 

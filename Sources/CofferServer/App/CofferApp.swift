@@ -48,7 +48,8 @@ package enum CofferApp {
         settings.restoreListenHost = configuration.restoreListenHost
         settings.restoreAdvertiseHost = configuration.restoreAdvertiseHost
         let operations = Operations(
-            dcs: store.dcs, dcsAutoBackups: store.dcsAutoBackups, ddm: store.ddm, jobs: store.jobs, blobs: store.blobs, settings: settings, logger: logger, clock: clock,
+            dcs: store.dcs, dcsAutoBackups: store.dcsAutoBackups, ddm: store.ddm, jobs: store.jobs, blobs: store.blobs, binlogs: store.binlogs,
+            settings: settings, logger: logger, clock: clock,
             wakeWorker: { doorbell.ring() })
         let worker = JobWorker(store: store.jobs, handlers: operations.jobHandlers, doorbell: doorbell, logger: logger, clock: clock)
         let dcsInstances = DCSInstanceController(operations: operations.dcsInstances, clock: clock)

@@ -192,6 +192,30 @@ package enum Migrations {
                 "CREATE INDEX ddm_backups_by_project_time ON ddm_backups (project_id, created_at, id)",
                 "CREATE INDEX ddm_backups_by_instance_time ON ddm_backups (project_id, instance_id, created_at)",
             ]),
+        Migration(
+            id: "0110_ddm_binlog_archive",
+            [
+                // One row per data node the archiver has seen: the lease (which server streams it), the state
+                // ('archiving', 'no_binlog', 'failing') and the cursor (file, offset archived up to).
+                """
+                CREATE TABLE ddm_binlog_nodes (node_id TEXT PRIMARY KEY, project_id TEXT NOT NULL, state TEXT NOT NULL, detail TEXT,
+                  cursor_file TEXT, cursor_position BIGINT, lease_owner TEXT, lease_expires_at BIGINT, updated_at BIGINT NOT NULL)
+                """,
+                // Published pieces of binlog files; (node, file, start) is unique, so a segment is never recorded twice.
+                """
+                CREATE TABLE ddm_binlog_segments (node_id TEXT NOT NULL, sequence BIGINT NOT NULL, file_name TEXT NOT NULL,
+                  start_position BIGINT NOT NULL, end_position BIGINT NOT NULL, blob_key TEXT NOT NULL, size BIGINT NOT NULL,
+                  sha256 TEXT NOT NULL, first_event_at BIGINT, last_event_at BIGINT, last_gtid TEXT, closes_file INTEGER NOT NULL,
+                  created_at BIGINT NOT NULL, PRIMARY KEY (node_id, file_name, start_position))
+                """,
+                "CREATE UNIQUE INDEX ddm_binlog_segments_by_sequence ON ddm_binlog_segments (node_id, sequence)",
+                // Stretches the archive misses (purged before they were archived): windows must not cross them.
+                """
+                CREATE TABLE ddm_binlog_gaps (node_id TEXT NOT NULL, from_file TEXT NOT NULL, from_position BIGINT NOT NULL,
+                  from_event_at BIGINT, to_file TEXT NOT NULL, to_position BIGINT NOT NULL, reason TEXT NOT NULL,
+                  detected_at BIGINT NOT NULL, PRIMARY KEY (node_id, to_file, to_position))
+                """,
+            ]),
     ]
 
     /// Applies every migration not yet recorded, in order, in one transaction.
