@@ -8,7 +8,8 @@ import Testing
 @Suite("RDB record reader and RESTORE payloads", .timeLimit(.minutes(2)))
 struct RDBRecordReaderTests {
     /// Reads `bytes` with the record reader in chunks of `chunkSize`; `buffered` as the restore writer reads
-    /// (records that lie in the chunk in hand without awaiting, the rest by the awaiting walk), else awaiting only.
+    /// (``RDBRecordReader/nextBuffered()`` first, counted in `fromChunk`), else through `next()` only. Small chunks
+    /// send most records through the awaiting walk, whose captures then straddle chunks.
     static func records(
         _ bytes: [UInt8], chunkSize: Int, buffered: Bool = false
     ) async throws -> (items: [RDBRecordReader.Item], reader: RDBRecordReader, fromChunk: Int) {

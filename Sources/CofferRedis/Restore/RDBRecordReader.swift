@@ -42,10 +42,12 @@ package struct RDBRecordReader {
         return try self.source.nextBufferedRecord(&walk)
     }
 
-    /// The next key record or function; nil after the end of the file, whose CRC-64 was then verified.
+    /// The next key record or function; nil after the end of the file, whose CRC-64 was then verified. Takes the
+    /// record from the chunk in hand when it can (``nextBuffered()``), else by the awaiting walk.
     /// - Throws: ``RedisError/protocolViolation(_:)`` at the first malformed byte or a checksum mismatch, and
     ///   whatever the chunk source throws.
     package mutating func next() async throws -> Item? {
+        if let record = try self.nextBuffered() { return .record(record) }
         if self.finished != nil { return nil }
         // Taken out while in use, so that its key counts are not copied on write for every record.
         var walk: RDBWalk
