@@ -178,6 +178,8 @@ struct RedisRestoreEngineTests {
         #expect(users["default"] == true)
         #expect(!users.keys.contains { $0.hasPrefix("coffer-restore-") })
         #expect(await fixture.blobs.exists(key: "dcs-restore/project-1/restore-1/safety.rdb") == false)
+        // The backlog TTL lowered for the restore is back to the server's default.
+        #expect(try await admin.command(["CONFIG", "GET", "repl-backlog-ttl"]).array?.last?.string == "3600")
         let app = try await RedisConnection.connect(to: fixture.server.endpoint(username: "app", password: Self.appPassword), timeout: .seconds(5), logger: Logger(label: "app"))
         try await app.commandExpectingSuccess(["SET", "app-after", "1"])
         try await app.commandExpectingSuccess(["DEL", "app-after"])
@@ -244,6 +246,7 @@ struct RedisRestoreEngineTests {
         #expect(recorder.notes.withLock { $0 } == ["killed=true refused=true default=true"])
         #expect(recorder.phases.first == "fencing")
         #expect(recorder.phases.last == "completed")
+        #expect(recorder.checkpoints.withLock { $0.last?.json.contains("\"backlog_ttl\":\"3600\"") } == true)
         #expect(recorder.progress.withLock { $0.last } == 1)
         let after = try await Self.state(reconnected)
         #expect(after.keys.keys.sorted() == expected.keys.keys.sorted())

@@ -28,6 +28,9 @@ struct RedisRestoreState: Codable, Equatable {
     var safetyCommitted: Bool
     /// The target's `repl-diskless-sync-delay` before it was lowered for the safety snapshot, to put back.
     var disklessSyncDelay: String?
+    /// The target's `repl-backlog-ttl` before it was lowered to 1 s for the restore, to put back (see
+    /// `RedisRestoreEngine.takeSafetySnapshot`).
+    var backlogTTL: String?
     /// The fast path's link, for ``ReplicaLoader/recover(target:link:timeout:logger:)``.
     var replicaLink: ReplicaLink?
     /// The target's `repl-diskless-load` before the fast path set it to `swapdb`, to put back.
@@ -40,6 +43,7 @@ struct RedisRestoreState: Codable, Equatable {
         case safetyBlobKey = "safety_blob_key"
         case safetyCommitted = "safety_committed"
         case disklessSyncDelay = "diskless_sync_delay"
+        case backlogTTL = "backlog_ttl"
         case replicaLink = "replica_link"
         case disklessLoad = "diskless_load"
     }
