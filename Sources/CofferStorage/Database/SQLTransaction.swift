@@ -11,7 +11,10 @@ enum SQLTransaction {
             try await db.raw("COMMIT").run()
             return result
         } catch {
-            try? await db.raw("ROLLBACK").run()
+            // From a task of its own, which the caller's cancellation does not reach: in a cancelled task every
+            // query fails at once, ROLLBACK included, and the pooled connection would stay inside the transaction
+            // for its next user ("cannot start a transaction within a transaction").
+            await Task { try? await db.raw("ROLLBACK").run() }.value
             throw error
         }
     }
