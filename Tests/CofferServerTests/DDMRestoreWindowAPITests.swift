@@ -2,7 +2,9 @@ import CofferCore
 import CofferOperations
 import CofferServer
 import CofferStorage
+import CofferTestSupport
 import Foundation
+import HTTPTypes
 import Testing
 
 /// `GET …/backups/restorable-time-interval` over HTTP on both databases, with backup records and archive segments
