@@ -41,6 +41,7 @@ package struct Operations: Sendable {
     package let dataNodes: DataNodeOperations
     package let ddmInstances: DDMInstanceOperations
     package let ddmBackups: DDMBackupOperations
+    package let ddmRestoreWindows: DDMRestoreWindowQueries
     package let ddmJobs: DDMJobQueries
     /// One handler per job kind, for the worker.
     package let jobHandlers: [any JobHandler]
@@ -74,6 +75,7 @@ package struct Operations: Sendable {
         self.dataNodes = DataNodeOperations(store: ddm, inspector: mysql, clock: clock)
         self.ddmInstances = DDMInstanceOperations(store: ddm, inspector: mysql, context: context)
         self.ddmBackups = DDMBackupOperations(store: ddm, instances: self.ddmInstances, context: context)
+        self.ddmRestoreWindows = DDMRestoreWindowQueries(store: ddm, archive: binlogs, instances: self.ddmInstances)
         self.ddmJobs = DDMJobQueries(jobs: jobs)
         let fastPath = settings.restoreListenHost.map { ReplicaLoader.Options(listenHost: $0, advertisedHost: settings.restoreAdvertiseHost) }
         let restorer = RedisRestoreEngine(blobs: blobs, logger: logger, replication: fastPath)

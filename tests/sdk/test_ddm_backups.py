@@ -27,6 +27,7 @@ from huaweicloudsdkddm.v1 import (
     ShowBackupRequest,
     ShowDdmJobResultRequest,
     ShowInstanceRequest,
+    ShowAvalibleTimeRequest,
     ShowRelatedDnsRequest,
 )
 
@@ -131,6 +132,40 @@ def test_related_data_nodes_from_real_backups(ddm, setup):
     assert DDM_TIME_RE.match(related.latest_restorable_time)
     before = ddm.show_related_dns(ShowRelatedDnsRequest(instance_id=setup["instance_id"], restore_time="1000"))
     assert before.related_data_nodes == [] and before.total == 0
+
+
+def test_restorable_time_intervals(ddm, setup, mariadb_nodes):
+    """show_avalible_time: both nodes archive their binlog, so the backup's cut opens a window that grows with
+    what is archived after it; an instance without backups has none; an unknown instance is 404 DBS.200002."""
+    created = ddm.list_backups(ListBackupsRequest(backup_name="sdk-first")).backups[0].created
+    mariadb_nodes[0].sql("INSERT INTO orders_0000.t VALUES (10)")
+    mariadb_nodes[1].sql("INSERT INTO orders_0001.t VALUES (11)")
+    # The archive publishes on rotation; rotate until both nodes' archives hold events seconds after the cut.
+    deadline = time.monotonic() + 45
+    while True:
+        for node in mariadb_nodes:
+            node.sql("FLUSH BINARY LOGS")
+        shown = ddm.show_avalible_time(ShowAvalibleTimeRequest(instance_id=setup["instance_id"]))
+        windows = shown.restorable_time_intervals or []
+        if windows and windows[0].end_time > windows[0].start_time:
+            break
+        assert time.monotonic() < deadline, f"no window beyond the cut after 45 s: {shown}"
+        time.sleep(1)
+    raw = shown.to_json_object()
+    assert set(raw) == {"restorable_time_intervals", "offset", "limit", "total"}
+    assert is_int(raw["total"]) and shown.total == len(windows) and shown.offset == 0 and shown.limit == 10
+    assert windows[0].start_time == created
+    assert all(DDM_TIME_RE.match(w.start_time) and DDM_TIME_RE.match(w.end_time) for w in windows)
+
+    body = CreateInstanceReq(instance=CreateInstanceDetail(
+        name="sdk-ddm-windows", flavor_id="f", node_num=1, engine_id="e", available_zones=["az1"], vpc_id="v",
+        security_group_id="s", subnet_id="n"))
+    empty_id = ddm.create_instance(CreateInstanceRequest(body=body)).id
+    empty = ddm.show_avalible_time(ShowAvalibleTimeRequest(instance_id=empty_id))
+    assert empty.restorable_time_intervals == [] and empty.total == 0
+    with pytest.raises(ClientRequestException) as info:
+        ddm.show_avalible_time(ShowAvalibleTimeRequest(instance_id="0" * 32 + "in09"))
+    assert_sdk_error(info.value, 404, code="DBS.200002")
 
 
 def test_show_backup_seed_000(ddm, setup):

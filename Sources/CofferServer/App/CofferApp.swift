@@ -67,7 +67,7 @@ package enum CofferApp {
                 + OperationsController(metrics: metrics, database: { try await store.ping() }).routes
                 + DataNodeController(operations: operations.dataNodes, instances: operations.ddmInstances).routes
                 + DDMInstanceController(operations: operations.ddmInstances, clock: clock).routes
-                + DDMBackupController(operations: operations.ddmBackups).routes
+                + DDMBackupController(operations: operations.ddmBackups, windows: operations.ddmRestoreWindows).routes
                 + DDMJobController(queries: operations.ddmJobs).routes)
         let responder = CofferResponder(routes: routes, authenticator: authenticator, metrics: metrics, clock: clock)
         let ready = StartSignal()

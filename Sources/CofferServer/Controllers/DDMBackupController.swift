@@ -8,12 +8,14 @@ import Logging
 /// the instance), list, delete, and related data nodes at a point in time.
 struct DDMBackupController: Sendable {
     let operations: DDMBackupOperations
+    let windows: DDMRestoreWindowQueries
 
     var routes: [Route] {
         [
             Route(.post, "/v3/{project_id}/instances/{instance_id}/backups", handler: self.create),
             Route(.get, "/v3/{project_id}/instances/{instance_id}/backups/{backup_id}", handler: self.show),
             Route(.get, "/v3/{project_id}/instances/{instance_id}/backups/related-dn", handler: self.relatedDataNodes),
+            Route(.get, "/v3/{project_id}/instances/{instance_id}/backups/restorable-time-interval", handler: self.restorableTimeIntervals),
             Route(.get, "/v3/{project_id}/backups/{backup_id}", handler: self.showAlias),
             Route(.get, "/v3/{project_id}/backups", handler: self.list),
             Route(.delete, "/v3/{project_id}/backups/{backup_id}", handler: self.delete),
@@ -89,5 +91,18 @@ struct DDMBackupController: Sendable {
             RelatedDataNodePageDTO(
                 relatedDataNodes: Array(nodes.dropFirst(offset).prefix(limit)), offset: offset, limit: limit, total: nodes.count,
                 latestRestorableTime: related.latest.map(WireTime.ddm)))
+    }
+
+    /// `GET …/backups/restorable-time-interval` (reference 3.5d): the windows, oldest first. `offset`/`limit` are
+    /// not in the SDK model but the docs list them, so they are accepted and page the windows.
+    @Sendable func restorableTimeIntervals(_ request: APIRequest) async throws -> Response {
+        let caller = try request.caller
+        let offset = try request.intQuery("offset", in: 0...Int(Int32.max), default: 0)
+        let limit = try request.intQuery("limit", in: 1...128, default: 10)
+        let windows = try await self.windows.windows(projectID: caller.project.id, instanceID: request.path("instance_id"))
+        return try JSONCoding.response(
+            RestorableTimeIntervalPageDTO(
+                restorableTimeIntervals: windows.dropFirst(offset).prefix(limit).map(RestorableTimeIntervalDTO.init), offset: offset,
+                limit: limit, total: windows.count))
     }
 }

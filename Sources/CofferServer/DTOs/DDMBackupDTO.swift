@@ -1,5 +1,6 @@
 import CofferCore
 import CofferOperations
+import Foundation
 
 /// `ShowBackupResponse` (seed 000): exactly these five fields.
 struct BackupDetailDTO: Encodable {
@@ -140,5 +141,35 @@ struct RelatedDataNodePageDTO: Encodable {
         case offset, limit, total
         case relatedDataNodes = "related_data_nodes"
         case latestRestorableTime = "latest_restorable_time"
+    }
+}
+
+/// One restorable window (`RestoreTimeInterval`): DDM's second-precision UTC format, the instants truncated to the
+/// second like every DDM time Coffer writes.
+struct RestorableTimeIntervalDTO: Encodable {
+    var startTime: String
+    var endTime: String
+
+    init(_ window: DateInterval) {
+        self.startTime = WireTime.ddm(window.start)
+        self.endTime = WireTime.ddm(window.end)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case startTime = "start_time"
+        case endTime = "end_time"
+    }
+}
+
+/// `ShowAvalibleTimeResponse`.
+struct RestorableTimeIntervalPageDTO: Encodable {
+    var restorableTimeIntervals: [RestorableTimeIntervalDTO]
+    var offset: Int
+    var limit: Int
+    var total: Int
+
+    enum CodingKeys: String, CodingKey {
+        case offset, limit, total
+        case restorableTimeIntervals = "restorable_time_intervals"
     }
 }
