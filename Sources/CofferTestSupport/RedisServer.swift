@@ -98,7 +98,9 @@ package final class RedisServer: Sendable {
                 throw error
             }
             let server = RedisServer(port: port, password: password, temporaryDirectory: directory, process: process)
-            if await server.waitUntilReady(timeout: .seconds(10)) {
+            // Generous: a ready server answers in milliseconds, but when every suite starts its servers at once on
+            // two cores the first PING has been seen to wait over 10 s (MariaDB gets 30 s too).
+            if await server.waitUntilReady(timeout: .seconds(30)) {
                 return server
             }
             lastFailure = server.diagnostics()
