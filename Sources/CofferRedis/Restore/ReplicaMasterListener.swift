@@ -146,6 +146,9 @@ final class ReplicaMasterListener: Sendable {
             return Array(state.children.values)
         }
         for child in children { child.close(promise: nil) }
+        // Stop accepting first: a connection accepted while the server channel closes (the target retries its
+        // master every second) is wrapped, then dropped unconsumed, and NIO traps on that (seen once in CI).
+        try? await self.serverChannel.channel.setOption(ChannelOptions.autoRead, value: false).get()
         self.serverChannel.channel.close(promise: nil)
         try? await self.serverChannel.channel.closeFuture.get()
     }
