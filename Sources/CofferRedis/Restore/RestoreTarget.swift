@@ -41,6 +41,10 @@ package struct RestoreTarget: Sendable, Equatable {
         }
     }
 
+    /// Whether `SET … PXAT` is sure to be understood: Redis 7.0 and later (RDB 10+), Valkey included. 6.2 has it
+    /// too, but shares RDB 9 with 5.0–6.0, which do not.
+    package var setsAbsoluteDeadlines: Bool { self.rdbVersion >= 10 }
+
     /// Whether the server can load a value of `type`. Types 6 (pre-GA module) and 22/23 (7.4 release
     /// candidates) are loaded by no released server.
     package func knows(type: UInt8) -> Bool {
