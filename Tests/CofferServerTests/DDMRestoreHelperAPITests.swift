@@ -5,6 +5,7 @@ import CofferStorage
 import CofferTestSupport
 import Foundation
 import HTTPTypes
+import NIOCore
 import Testing
 
 /// `related-dn`, `restorable-instances` and `restorable-data-node` (reference 3.5a–c) over HTTP on both databases,
@@ -42,7 +43,9 @@ struct DDMRestoreHelperAPITests {
             let source = W.instance(projectID: p, name: "ddm-src")
             try await ddm.insertInstance(source)
             try await ddm.insertSchema(Self.schema(source, "shop", parts: [(a, ["shop_0000"]), (b, ["shop_0001"])]))
-            try await ddm.insertBackup(W.backup(source, at: 60, nodes: [(a.id, "bin.000001", 300), (b.id, "bin.000009", 200)]))
+            var first = W.backup(source, at: 60, nodes: [(a.id, "bin.000001", 300), (b.id, "bin.000009", 200)])
+            first.files[1].databases = ["shop_0001"]
+            try await ddm.insertBackup(first)
             try await ddm.insertBackup(W.backup(source, at: 7200, nodes: [(a.id, "bin.000001", 900), (c.id, "", 0)]))
             for (node, file, last) in [(a.id, "bin.000001", 1800.0), (b.id, "bin.000009", 3600.0)] {
                 #expect(try await archive.acquireLease(nodeID: node, projectID: p, owner: "test", until: Date().addingTimeInterval(600), now: Date()))
