@@ -66,13 +66,11 @@ def _start_mariadb(template: Path, base: Path) -> MariaDB:
             time.sleep(0.1)
 
 
-@pytest.fixture(scope="module")
-def mariadb_nodes(tmp_path_factory: pytest.TempPathFactory):
-    """Two real mariadbd data nodes (binary logging on, an administrator with a password)."""
+def _install_template(base: Path) -> Path:
+    """A fresh ``mariadb-install-db`` data directory under ``base``, copied for each server started from it."""
     if shutil.which("mariadbd") is None and not Path("/usr/sbin/mariadbd").exists():
         pytest.fail("mariadbd is not installed (scripts/install-deps installs mariadb-server)", pytrace=False)
     os.environ["PATH"] = os.environ.get("PATH", "") + ":/usr/sbin"
-    base = tmp_path_factory.mktemp("mariadb")
     template = base / "template"
     cmd = ["mariadb-install-db", "--no-defaults", f"--datadir={template}", "--auth-root-authentication-method=normal",
            "--skip-test-db"]
@@ -81,12 +79,31 @@ def mariadb_nodes(tmp_path_factory: pytest.TempPathFactory):
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     if result.returncode != 0:
         pytest.fail(f"mariadb-install-db failed: {result.stderr[-2000:]}")
+    return template
+
+
+@pytest.fixture(scope="module")
+def mariadb_nodes(tmp_path_factory: pytest.TempPathFactory):
+    """Two real mariadbd data nodes (binary logging on, an administrator with a password)."""
+    base = tmp_path_factory.mktemp("mariadb")
+    template = _install_template(base)
     nodes = [_start_mariadb(template, base / f"node{i}") for i in range(2)]
     try:
         yield nodes
     finally:
         for node in nodes:
             stop_process(node.proc)
+
+
+@pytest.fixture(scope="module")
+def spare_mariadb_node(tmp_path_factory: pytest.TempPathFactory):
+    """One more real mariadbd, for a restore target's data node (never one of the source's)."""
+    base = tmp_path_factory.mktemp("mariadb-spare")
+    node = _start_mariadb(_install_template(base), base / "node")
+    try:
+        yield node
+    finally:
+        stop_process(node.proc)
 
 
 def ddm_client(url: str, ak: str, sk: str, project_id: str) -> DdmClient:

@@ -1,9 +1,11 @@
 """DDM through the official SDK (``huaweicloudsdkddm``): instances, schemas over real mariadbd data nodes,
 Coffer's consistent backups, and the backup/job calls: show_backup (seed 000), list_backups, delete_backup,
-show_ddm_job_result, list_instances, show_instance."""
+show_ddm_job_result, list_instances, show_instance, and the restore helpers show_avalible_time, show_related_dns,
+show_avalible_ddms and show_avalible_rds."""
 
 from __future__ import annotations
 
+import calendar
 import re
 import time
 
@@ -27,12 +29,14 @@ from huaweicloudsdkddm.v1 import (
     ShowBackupRequest,
     ShowDdmJobResultRequest,
     ShowInstanceRequest,
+    ShowAvalibleDdmsRequest,
+    ShowAvalibleRdsRequest,
     ShowAvalibleTimeRequest,
     ShowRelatedDnsRequest,
 )
 
 from conftest import assert_sdk_error, is_int, signed_request
-from ddm_support import ADMIN_PASSWORD, ADMIN_USER, ddm_client, mariadb_nodes  # noqa: F401  (fixture)
+from ddm_support import ADMIN_PASSWORD, ADMIN_USER, ddm_client, mariadb_nodes, spare_mariadb_node  # noqa: F401  (fixtures)
 
 DDM_TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+0000$")
 ID_RE = {suffix: re.compile(r"^[0-9a-f]{32}" + suffix + "$") for suffix in ("in01", "in09", "br09")}
@@ -124,16 +128,6 @@ def test_available_data_nodes_v3(ddm, setup):
     assert node["engine_name"] == "mariadb" and is_int(node["port"])
 
 
-def test_related_data_nodes_from_real_backups(ddm, setup):
-    now_ms = int(time.time() * 1000) + 1000
-    related = ddm.show_related_dns(ShowRelatedDnsRequest(instance_id=setup["instance_id"], restore_time=str(now_ms)))
-    assert [dn.instance_id for dn in related.related_data_nodes] == setup["node_ids"]
-    assert related.related_data_nodes[0].engine_name == "mariadb"
-    assert DDM_TIME_RE.match(related.latest_restorable_time)
-    before = ddm.show_related_dns(ShowRelatedDnsRequest(instance_id=setup["instance_id"], restore_time="1000"))
-    assert before.related_data_nodes == [] and before.total == 0
-
-
 def test_restorable_time_intervals(ddm, setup, mariadb_nodes):
     """show_avalible_time: both nodes archive their binlog, so the backup's cut opens a window that grows with
     what is archived after it; an instance without backups has none; an unknown instance is 404 DBS.200002."""
@@ -165,6 +159,117 @@ def test_restorable_time_intervals(ddm, setup, mariadb_nodes):
     assert empty.restorable_time_intervals == [] and empty.total == 0
     with pytest.raises(ClientRequestException) as info:
         ddm.show_avalible_time(ShowAvalibleTimeRequest(instance_id="0" * 32 + "in09"))
+    assert_sdk_error(info.value, 404, code="DBS.200002")
+
+
+def ddm_ms(text: str) -> int:
+    """Epoch milliseconds of a DDM time (``2025-05-27T02:38:15+0000``, UTC)."""
+    return calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%S+0000")) * 1000
+
+
+def window_beyond_cut(ddm, instance_id: str):
+    """The first restorable window once it reaches past the backup's cut (test_restorable_time_intervals made
+    it so: rows written and binary logs rotated after the cut)."""
+    windows = ddm.show_avalible_time(ShowAvalibleTimeRequest(instance_id=instance_id)).restorable_time_intervals or []
+    assert windows and windows[0].end_time > windows[0].start_time, windows
+    return windows[0]
+
+
+def test_related_data_nodes_from_real_backups(ddm, setup):
+    """show_related_dns: the backup's nodes for a time inside its window; none outside every window."""
+    window = window_beyond_cut(ddm, setup["instance_id"])
+    related = ddm.show_related_dns(ShowRelatedDnsRequest(instance_id=setup["instance_id"], restore_time=str(ddm_ms(window.end_time))))
+    raw = related.to_json_object()
+    assert set(raw) == {"related_data_nodes", "latest_restorable_time", "offset", "limit", "total"}
+    assert [dn.instance_id for dn in related.related_data_nodes] == setup["node_ids"]
+    assert [dn.instance_name for dn in related.related_data_nodes] == ["sdk-dn-0", "sdk-dn-1"]
+    dn = related.related_data_nodes[0]
+    assert dn.engine_name == "mariadb" and dn.instance_status == "normal" and dn.version
+    assert isinstance(raw["related_data_nodes"][0]["data_volume_size"], (int, float)) and dn.data_volume_size > 0
+    assert DDM_TIME_RE.match(related.latest_restorable_time)
+    assert related.latest_restorable_time >= window.end_time
+    assert related.total == 2 and related.offset == 0 and related.limit == 10
+    before = ddm.show_related_dns(ShowRelatedDnsRequest(instance_id=setup["instance_id"], restore_time="1000"))
+    assert before.related_data_nodes == [] and before.total == 0
+    late = ddm.show_related_dns(ShowRelatedDnsRequest(instance_id=setup["instance_id"], restore_time=str(int(time.time() * 1000) + 3_600_000)))
+    assert late.related_data_nodes == []
+    with pytest.raises(ClientRequestException) as info:
+        ddm.show_related_dns(ShowRelatedDnsRequest(instance_id=setup["instance_id"], restore_time="yesterday"))
+    assert_sdk_error(info.value, 400, code="DBS.280001")
+    with pytest.raises(ClientRequestException) as info:
+        ddm.show_related_dns(ShowRelatedDnsRequest(instance_id="0" * 32 + "in09", restore_time="1000"))
+    assert_sdk_error(info.value, 404, code="DBS.200002")
+
+
+@pytest.fixture(scope="module")
+def target(coffer, ddm, setup, spare_mariadb_node):
+    """A restore target: another DDM instance whose schema `spare` lives on a third mariadbd."""
+    p = coffer.project_id
+    r = call(coffer, "POST", f"/v3/{p}/data-nodes", {"name": "sdk-dn-spare", "private_ip": "127.0.0.1", "port": spare_mariadb_node.port})
+    assert r.status_code == 201, r.text
+    node_id = r.json()["id"]
+    body = CreateInstanceReq(instance=CreateInstanceDetail(
+        name="sdk-ddm-target", flavor_id="ddm.c6.large.2", node_num=1, engine_id="engine", available_zones=["az1"],
+        vpc_id="vpc-target", security_group_id="sg", subnet_id="subnet"))
+    instance_id = ddm.create_instance(CreateInstanceRequest(body=body)).id
+    used = [DatabaseInstabcesParam(id=node_id, admin_user=ADMIN_USER, admin_password=ADMIN_PASSWORD)]
+    ddm.create_database(CreateDatabaseRequest(instance_id=instance_id, body=CreateDatabaseReq(databases=[
+        CreateDatabaseDetail(name="spare", shard_mode="single", shard_number=1, used_rds=used)])))
+    return {"instance_id": instance_id, "node_id": node_id}
+
+
+def test_restorable_instances(ddm, setup, target):
+    """show_avalible_ddms: the target is available; the source itself is not, and says why."""
+    page = ddm.show_avalible_ddms(ShowAvalibleDdmsRequest(instance_id=setup["instance_id"], offset=0, limit=128))
+    raw = page.to_json_object()
+    assert set(raw) == {"instances", "offset", "limit", "total"}
+    assert is_int(raw["total"]) and page.total == len(page.instances) and page.offset == 0 and page.limit == 128
+    by_id = {i.instance_id: i for i in page.instances}
+    assert {setup["instance_id"], target["instance_id"]} <= set(by_id)
+    dst = by_id[target["instance_id"]]
+    assert dst.available is True and dst.unavailable_reason == ""
+    assert dst.instance_name == "sdk-ddm-target" and dst.status == "RUNNING" and dst.vpc_name == "vpc-target"
+    src = by_id[setup["instance_id"]]
+    assert src.available is False and src.unavailable_reason
+    item = next(i for i in raw["instances"] if i["instance_id"] == target["instance_id"])
+    assert isinstance(item["available"], bool)
+    default = ddm.show_avalible_ddms(ShowAvalibleDdmsRequest(instance_id=setup["instance_id"]))
+    assert default.offset == 0 and default.limit == 10
+    with pytest.raises(ClientRequestException) as info:
+        ddm.show_avalible_ddms(ShowAvalibleDdmsRequest(instance_id="0" * 32 + "in09"))
+    assert_sdk_error(info.value, 404, code="DBS.200002")
+
+
+def test_restorable_data_nodes(ddm, setup, target):
+    """show_avalible_rds: the target's node can take source node 0's data inside the window; the source's own
+    nodes cannot; a time outside every window and an unknown target are refused."""
+    t = str(ddm_ms(window_beyond_cut(ddm, setup["instance_id"]).end_time))
+    page = ddm.show_avalible_rds(ShowAvalibleRdsRequest(
+        instance_id=setup["instance_id"], target_instance_id=target["instance_id"], source_dn_instance_id=setup["node_ids"][0],
+        restore_time=t))
+    raw = page.to_json_object()
+    assert set(raw) == {"target_data_nodes", "offset", "limit", "total"}
+    assert page.total == 1 and page.offset == 0 and page.limit == 10
+    (dn,) = page.target_data_nodes
+    assert dn.instance_id == target["node_id"] and dn.instance_name == "sdk-dn-spare"
+    assert dn.available is True and dn.unavailable_reason == "" and isinstance(raw["target_data_nodes"][0]["available"], bool)
+    assert dn.engine_name == "mariadb" and dn.private_ip == "127.0.0.1" and dn.status == "normal" and dn.vpc_name == "vpc-target"
+
+    own = ddm.show_avalible_rds(ShowAvalibleRdsRequest(
+        instance_id=setup["instance_id"], target_instance_id=setup["instance_id"], source_dn_instance_id=setup["node_ids"][0],
+        restore_time=t))
+    assert [n.instance_id for n in own.target_data_nodes] == setup["node_ids"]
+    assert all(n.available is False and n.unavailable_reason for n in own.target_data_nodes)
+
+    with pytest.raises(ClientRequestException) as info:
+        ddm.show_avalible_rds(ShowAvalibleRdsRequest(
+            instance_id=setup["instance_id"], target_instance_id=target["instance_id"], source_dn_instance_id=setup["node_ids"][0],
+            restore_time="1000"))
+    assert_sdk_error(info.value, 400, code="DBS.280001")
+    with pytest.raises(ClientRequestException) as info:
+        ddm.show_avalible_rds(ShowAvalibleRdsRequest(
+            instance_id=setup["instance_id"], target_instance_id="0" * 32 + "in09", source_dn_instance_id=setup["node_ids"][0],
+            restore_time=t))
     assert_sdk_error(info.value, 404, code="DBS.200002")
 
 

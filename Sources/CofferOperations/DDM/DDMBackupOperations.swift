@@ -102,19 +102,4 @@ package struct DDMBackupOperations: Sendable {
             return job
         }
     }
-
-    /// The data nodes of the newest usable backup taken at or before `at` (reference 3.5a), with each node as
-    /// registered now (nil when it is gone), and the newest restorable time.
-    package func relatedDataNodes(
-        projectID: String, instanceID: String, at: Date
-    ) async throws -> (backup: DDMBackup?, nodes: [String: DataNode], latest: Date?) {
-        let instance = try await self.instances.instance(projectID: projectID, id: instanceID)
-        let page = try await self.store.backups(
-            DDMBackupQuery(projectID: instance.projectID, instanceID: instance.id, createdBefore: at, status: .normal, offset: 0, limit: 1))
-        let latest = try await self.store.backups(
-            DDMBackupQuery(projectID: instance.projectID, instanceID: instance.id, status: .normal, offset: 0, limit: 1))
-        let backup = page.items.first
-        let nodes = try await self.store.dataNodes(projectID: instance.projectID, ids: backup?.relatedNodes.map(\.id) ?? [])
-        return (backup, nodes, latest.items.first?.createdAt)
-    }
 }

@@ -37,17 +37,36 @@ package enum RestorableWindows {
 
     /// The windows, sorted and merged (overlapping or touching windows become one).
     package static func compute(cuts: [Cut], archives: [String: NodeArchive]) -> [DateInterval] {
+        Self.merged(Self.cutWindows(cuts: cuts, archives: archives).compactMap { $0 })
+    }
+
+    /// Each cut's own window `[c, reach]`, in the order of `cuts`; nil for a cut that covers no node.
+    package static func cutWindows(cuts: [Cut], archives: [String: NodeArchive]) -> [DateInterval?] {
         let runs = archives.mapValues(Self.runs)
-        var windows: [DateInterval] = []
-        for cut in cuts where !cut.nodes.isEmpty {
+        return cuts.map { cut in
+            guard !cut.nodes.isEmpty else { return nil }
             var end: Date?
             for (nodeID, cursor) in cut.nodes {
                 let reach = Self.reach(from: cursor, at: cut.at, runs: runs[nodeID] ?? [])
                 end = min(end ?? reach, reach)
             }
-            windows.append(DateInterval(start: cut.at, end: end ?? cut.at))
+            return DateInterval(start: cut.at, end: end ?? cut.at)
         }
-        return Self.merged(windows)
+    }
+
+    /// The cut a restore at `time` starts from: the newest cut at or before `time` whose own window reaches
+    /// `time`, or nil when `time` is outside every window. The newest such cut, because it leaves the least binary
+    /// log to replay; an older cut can still serve a time a newer one cannot reach (a newer backup that covers a
+    /// node without an archive), which is why the window decides and not the cut time alone.
+    package static func restoringCut(at time: Date, cuts: [Cut], archives: [String: NodeArchive]) -> Int? {
+        let windows = Self.cutWindows(cuts: cuts, archives: archives)
+        var best: Int?
+        for (index, window) in windows.enumerated() {
+            guard let window, window.start <= time, time <= window.end else { continue }
+            if let current = best, cuts[current].at >= cuts[index].at { continue }
+            best = index
+        }
+        return best
     }
 
     /// A stretch of the archive that replays without interruption, and its newest event time.

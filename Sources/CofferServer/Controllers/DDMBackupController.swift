@@ -5,7 +5,8 @@ import Hummingbird
 import Logging
 
 /// DDM v3 backups (reference 3.2–3.5a): create (Coffer extension), show (seed 000, and its alias without
-/// the instance), list, delete, and related data nodes at a point in time.
+/// the instance), list, delete, and the restore helpers (3.5a–d): related data nodes at a point in time, restorable
+/// windows, instances and data nodes that can take a restore.
 struct DDMBackupController: Sendable {
     let operations: DDMBackupOperations
     let windows: DDMRestoreWindowQueries
@@ -16,6 +17,8 @@ struct DDMBackupController: Sendable {
             Route(.get, "/v3/{project_id}/instances/{instance_id}/backups/{backup_id}", handler: self.show),
             Route(.get, "/v3/{project_id}/instances/{instance_id}/backups/related-dn", handler: self.relatedDataNodes),
             Route(.get, "/v3/{project_id}/instances/{instance_id}/backups/restorable-time-interval", handler: self.restorableTimeIntervals),
+            Route(.get, "/v3/{project_id}/instances/{instance_id}/backups/restorable-instances", handler: self.restorableInstances),
+            Route(.get, "/v3/{project_id}/instances/{instance_id}/backups/restorable-data-node", handler: self.restorableDataNodes),
             Route(.get, "/v3/{project_id}/backups/{backup_id}", handler: self.showAlias),
             Route(.get, "/v3/{project_id}/backups", handler: self.list),
             Route(.delete, "/v3/{project_id}/backups/{backup_id}", handler: self.delete),
@@ -76,21 +79,62 @@ struct DDMBackupController: Sendable {
         return try JSONCoding.response(JobCreatedDTO(jobID: job.id), status: .accepted)
     }
 
-    /// `GET …/backups/related-dn?restore_time=<epoch ms>`: the data nodes of the newest usable backup taken at
-    /// or before that time (reference 3.5a).
+    /// `GET …/backups/related-dn?restore_time=<epoch ms>` (reference 3.5a): the data nodes of the backup a restore
+    /// at that time starts from (none when the time is outside every window), and the newest restorable time.
     @Sendable func relatedDataNodes(_ request: APIRequest) async throws -> Response {
         let caller = try request.caller
-        guard let at = try request.epochMillisecondsQuery("restore_time") else {
-            throw DDMError.invalidParameter("restore_time", "Expected epoch milliseconds.")
-        }
+        let at = try Self.restoreTime(request)
         let offset = try request.intQuery("offset", in: 0...Int(Int32.max), default: 0)
         let limit = try request.intQuery("limit", in: 1...128, default: 10)
-        let related = try await self.operations.relatedDataNodes(projectID: caller.project.id, instanceID: request.path("instance_id"), at: at)
+        let related = try await self.windows.relatedDataNodes(projectID: caller.project.id, instanceID: request.path("instance_id"), at: at)
         let nodes = related.backup.map { backup in backup.relatedNodes.map { RelatedDataNodeDTO($0, backup: backup, node: related.nodes[$0.id]) } } ?? []
         return try JSONCoding.response(
             RelatedDataNodePageDTO(
                 relatedDataNodes: Array(nodes.dropFirst(offset).prefix(limit)), offset: offset, limit: limit, total: nodes.count,
                 latestRestorableTime: related.latest.map(WireTime.ddm)))
+    }
+
+    /// `GET …/backups/restorable-instances` (reference 3.5b): every DDM instance of the project with whether it can
+    /// take a restore of this one.
+    @Sendable func restorableInstances(_ request: APIRequest) async throws -> Response {
+        let caller = try request.caller
+        let offset = try request.intQuery("offset", in: 0...Int(Int32.max), default: 0)
+        let limit = try request.intQuery("limit", in: 1...128, default: 10)
+        let all = try await self.windows.restorableInstances(projectID: caller.project.id, instanceID: request.path("instance_id"))
+        return try JSONCoding.response(
+            RestorableInstancePageDTO(
+                instances: all.dropFirst(offset).prefix(limit).map { RestorableInstanceDTO(instance: $0.instance, activity: $0.activity, reason: $0.reason) },
+                offset: offset, limit: limit, total: all.count))
+    }
+
+    /// `GET …/backups/restorable-data-node?target_instance_id=&source_dn_instance_id=&restore_time=` (reference
+    /// 3.5c): the target instance's data nodes with whether each can take that source node's data at that time.
+    @Sendable func restorableDataNodes(_ request: APIRequest) async throws -> Response {
+        let caller = try request.caller
+        guard let target = request.query["target_instance_id"], Identifiers.isDDM(target, suffix: "in09") else {
+            throw DDMError.invalidParameter("target_instance_id", "Expected 32 hex characters and in09.")
+        }
+        guard let sourceNode = request.query["source_dn_instance_id"], Identifiers.isDDM(sourceNode, suffix: "in01") else {
+            throw DDMError.invalidParameter("source_dn_instance_id", "Expected 32 hex characters and in01.")
+        }
+        let at = try Self.restoreTime(request)
+        let offset = try request.intQuery("offset", in: 0...Int(Int32.max), default: 0)
+        let limit = try request.intQuery("limit", in: 1...128, default: 10)
+        let judged = try await self.windows.restorableDataNodes(
+            projectID: caller.project.id, instanceID: request.path("instance_id"), targetInstanceID: target, sourceNodeID: sourceNode, at: at)
+        return try JSONCoding.response(
+            RestorableDataNodePageDTO(
+                targetDataNodes: judged.nodes.dropFirst(offset).prefix(limit).map {
+                    RestorableDataNodeDTO(nodeID: $0.nodeID, node: $0.node, reason: $0.reason, target: judged.target)
+                }, offset: offset, limit: limit, total: judged.nodes.count))
+    }
+
+    /// The required `restore_time` query (epoch milliseconds): missing or malformed → 400 `DBS.280001`.
+    private static func restoreTime(_ request: APIRequest) throws -> Date {
+        guard let at = try request.epochMillisecondsQuery("restore_time") else {
+            throw DDMError.invalidParameter("restore_time", "Expected epoch milliseconds.")
+        }
+        return at
     }
 
     /// `GET …/backups/restorable-time-interval` (reference 3.5d): the windows, oldest first. `offset`/`limit` are

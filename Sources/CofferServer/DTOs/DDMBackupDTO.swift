@@ -173,3 +173,86 @@ struct RestorableTimeIntervalPageDTO: Encodable {
         case restorableTimeIntervals = "restorable_time_intervals"
     }
 }
+
+/// `DDMInstance4Restore` (reference 3.5b): `available` a real boolean, `unavailable_reason` `""` when available;
+/// `vpc_name` is the VPC id, the only VPC name Coffer records.
+struct RestorableInstanceDTO: Encodable {
+    var instanceName: String
+    var instanceID: String
+    var status: String
+    var available: Bool
+    var unavailableReason: String
+    var vpcName: String
+
+    init(instance: DDMInstance, activity: Activity?, reason: String?) {
+        self.instanceName = instance.name
+        self.instanceID = instance.id
+        self.status = DDMInstanceDTO.status(instance.status, activity)
+        self.available = reason == nil
+        self.unavailableReason = reason ?? ""
+        self.vpcName = instance.vpcID
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case status, available
+        case instanceName = "instance_name"
+        case instanceID = "instance_id"
+        case unavailableReason = "unavailable_reason"
+        case vpcName = "vpc_name"
+    }
+}
+
+/// `ShowAvalibleDdmsResponse`.
+struct RestorableInstancePageDTO: Encodable {
+    var instances: [RestorableInstanceDTO]
+    var offset: Int
+    var limit: Int
+    var total: Int
+}
+
+/// `TargetDn4Restore` (reference 3.5c). A node the target's schema names but that is no longer registered shows
+/// its id, `abnormal` and empty strings, so the caller sees why it is unavailable.
+struct RestorableDataNodeDTO: Encodable {
+    var instanceName: String
+    var instanceID: String
+    var engineName: String
+    var status: String
+    var available: Bool
+    var unavailableReason: String
+    var vpcName: String
+    var privateIP: String
+
+    init(nodeID: String, node: DataNode?, reason: String?, target: DDMInstance) {
+        self.instanceName = node?.name ?? ""
+        self.instanceID = nodeID
+        self.engineName = node?.engineName ?? ""
+        self.status = node == nil ? "abnormal" : "normal"
+        self.available = reason == nil
+        self.unavailableReason = reason ?? ""
+        self.vpcName = target.vpcID
+        self.privateIP = node?.host ?? ""
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case status, available
+        case instanceName = "instance_name"
+        case instanceID = "instance_id"
+        case engineName = "engine_name"
+        case unavailableReason = "unavailable_reason"
+        case vpcName = "vpc_name"
+        case privateIP = "private_ip"
+    }
+}
+
+/// `ShowAvalibleRdsResponse`.
+struct RestorableDataNodePageDTO: Encodable {
+    var targetDataNodes: [RestorableDataNodeDTO]
+    var offset: Int
+    var limit: Int
+    var total: Int
+
+    enum CodingKeys: String, CodingKey {
+        case offset, limit, total
+        case targetDataNodes = "target_data_nodes"
+    }
+}
