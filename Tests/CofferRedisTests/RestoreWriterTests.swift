@@ -17,16 +17,19 @@ struct RestoreWriterTests {
         return RDBRecordReader(nextChunk: { chunks.withLock { $0.popFirst() } })
     }
 
-    static func write(_ server: RedisServer, into connection: RedisConnection) async throws -> RestoreWriteSummary {
+    static func write(_ server: RedisServer, into connection: RedisConnection, stringsPerCommand: Int = 128) async throws -> RestoreWriteSummary {
         var reader = try await Self.reader(of: server)
         let info = try await connection.info("server")
         let target = RestoreTarget(redisVersion: info.sections["server"]?["redis_version"])
         let now = Int64(Date().timeIntervalSince1970 * 1000)
-        return try await RestoreWriter(connection: connection, target: target).write(from: &reader, nowMilliseconds: { now }, progress: { _ in })
+        return try await RestoreWriter(connection: connection, target: target, stringsPerCommand: stringsPerCommand)
+            .write(from: &reader, nowMilliseconds: { now }, progress: { _ in })
     }
 
-    @Test("Strings go as SET NX, every other type as RESTORE: each key's DUMP (value and encoding) and deadline come back equal")
-    func sameKeys() async throws {
+    @Test(
+        "Strings go as MSETNX (or SET NX with a deadline), every other type as RESTORE: each key's DUMP (value and encoding) and deadline come back equal",
+        arguments: [1, 128])
+    func sameKeys(stringsPerCommand: Int) async throws {
         try await RedisServer.withServer(extraArguments: ["--repl-diskless-sync-delay", "0"]) { source in
             try await RedisServer.withServer { target in
                 let origin = try await source.connect(timeout: .seconds(10), logger: testLogger)
@@ -40,13 +43,20 @@ struct RestoreWriterTests {
                 ]
                 for command in extra { try await origin.commandExpectingSuccess(command) }
                 let destination = try await target.connect(timeout: .seconds(10), logger: testLogger)
-                let summary = try await Self.write(source, into: destination)
+                let summary = try await Self.write(source, into: destination, stringsPerCommand: stringsPerCommand)
                 #expect(summary.keys == written + extra.count)
-                // Which command wrote what: plain and integer strings as SET (LZF ones as RESTORE), the rest as RESTORE.
+                // Which command wrote what: plain and integer strings as MSETNX, or SET when they have a deadline or
+                // when grouping is off (LZF ones as RESTORE), the rest as RESTORE.
                 let stats = try await destination.info("commandstats").sections["commandstats"] ?? [:]
-                let calls = { (name: String) in stats["cmdstat_" + name].flatMap { $0.split(separator: ",").first?.split(separator: "=").last }.flatMap { Int($0) } }
-                #expect(calls("set") ?? 0 > 2 * 40 * 2)  // the :int and :ttl keys at least
-                #expect(calls("restore") ?? 0 > 2 * 40 * 5)
+                let calls = { (name: String) in stats["cmdstat_" + name].flatMap { $0.split(separator: ",").first?.split(separator: "=").last }.flatMap { Int($0) } ?? 0 }
+                if stringsPerCommand == 1 {
+                    #expect(calls("set") > 2 * 40 * 2)  // the :int and :ttl keys at least
+                    #expect(calls("msetnx") == 0)
+                } else {
+                    #expect(calls("set") >= 2 * 40)  // the :ttl keys
+                    #expect(calls("msetnx") > 0 && calls("msetnx") < 10)
+                }
+                #expect(calls("restore") > 2 * 40 * 5)
                 for database in ["0", "3"] {
                     try await origin.commandExpectingSuccess(["SELECT", database])
                     try await destination.commandExpectingSuccess(["SELECT", database])
@@ -76,17 +86,28 @@ struct RestoreWriterTests {
     }
 
     /// Without `REPLACE` and with `NX`, a key present on the target means someone wrote past the fence.
-    @Test("A key already on the target is a leaked fence, whether it goes as SET or as RESTORE", arguments: ["string", "hash"])
+    @Test("A key already on the target is a leaked fence, whether it goes as MSETNX, SET or RESTORE", arguments: ["string", "strings", "ttl", "hash"])
     func fenceLeak(kind: String) async throws {
         try await RedisServer.withServer(extraArguments: ["--repl-diskless-sync-delay", "0"]) { source in
             try await RedisServer.withServer { target in
                 let origin = try await source.connect(timeout: .seconds(10), logger: testLogger)
-                try await origin.commandExpectingSuccess(kind == "string" ? ["SET", "k", "from the backup"] : ["HSET", "k", "f", "v"])
+                switch kind {
+                case "string": try await origin.commandExpectingSuccess(["SET", "k", "from the backup"])
+                case "strings": for key in ["a", "k", "z"] { try await origin.commandExpectingSuccess(["SET", key, "from the backup"]) }
+                case "ttl": try await origin.commandExpectingSuccess(["SET", "k", "from the backup", "EX", "3600"])
+                default: try await origin.commandExpectingSuccess(["HSET", "k", "f", "v"])
+                }
                 let destination = try await target.connect(timeout: .seconds(10), logger: testLogger)
                 try await destination.commandExpectingSuccess(["SET", "k", "written meanwhile"])
-                await #expect(throws: RestoreWriteError.fenceLeaked(what: "key \"k\" (type \(kind == "string" ? 0 : 16))")) {
+                let what = kind == "strings" ? "one of 3 string keys from key" : "key \"k\" (type \(kind == "hash" ? 16 : 0))"
+                await #expect {
                     _ = try await Self.write(source, into: destination)
+                } throws: { error in
+                    guard case .fenceLeaked(let named) = error as? RestoreWriteError else { return false }
+                    return named.hasPrefix(what)
                 }
+                // MSETNX sets none of its keys when one exists.
+                #expect(try await destination.command("DBSIZE").integer == 1)
                 #expect(try await destination.command("GET", "k").string == "written meanwhile")
                 await origin.close()
                 await destination.close()

@@ -38,6 +38,8 @@ redis-server --port "$TGT_PORT" --bind 127.0.0.1 --save "" --appendonly no --dir
 PIDS+=("$!")
 for _ in $(seq 50); do redis-cli -p "$TGT_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
 tgt() { redis-cli -p "$TGT_PORT" "$@"; }
+# The target's main-thread CPU seconds so far (user + sys): how much of each run's wall time Redis itself worked.
+tgtcpu() { tgt info cpu | tr -d '\r' | awk -F: '/used_cpu_(sys|user)_main_thread/ { s += $2 } END { printf "%.3f", s }'; }
 
 DATA="$WORK/data" LOG="$WORK/server.log"
 mkdir -p "$DATA"
@@ -71,9 +73,11 @@ for SET in ${SETS//,/ }; do
 
     # 2. Online ceiling: redis-cli --pipe of the RESTORE commands into the flushed target.
     tgt flushall >/dev/null
+    C0=$(tgtcpu)
     T0=$(date +%s.%N)
     tgt --pipe <"$WORK/restore.resp" >"$WORK/pipe.out" 2>&1 || { cat "$WORK/pipe.out" >&2; die "--pipe failed"; }
     T1=$(date +%s.%N)
+    PIPE_CPU=$(awk -v a="$C0" -v b="$(tgtcpu)" 'BEGIN { printf "%.2f", b - a }')
     grep -q "errors: 0, replies: $KEYS" "$WORK/pipe.out" || { cat "$WORK/pipe.out" >&2; die "--pipe: errors or missing replies"; }
     PIPE_S=$(awk -v a="$T0" -v b="$T1" 'BEGIN { printf "%.3f", b - a }')
     # 2b. The same once the target has a replication backlog, as it has after any snapshot taken by replication
@@ -98,11 +102,14 @@ for SET in ${SETS//,/ }; do
     stop_server
     start_server "$DATA" "$LOG" --region local-1 --log-level "$LOG_LEVEL" --restore-listen-host off
     read -r _ SAFETY_S <<<"$("${HELPER[@]}" backup "$ENDPOINT" "$DATA/bootstrap.json" "$TARGET")"
+    C0=$(tgtcpu)
     read -r SLOW_S SLOW_RSS <<<"$("${HELPER[@]}" restore "$ENDPOINT" "$DATA/bootstrap.json" "$BACKUP" "$TARGET" "$SERVER_PID")"
+    SLOW_CPU=$(awk -v a="$C0" -v b="$(tgtcpu)" 'BEGIN { printf "%.2f", b - a }')
     [ "$(tgt dbsize)" = "$KEYS" ] || die "RESTORE path: target DBSIZE $(tgt dbsize), expected $KEYS"
     grep "DCS restore succeeded" "$LOG" | grep "restore.write_s" | tail -1 | grep -o 'restore\.[a-z_]*=[^ ]*' | tr '\n' ' ' \
         | sed 's/^/  RESTORE path phases: /'
     echo
+    echo "  target main-thread CPU: --pipe ${PIPE_CPU} s of ${PIPE_S} s; Coffer RESTORE path ${SLOW_CPU} s of ${SLOW_S} s (safety snapshot included)"
     stop_server
     start_server "$DATA" "$LOG" --region local-1 --log-level "$LOG_LEVEL"
 

@@ -47,18 +47,22 @@ package struct RestoreWriter: Sendable {
     let batchCommands: Int
     let batchBytes: Int
     let batchesInFlight: Int
+    /// Keys per `MSETNX` (1: each string its own `SET … NX`). Keys of one `MSETNX` must share a hash slot on a
+    /// Redis Cluster, so a writer into a cluster node passes 1.
+    let stringsPerCommand: Int
     /// Bound for each write and for each batch's replies.
     let timeout: Duration
 
     package init(
         connection: RedisConnection, target: RestoreTarget, batchCommands: Int = 1024, batchBytes: Int = 1 << 20, batchesInFlight: Int = 8,
-        timeout: Duration = .seconds(60)
+        stringsPerCommand: Int = 128, timeout: Duration = .seconds(60)
     ) {
         self.connection = connection
         self.target = target
         self.batchCommands = max(1, batchCommands)
         self.batchBytes = max(1024, batchBytes)
         self.batchesInFlight = max(1, batchesInFlight)
+        self.stringsPerCommand = max(1, stringsPerCommand)
         self.timeout = timeout
     }
 
@@ -124,7 +128,7 @@ package struct RestoreWriter: Sendable {
         send: (Batch) async throws -> Void
     ) async throws -> RestoreWriteSummary {
         var summary = RestoreWriteSummary()
-        var batch = Batch()
+        var batch = Batch(stringsPerCommand: self.stringsPerCommand)
         var database: Int?
         while true {
             let item: RDBRecordReader.Item
@@ -156,12 +160,14 @@ package struct RestoreWriter: Sendable {
                 }
                 summary.keys += 1
             }
-            if batch.commands >= self.batchCommands || batch.buffer.readableBytes >= self.batchBytes {
+            if batch.commands >= self.batchCommands || batch.buffer.readableBytes + batch.group.readableBytes >= self.batchBytes {
+                batch.closeGroup()
                 try await send(batch)
-                batch = Batch()
+                batch = Batch(stringsPerCommand: self.stringsPerCommand)
                 await progress(reader.bytesRead)
             }
         }
+        batch.closeGroup()
         if batch.commands > 0 { try await send(batch) }
         summary.bytesRead = reader.bytesRead
         await progress(reader.bytesRead)
@@ -171,8 +177,8 @@ package struct RestoreWriter: Sendable {
     private static func check(_ batch: SentBatch, replies: [RESPValue]) throws {
         for (index, reply) in replies.enumerated() {
             let what = { index < batch.what.count ? batch.what[index].description : "a command" }
-            // Only `SET … NX` answers nil in this stream: the key was there, as `BUSYKEY` says for `RESTORE`.
-            if reply.isNull { throw RestoreWriteError.fenceLeaked(what: what()) }
+            // `SET … NX` answers nil and `MSETNX` 0 (nothing set) when a key was there, as `BUSYKEY` says for `RESTORE`.
+            if reply.isNull || reply.integer == 0 { throw RestoreWriteError.fenceLeaked(what: what()) }
             guard let message = reply.errorMessage else { continue }
             if message.hasPrefix("BUSYKEY") { throw RestoreWriteError.fenceLeaked(what: what()) }
             throw RestoreWriteError.refused(what: what(), reply: String(message.prefix(200)))
@@ -225,36 +231,69 @@ package struct RestoreWriter: Sendable {
         /// every key would cost more than the `RESTORE` itself.
         enum Command: Sendable {
             case record(key: ByteBuffer, type: UInt8)
+            /// An `MSETNX` of `count` string keys, the first one named.
+            case strings(first: ByteBuffer, count: Int)
             case named(String)
 
             var description: String {
                 switch self {
                 case .record(let key, let type): "key \"\(RDBRecord.printable(key))\" (type \(type))"
+                case .strings(let first, 1): "key \"\(RDBRecord.printable(first))\" (type 0)"
+                case .strings(let first, let count): "one of \(count) string keys from key \"\(RDBRecord.printable(first))\""
                 case .named(let text): text
                 }
             }
         }
 
-        init() {}
+        /// Strings without a deadline wait here as `key value` pairs for one `MSETNX` (``closeGroup()``).
+        private(set) var group = ByteBuffer()
+        private var groupKeys = 0
+        private var groupFirst = ByteBuffer()
+        let stringsPerCommand: Int
+
+        init(stringsPerCommand: Int) { self.stringsPerCommand = stringsPerCommand }
         init(commands: Int, what: [Command]) {
             self.commands = commands
             self.what = what
+            self.stringsPerCommand = 1
+        }
+
+        /// Ends the pending `MSETNX`. Keys of one database may land in any order, so only `SELECT` and `FUNCTION
+        /// LOAD` close it (and the end of the batch): other keys' commands go before it, and groups stay full.
+        mutating func closeGroup() {
+            guard self.groupKeys > 0 else { return }
+            let header = 24
+            self.buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: header + self.group.readableBytes) { memory in
+                var writer = RawBytesWriter(memory)
+                writer.byte(UInt8(ascii: "*"))
+                writer.decimal(1 + 2 * self.groupKeys)
+                writer.text("\r\n$6\r\nMSETNX\r\n")
+                writer.bytes(self.group)
+                return writer.count
+            }
+            self.commands += 1
+            self.what.append(.strings(first: self.groupFirst, count: self.groupKeys))
+            self.group.clear()
+            self.groupKeys = 0
         }
 
         mutating func append(_ arguments: [ByteBuffer], what: String) {
+            self.closeGroup()
             RESPEncoder().encode(arguments, into: &self.buffer)
             self.commands += 1
             self.what.append(.named(what))
         }
 
-        /// `SET key value NX [PXAT deadline]` for a string record without LRU/LFU facts, stored plain or as an
-        /// integer; false (nothing written) for any other record, which goes as `RESTORE`.
+        /// A string record without LRU/LFU facts, stored plain or as an integer: into the pending `MSETNX` when it
+        /// has no deadline, else as `SET key value NX PXAT deadline`; false (nothing written) for any other record,
+        /// which goes as `RESTORE`.
         ///
-        /// The target ends with the same key, value, encoding and deadline as from `RESTORE`, at a lower cost on
-        /// both sides: the server neither verifies a CRC-64 nor decodes a payload, and Coffer computes no CRC-64 (it
-        /// would only check Coffer's own arithmetic: the RDB's integrity is its whole-file checksum, verified at its
-        /// end). Most keys of a cache are small strings, so this is most of a restore. `NX` keeps the fence check:
-        /// a nil reply means the key existed, as `BUSYKEY` does for `RESTORE`. LZF-compressed strings stay `RESTORE`
+        /// The target ends with the same key, value, encoding and deadline as from `RESTORE`, at a fraction of the
+        /// cost on both sides: the server neither verifies a CRC-64 nor decodes a payload, and runs one command per
+        /// `stringsPerCommand` keys instead of one per key; Coffer computes no CRC-64 (it would only check Coffer's
+        /// own arithmetic: the RDB's integrity is its whole-file checksum, verified at its end). Most keys of a cache
+        /// are small strings, so this is most of a restore. `NX` keeps the fence check: `MSETNX` sets nothing and
+        /// answers 0, `SET … NX` answers nil, when a key exists, as `RESTORE` answers `BUSYKEY`. LZF-compressed strings stay `RESTORE`
         /// (decompressing them here would cost Coffer what it saves the server), as do deadlines on targets older
         /// than 7.0 (no `PXAT` before 6.2; 6.x cannot be told apart by RDB version).
         mutating func appendSet(_ record: RDBRecord, absoluteDeadlines: Bool) -> Bool {
@@ -279,9 +318,11 @@ package struct RestoreWriter: Sendable {
             case .lzf:
                 return false
             }
-            self.buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: record.key.readableBytes + record.value.readableBytes + 120) { memory in
+            let grouped = record.expiry == nil && self.stringsPerCommand > 1
+            func write(into buffer: inout ByteBuffer) {
+                buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: record.key.readableBytes + record.value.readableBytes + 120) { memory in
                 var writer = RawBytesWriter(memory)
-                writer.text(record.expiry != nil ? "*6\r\n$3\r\nSET\r\n" : "*4\r\n$3\r\nSET\r\n")
+                if !grouped { writer.text(record.expiry != nil ? "*6\r\n$3\r\nSET\r\n" : "*4\r\n$3\r\nSET\r\n") }
                 writer.bulkHeader(length: record.key.readableBytes)
                 writer.bytes(record.key)
                 writer.text("\r\n")
@@ -292,15 +333,25 @@ package struct RestoreWriter: Sendable {
                     record.value.withUnsafeReadableBytes { writer.bytes(UnsafeRawBufferPointer(rebasing: $0[plain])) }
                     writer.text("\r\n")
                 }
+                if grouped { return writer.count }
                 writer.text("$2\r\nNX\r\n")
                 if let expiry = record.expiry {
                     writer.text("$4\r\nPXAT\r\n")
                     writer.bulkDecimal(expiry)
                 }
                 return writer.count
+                }
             }
-            self.commands += 1
-            self.what.append(.record(key: record.key, type: record.type))
+            if grouped {
+                if self.groupKeys == 0 { self.groupFirst = record.key }
+                write(into: &self.group)
+                self.groupKeys += 1
+                if self.groupKeys >= self.stringsPerCommand || self.group.readableBytes >= 64 * 1024 { self.closeGroup() }
+            } else {
+                write(into: &self.buffer)
+                self.commands += 1
+                self.what.append(.record(key: record.key, type: record.type))
+            }
             return true
         }
 
