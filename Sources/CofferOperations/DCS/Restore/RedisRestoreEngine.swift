@@ -14,8 +14,9 @@ import NIOCore
 /// 2. take a safety snapshot of the target over the replication protocol into the blob store
 ///    (`dcs-restore/<project>/<restore>/safety.rdb`), with `repl-diskless-sync-delay` lowered to 0 meanwhile
 ///    so Redis 7 does not wait 5 s before serving it (put back right after);
-/// 3. `FLUSHALL`, `FUNCTION FLUSH`, then every record as `RESTORE … ABSTTL` without `REPLACE` and every
-///    function with `FUNCTION LOAD` (``RestoreWriter``), version fields rewritten per the downgrade rule;
+/// 3. `FLUSHALL` (`ASYNC` where memory allows), `FUNCTION FLUSH`, then every record as `RESTORE … ABSTTL` without
+///    `REPLACE` (strings as `MSETNX` or `SET … NX`) and every function with `FUNCTION LOAD` (``RestoreWriter``),
+///    version fields rewritten per the downgrade rule;
 /// 4. unfence, delete the temporary user and the safety snapshot.
 /// Any failure after the flush flushes again and restores the safety snapshot with the same writer, then
 /// unfences: the target ends as it was. A cancelled restore (the process going away) leaves that to
@@ -301,8 +302,17 @@ package struct RedisRestoreEngine: RedisRestoring {
     }
 
     /// Empties every database and, on Redis 7, the function libraries.
+    ///
+    /// `FLUSHALL ASYNC` when the old dataset and the one about to be written both fit under `maxmemory` (or none
+    /// is set): the server's lazy-free thread frees the old keys while the new ones arrive, and its main thread
+    /// is back at once (1M small keys: 0.88 s synchronous, 15 ms asynchronous, bench/restore's dataset). Near the
+    /// limit the old memory must be gone before the first write, so the flush stays synchronous.
     private func flush(_ connection: RedisConnection, target: RestoreTarget) async throws {
-        try await connection.commandExpectingSuccess(["FLUSHALL"], timeout: self.commandTimeout)
+        let memory = try await connection.info("memory", timeout: self.commandTimeout)
+        let used = memory.value("used_memory").flatMap(Int64.init) ?? .max
+        let limit = memory.value("maxmemory").flatMap(Int64.init) ?? 1
+        let lazily = limit == 0 || used <= limit / 2
+        try await connection.commandExpectingSuccess(lazily ? ["FLUSHALL", "ASYNC"] : ["FLUSHALL"], timeout: self.commandTimeout)
         if target.rdbVersion >= 10 {
             try await connection.commandExpectingSuccess(["FUNCTION", "FLUSH"], timeout: self.commandTimeout)
         }
