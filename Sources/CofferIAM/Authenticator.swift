@@ -66,7 +66,7 @@ package struct Authenticator: Sendable {
             throw GatewayError.malformedAuthorization("the Authorization header is not SDK-HMAC-SHA256 Access=…, SignedHeaders=…, Signature=…")
         }
         guard auth.signedHeaders.contains("host"), auth.signedHeaders.contains("x-sdk-date"),
-            auth.signedHeaders.allSatisfy({ request.headers[$0] != nil && $0 == $0.lowercased() })
+            auth.signedHeaders.allSatisfy({ request.headers[$0] != nil && !$0.utf8.contains(where: { (0x41...0x5a).contains($0) }) })
         else {
             throw GatewayError.malformedAuthorization("SignedHeaders must include host and x-sdk-date, and every signed header must be sent")
         }

@@ -18,21 +18,30 @@ package enum SDKSigner {
         package var signature: String
     }
 
-    /// Parses `SDK-HMAC-SHA256 Access=AK, SignedHeaders=a;b, Signature=hex`.
+    /// Parses `SDK-HMAC-SHA256 Access=AK, SignedHeaders=a;b, Signature=hex`: each of the three fields exactly
+    /// once, nothing else. Runs on every signed request, so it works on slices of the header, without a dictionary.
     package static func parseAuthorization(_ header: String) -> Authorization? {
         guard header.hasPrefix(Self.algorithm) else { return nil }
         let rest = header.dropFirst(Self.algorithm.count)
         guard rest.first?.isWhitespace == true else { return nil }
-        var fields: [String: String] = [:]
+        var access: Substring?
+        var signed: Substring?
+        var signature: Substring?
         for part in rest.split(separator: ",") {
             let trimmed = Self.trimmingWhitespace(part)
             guard let eq = trimmed.firstIndex(of: "=") else { return nil }
-            fields[String(trimmed[..<eq])] = String(trimmed[trimmed.index(after: eq)...])
+            let value = trimmed[trimmed.index(after: eq)...]
+            switch trimmed[..<eq] {
+            case "Access" where access == nil: access = value
+            case "SignedHeaders" where signed == nil: signed = value
+            case "Signature" where signature == nil: signature = value
+            default: return nil
+            }
         }
-        guard fields.count == 3, let ak = fields["Access"], !ak.isEmpty, let signed = fields["SignedHeaders"], !signed.isEmpty,
-            let signature = fields["Signature"], signature.count == 64, signature.allSatisfy(\.isHexDigit)
+        guard let access, !access.isEmpty, let signed, !signed.isEmpty, let signature, signature.utf8.count == 64,
+            signature.utf8.allSatisfy({ Hex.value($0) != nil })
         else { return nil }
-        return Authorization(accessKey: ak, signedHeaders: signed.split(separator: ";").map(String.init), signature: signature.lowercased())
+        return Authorization(accessKey: String(access), signedHeaders: signed.split(separator: ";").map(String.init), signature: signature.lowercased())
     }
 
     /// `text` without leading and trailing `CharacterSet.whitespaces`, exactly as `trimmingCharacters(in:
@@ -52,6 +61,10 @@ package enum SDKSigner {
 
     /// The canonical URI of a raw (still percent-encoded) path.
     package static func canonicalURI(rawPath: String) -> String {
+        // Nothing to decode or encode (every API path): the canonical URI is the path itself.
+        if rawPath.utf8.allSatisfy({ Self.isUnreserved($0) || $0 == UInt8(ascii: "/") }) {
+            return rawPath.hasSuffix("/") ? rawPath : rawPath + "/"
+        }
         let decoded = PercentDecoding.decode(rawPath)
         let encoded = decoded.split(separator: "/", omittingEmptySubsequences: false).map { Self.encode(String($0)) }.joined(separator: "/")
         return encoded.hasSuffix("/") ? encoded : encoded + "/"
@@ -73,7 +86,7 @@ package enum SDKSigner {
         }
         // Python tuple order: by key, then value, comparing code points (UTF-8 byte order agrees).
         pairs.sort { lhs, rhs in
-            lhs.0 != rhs.0 ? Array(lhs.0.utf8).lexicographicallyPrecedes(Array(rhs.0.utf8)) : Array(lhs.1.utf8).lexicographicallyPrecedes(Array(rhs.1.utf8))
+            lhs.0 != rhs.0 ? lhs.0.utf8.lexicographicallyPrecedes(rhs.0.utf8) : lhs.1.utf8.lexicographicallyPrecedes(rhs.1.utf8)
         }
         return pairs.map { Self.encode($0.0) + "=" + Self.encode($0.1) }.joined(separator: "&")
     }
@@ -84,7 +97,7 @@ package enum SDKSigner {
         method: String, rawPath: String, rawQuery: String, signedHeaders: [String], header: (String) -> String?, payloadHash: String
     ) -> String {
         let canonicalHeaders = signedHeaders.map { name in
-            name + ":" + (header(name) ?? "").trimmingCharacters(in: .whitespaces) + "\n"
+            name + ":" + Self.trimmingWhitespace(Substring(header(name) ?? "")) + "\n"
         }.joined()
         return [
             method.uppercased(), Self.canonicalURI(rawPath: rawPath), Self.canonicalQuery(rawQuery: rawQuery), canonicalHeaders,
@@ -121,16 +134,29 @@ package enum SDKSigner {
 
     /// Python's `quote(s, safe='~')`: keeps `A-Za-z0-9_.-~`, encodes every other UTF-8 byte as `%XX`.
     package static func encode(_ text: String) -> String {
-        var out = ""
+        if text.utf8.allSatisfy(Self.isUnreserved) { return text }
+        let digits = Array("0123456789ABCDEF".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(text.utf8.count * 3)
         for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "-"), UInt8(ascii: "~"):
-                out.unicodeScalars.append(UnicodeScalar(byte))
-            default:
-                out += String(format: "%%%02X", byte)
+            if Self.isUnreserved(byte) {
+                out.append(byte)
+            } else {
+                out += [UInt8(ascii: "%"), digits[Int(byte >> 4)], digits[Int(byte & 0x0f)]]
             }
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// `A-Za-z0-9_.-~`: what `quote(s, safe='~')` keeps.
+    @inline(__always)
+    static func isUnreserved(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+            UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "-"), UInt8(ascii: "~"):
+            true
+        default:
+            false
+        }
     }
 }

@@ -91,6 +91,22 @@ struct SDKSignerTests {
         #expect(SDKSigner.parseAuthorization("SDK-HMAC-SHA256 Access=AK, SignedHeaders=host, Signature=xyz") == nil)
         #expect(SDKSigner.parseAuthorization("AWS4-HMAC-SHA256 Credential=x") == nil)
         #expect(SDKSigner.parseAuthorization("SDK-HMAC-SHA256Access=AK, SignedHeaders=host, Signature=\(String(repeating: "a", count: 64))") == nil)
+        // Each field exactly once, nothing else; the signature is 64 hex digits, kept lower-case.
+        let hex = String(repeating: "aB", count: 32)
+        #expect(SDKSigner.parseAuthorization("SDK-HMAC-SHA256 Access=AK, SignedHeaders=host, Signature=\(hex)")?.signature == hex.lowercased())
+        #expect(SDKSigner.parseAuthorization("SDK-HMAC-SHA256 Access=AK, Access=AK2, SignedHeaders=host, Signature=\(hex)") == nil)
+        #expect(SDKSigner.parseAuthorization("SDK-HMAC-SHA256 Access=AK, SignedHeaders=host, Signature=\(hex), Extra=1") == nil)
+        #expect(SDKSigner.parseAuthorization("SDK-HMAC-SHA256 Access=AK, SignedHeaders=host") == nil)
+        #expect(SDKSigner.parseAuthorization("SDK-HMAC-SHA256 Access=, SignedHeaders=host, Signature=\(hex)") == nil)
+        #expect(SDKSigner.parseAuthorization("SDK-HMAC-SHA256 Access=AK, SignedHeaders=host, Signature=\(String(repeating: "g", count: 64))") == nil)
+    }
+
+    @Test("Percent-encoding: unreserved text as it is, every other UTF-8 byte as upper-case %XX")
+    func encoding() {
+        #expect(SDKSigner.encode("AZaz09_.-~") == "AZaz09_.-~")
+        #expect(SDKSigner.encode("a b+c/ü*") == "a%20b%2Bc%2F%C3%BC%2A")
+        #expect(SDKSigner.encode("") == "")
+        #expect(SDKSigner.canonicalURI(rawPath: "/v2/p/instances/i/backups") == "/v2/p/instances/i/backups/")
     }
 
     @Test("header fields are trimmed exactly as Foundation's trimmingCharacters(in: .whitespaces) trims them")
