@@ -39,7 +39,7 @@ package struct SQLDDMStore: DDMStore {
             let rows = try await db.raw(
                 """
                 SELECT * FROM ddm_data_nodes WHERE project_id = \(bind: projectID) ORDER BY created_at, id
-                LIMIT \(bind: Int64(limit)) OFFSET \(bind: Int64(offset))
+                LIMIT \(literal: Int64(limit)) OFFSET \(literal: Int64(offset))
                 """
             ).all()
             return Page(items: try rows.map(Self.node), total: Int(total))
@@ -131,7 +131,7 @@ package struct SQLDDMStore: DDMStore {
             let rows = try await db.raw(
                 """
                 SELECT * FROM ddm_instances WHERE project_id = \(bind: projectID) AND deleted_at IS NULL ORDER BY created_at DESC, id
-                LIMIT \(bind: Int64(limit)) OFFSET \(bind: Int64(offset))
+                LIMIT \(literal: Int64(limit)) OFFSET \(literal: Int64(offset))
                 """
             ).all()
             return Page(items: try rows.map(Self.instance), total: Int(total))
