@@ -6,6 +6,8 @@ Subcommands (stdlib only, so it runs without the project's venv):
                                             small = 1,000,000 strings of ~10 bytes + 2,000 hashes × 50 fields,
                                             1k = 300,000 values of 1 KiB random bytes
   dumps    REDIS_PORT FILE                  SCAN + DUMP every key; write `RESTORE key 0 payload` (RESP) to FILE
+  commands REDIS_PORT FILE                  the same keys in the forms Coffer's RESTORE path sends (MSETNX / SET NX
+                                            PXAT for strings, RESTORE for the rest), for --pipe side by side
   setup    ENDPOINT BOOTSTRAP SRC_PORT TGT_PORT
                                             adopt both Redis servers; print "project source target"
   backup   ENDPOINT BOOTSTRAP INSTANCE      one Coffer backup of INSTANCE; print "backup_id wall_s"
@@ -119,6 +121,46 @@ def cmd_dumps(port, path):
     print(count)
 
 
+def cmd_commands(port, path):
+    """The forms Coffer's RESTORE path sends, for `redis-cli --pipe` side by side: strings without a deadline 128
+    (at most 64 KiB) to an `MSETNX`, strings with one as `SET key value NX PXAT`, every other key as `RESTORE`."""
+    conn = Conn(port)
+    cursor = b"0"
+    count = 0
+    group, group_bytes = [], 0
+    now_ms = int(time.time() * 1000)
+    with open(path, "wb") as out:
+        def close_group():
+            nonlocal group, group_bytes
+            if group:
+                out.write(resp(b"MSETNX", *[part for pair in group for part in pair]))
+            group, group_bytes = [], 0
+        while True:
+            cursor, keys = conn.pipeline([["SCAN", cursor, "COUNT", "2000"]])[0]
+            if keys:
+                types = conn.pipeline([["TYPE", k] for k in keys])
+                strings = [k for k, t in zip(keys, types) if t == b"string"]
+                others = [k for k, t in zip(keys, types) if t != b"string"]
+                if strings:
+                    replies = conn.pipeline([c for k in strings for c in (["GET", k], ["PTTL", k])])
+                    for k, value, pttl in zip(strings, replies[0::2], replies[1::2]):
+                        if int(pttl) >= 0:
+                            out.write(resp(b"SET", k, value, b"NX", b"PXAT", now_ms + int(pttl)))
+                            continue
+                        group.append((k, value))
+                        group_bytes += len(k) + len(value)
+                        if len(group) >= 128 or group_bytes >= 64 * 1024:
+                            close_group()
+                if others:
+                    payloads = conn.pipeline([["DUMP", k] for k in others])
+                    out.write(b"".join(resp(b"RESTORE", k, b"0", p) for k, p in zip(others, payloads)))
+                count += len(keys)
+            if cursor == b"0":
+                break
+        close_group()
+    print(count)
+
+
 def cmd_setup(endpoint, bootstrap, src_port, tgt_port):
     account = load_account(bootstrap)
     ids = []
@@ -208,4 +250,4 @@ def cmd_loadtime(log):
 
 
 if __name__ == "__main__":
-    main(__doc__, load=cmd_load, dumps=cmd_dumps, setup=cmd_setup, backup=cmd_backup, restore=cmd_restore, loadtime=cmd_loadtime)
+    main(__doc__, load=cmd_load, dumps=cmd_dumps, commands=cmd_commands, setup=cmd_setup, backup=cmd_backup, restore=cmd_restore, loadtime=cmd_loadtime)

@@ -58,6 +58,7 @@ for SET in ${SETS//,/ }; do
     redis-cli -p "$SRC_PORT" --rdb "$WORK/dump.rdb" >/dev/null 2>&1
     RDB_BYTES=$(stat -c %s "$WORK/dump.rdb")
     "${HELPER[@]}" dumps "$SRC_PORT" "$WORK/restore.resp" >/dev/null
+    "${HELPER[@]}" commands "$SRC_PORT" "$WORK/commands.resp" >/dev/null
     echo
     echo "== $SET: $KEYS keys, RDB $RDB_BYTES bytes (Coffer's backup took ${BACKUP_S} s) =="
 
@@ -80,6 +81,15 @@ for SET in ${SETS//,/ }; do
     PIPE_CPU=$(awk -v a="$C0" -v b="$(tgtcpu)" 'BEGIN { printf "%.2f", b - a }')
     grep -q "errors: 0, replies: $KEYS" "$WORK/pipe.out" || { cat "$WORK/pipe.out" >&2; die "--pipe: errors or missing replies"; }
     PIPE_S=$(awk -v a="$T0" -v b="$T1" 'BEGIN { printf "%.3f", b - a }')
+    # 2c. The like-for-like ceiling: --pipe of the command forms Coffer's RESTORE path sends (MSETNX / SET NX
+    #     for strings, RESTORE for the rest), also into the flushed target without a backlog.
+    tgt flushall >/dev/null
+    T0=$(date +%s.%N)
+    tgt --pipe <"$WORK/commands.resp" >"$WORK/pipe.out" 2>&1 || { cat "$WORK/pipe.out" >&2; die "--pipe of Coffer's forms failed"; }
+    T1=$(date +%s.%N)
+    grep -q "errors: 0" "$WORK/pipe.out" || { cat "$WORK/pipe.out" >&2; die "--pipe of Coffer's forms: errors"; }
+    [ "$(tgt dbsize)" = "$KEYS" ] || die "--pipe of Coffer's forms: target DBSIZE $(tgt dbsize), expected $KEYS"
+    FORMS_S=$(awk -v a="$T0" -v b="$T1" 'BEGIN { printf "%.3f", b - a }')
     # 2b. The same once the target has a replication backlog, as it has after any snapshot taken by replication
     #     (every Coffer backup, the RESTORE path's own safety snapshot) for repl-backlog-ttl (1 h): Redis then
     #     also appends every write to the backlog. Measured here at 20-30 % more server time for small keys.
@@ -114,10 +124,11 @@ for SET in ${SETS//,/ }; do
     start_server "$DATA" "$LOG" --region local-1 --log-level "$LOG_LEVEL"
 
     ROWS=$(awk -v set="$SET" -v boot="$LOAD_S" -v pipe="$PIPE_S" -v fast="$FAST_S" -v slow="$SLOW_S" -v safety="$SAFETY_S" \
-        -v frss="$FAST_RSS" -v srss="$SLOW_RSS" -v backlog="$PIPE_BACKLOG_S" 'BEGIN {
+        -v frss="$FAST_RSS" -v srss="$SLOW_RSS" -v backlog="$PIPE_BACKLOG_S" -v forms="$FORMS_S" 'BEGIN {
         printf "%-6s target loads the RDB at start-up   %7.3f s  (%.2f × ceiling)\n", set, boot, boot / pipe
         printf "%-6s redis-cli --pipe of RESTORE        %7.3f s  (the online ceiling)\n", set, pipe
         printf "%-6s   the same, target with a backlog  %7.3f s  (RESTORE path without the snapshot: %.2f × this)\n", set, backlog, (slow - safety) / backlog
+        printf "%-6s   --pipe of Coffer'"'"'s command forms  %7.3f s  (RESTORE path without the snapshot: %.2f × this)\n", set, forms, (slow - safety) / forms
         printf "%-6s coffer, replication fast path      %7.3f s  ratio %.2f  rss +%s MiB\n", set, fast, fast / pipe, frss
         printf "%-6s coffer, RESTORE path               %7.3f s  ratio %.2f  rss +%s MiB\n", set, slow, slow / pipe, srss
         printf "%-6s   of which safety snapshot ≈       %7.3f s  ratio without it %.2f\n", set, safety, (slow - safety) / pipe
