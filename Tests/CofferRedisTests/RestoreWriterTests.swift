@@ -42,9 +42,12 @@ struct RestoreWriterTests {
                     ["SET", "lzf", String(repeating: "compressible ", count: 50), "PXAT", "4102444800000"],
                 ]
                 for command in extra { try await origin.commandExpectingSuccess(command) }
+                // A value too large to join a group (random bytes: stored plain, not LZF).
+                let large = ByteBuffer(bytes: (0..<100_000).map { _ in UInt8.random(in: 0...255) })
+                #expect(try await origin.command(bytes: [ByteBuffer(string: "SET"), ByteBuffer(string: "large"), large]).errorMessage == nil)
                 let destination = try await target.connect(timeout: .seconds(10), logger: testLogger)
                 let summary = try await Self.write(source, into: destination, stringsPerCommand: stringsPerCommand)
-                #expect(summary.keys == written + extra.count)
+                #expect(summary.keys == written + extra.count + 1)
                 // Which command wrote what: plain and integer strings as MSETNX, or SET when they have a deadline or
                 // when grouping is off (LZF ones as RESTORE), the rest as RESTORE.
                 let stats = try await destination.info("commandstats").sections["commandstats"] ?? [:]

@@ -318,7 +318,9 @@ package struct RestoreWriter: Sendable {
             case .lzf:
                 return false
             }
-            let grouped = record.expiry == nil && self.stringsPerCommand > 1
+            // A large value goes as its own `SET`, written once into the batch: through the group it would be
+            // copied twice, and the group's gain (fewer commands) is nothing next to its bytes.
+            let grouped = record.expiry == nil && self.stringsPerCommand > 1 && record.value.readableBytes <= 16 * 1024
             func write(into buffer: inout ByteBuffer) {
                 buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: record.key.readableBytes + record.value.readableBytes + 120) { memory in
                 var writer = RawBytesWriter(memory)
