@@ -207,13 +207,16 @@ struct ReplayScanner {
 
     mutating func line(_ bytes: [UInt8]) {
         let text = String(decoding: bytes, as: UTF8.self)
-        guard text.contains(" server id "), let range = text.range(of: "GTID ") else { return }
+        // An event header starts `#yymmdd hh:mm:ss server id …`; `#Q>` annotate lines quote user statements.
+        guard let at = Self.headerTime(text), let server = text.range(of: " server id "),
+            let range = text.range(of: "\tGTID ", range: server.upperBound..<text.endIndex) ?? text.range(of: " GTID ", range: server.upperBound..<text.endIndex)
+        else { return }
         let token = text[range.upperBound...].prefix { $0.isNumber || $0 == "-" }
         let parts = token.split(separator: "-")
         guard parts.count == 3, let domain = UInt32(parts[0]), UInt64(parts[2]) != nil else { return }
         self.outcome.lastGTIDs[domain] = String(token)
         self.outcome.transactions += 1
-        if let at = Self.headerTime(text) { self.outcome.lastEventAt = at }
+        self.outcome.lastEventAt = at
     }
 
     /// `#yymmdd hh:mm:ss` (hour padded with a space) → UTC date.

@@ -1,4 +1,5 @@
 import CofferCore
+import CofferJobs
 import CofferMySQL
 import CofferOperations
 import CofferServer
@@ -203,9 +204,21 @@ struct DDMRecoveryTests {
                 #expect(try await Self.databases(servers[3]).isEmpty)
                 try original.write(to: URL(fileURLWithPath: path))
 
-                // 3. Restore to T: every row committed before T on every shard, the DELETE and the later row not.
+                // 3. Restore to T, across a Coffer restart: the first attempt's worker dies after writing part of a
+                //    shard; recovery queues the job again, which clears the target and runs to the end.
                 let pitr = try await server.signed(.post, uri, json: Self.body(time: "\(t)", target: targetB, relations: relations))
                 #expect(pitr.status == .accepted, "\(pitr.json)")
+                let now = Date()
+                let claimed = try #require(
+                    try await store.jobs.claim(kinds: [JobKind.ddmRestore.rawValue], owner: "crashed-worker", now: now, leaseUntil: now.addingTimeInterval(-1)))
+                #expect(claimed.id == pitr.json["job_id"] as? String)
+                try await servers[2].execute(
+                    "CREATE DATABASE shop_0000", "CREATE TABLE shop_0000.t (id INT PRIMARY KEY, v VARCHAR(20))", "INSERT INTO shop_0000.t VALUES (99, 'partial')",
+                    "CREATE TABLE shop_0000.leftover (id INT PRIMARY KEY)")
+                #expect(try await server.parts.worker.recoverExpiredJobs() == 1)
+                #expect(try await store.jobs.job(id: claimed.id)?.status == .queued)
+                let queuedAgain = try await server.signed(.get, "/v1/\(p)/instances/\(targetB)")
+                #expect(queuedAgain.json["status"] as? String == "RESTORE")
                 try await DDMBackupTests.drain(server)
                 let finished = try await Self.job(server, try #require(pitr.json["job_id"] as? String))
                 #expect(finished["status"] as? String == "Completed", "\(finished)")
@@ -221,6 +234,9 @@ struct DDMRecoveryTests {
                     #expect(position == nodes[index]["gtid_position"] as? String)
                     #expect(!position.isEmpty)
                 }
+                // The interrupted attempt's writes are gone (the dump alone would have kept `leftover`).
+                let tables = try await servers[2].execute("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'shop_0000'")
+                #expect(tables[0].rows.map { $0[0] ?? "" } == ["t"])
                 let schemasB = try await server.signed(.get, "/v1/\(p)/instances/\(targetB)/databases")
                 #expect(((schemasB.json["databases"] as? [[String: Any]]) ?? []).compactMap { $0["name"] as? String }.contains("shop"))
             }

@@ -12,8 +12,10 @@ import NIOCore
 /// segment's SHA-256 checked before use), sets `gtid_slave_pos` and rolls back XA branches the replay left
 /// prepared. Then the target instance gets the source's schemas and shard layout from the backup's metadata.
 ///
-/// Not idempotent: a crash fails it, and `jobFailed` drops the shard databases it may have created on the target
-/// nodes (the request checked that none of them existed), so a target is never left half-restored silently.
+/// Resumable (as `dcs.restore`): every shard database it writes was checked absent when the request was accepted
+/// and the target instance is fenced by the job itself, so an attempt interrupted by a crash or a restart is run
+/// again from the start after dropping what the earlier attempt wrote (`maxAttempts` 2). When it finally fails,
+/// `jobFailed` drops them too, so a target is never left half-restored silently.
 package struct DDMRecoveryJob: JobHandler {
     let store: any DDMStore
     let archive: (any BinlogArchiveStore)?
@@ -24,7 +26,9 @@ package struct DDMRecoveryJob: JobHandler {
     let clock: @Sendable () -> Date
 
     package var kind: String { JobKind.ddmRestore.rawValue }
-    package var isIdempotent: Bool { false }
+    package var isIdempotent: Bool { true }
+    /// Attempts of a recovery job: the first, and one resumption after a crash or restart.
+    package static let maxAttempts = 2
 
     /// The failure code of a recovery (`fail_reason` starts with it): DDM's "Data migration error."
     static let failureCode = "DBS.300331"
@@ -43,6 +47,11 @@ package struct DDMRecoveryJob: JobHandler {
         let accounts = Self.accounts(try await self.store.schemas(projectID: job.projectID, instanceID: plan.instanceID))
         let nodes = try await self.store.dataNodes(projectID: job.projectID, ids: plan.relations.map(\.target))
         let owner = job.leaseOwner ?? ""
+        if job.attempts > 1 {
+            // An earlier attempt was interrupted: start again from clean target nodes.
+            self.logger.warning("DDM recovery resumed: dropping what the interrupted attempt wrote", metadata: ["job.id": "\(job.id)"])
+            try await self.dropWritten(plan: plan, backup: backup, projectID: job.projectID)
+        }
         var result = DDMRecoveryResult(
             point: plan.point, backupID: backup.id, cutAt: WireTime.epochMilliseconds(backup.cutInstant), restoreTime: plan.restoreTime, nodes: [])
         let steps = plan.relations.count * (plan.point == .consistent ? 1 : 2) + 1
@@ -80,7 +89,8 @@ package struct DDMRecoveryJob: JobHandler {
         }
         // The target instance gets the source's schemas, each shard on the node its source node maps to.
         let mapping = Dictionary(plan.relations.map { ($0.source, $0.target) }, uniquingKeysWith: { a, _ in a })
-        for schema in metadata.schemas {
+        let present = Set(try await self.store.schemas(projectID: job.projectID, instanceID: plan.instanceID).map(\.name))
+        for schema in metadata.schemas where !present.contains(schema.name) {
             let parts = try schema.shards.map { shard -> DDMSchema.NodePart in
                 guard let target = mapping[shard.dataNodeID], let account = accounts[target] else {
                     throw Failure(detail: "schema \(schema.name): data node \(shard.dataNodeID) has no target")
@@ -105,17 +115,32 @@ package struct DDMRecoveryJob: JobHandler {
         guard let plan = DDMRecoveryPlan.decode(job.payload),
             let backup = try? await self.store.backup(projectID: job.projectID, id: plan.backupID)
         else { return }
-        let accounts = Self.accounts((try? await self.store.schemas(projectID: job.projectID, instanceID: plan.instanceID)) ?? [])
-        let nodes = (try? await self.store.dataNodes(projectID: job.projectID, ids: plan.relations.map(\.target))) ?? [:]
+        do {
+            try await self.dropWritten(plan: plan, backup: backup, projectID: job.projectID)
+            self.logger.error("DDM recovery failed; target shard databases dropped", metadata: ["job.id": "\(job.id)", "error": "\(reason)"])
+        } catch {
+            self.logger.error(
+                "DDM recovery failed; dropping its target shard databases failed too",
+                metadata: ["job.id": "\(job.id)", "error": "\(reason)", "cleanup.error": "\(error)"])
+        }
+    }
+
+    /// Drops the shard databases the plan writes on each target node.
+    private func dropWritten(plan: DDMRecoveryPlan, backup: DDMBackup, projectID: String) async throws {
+        let accounts = Self.accounts(try await self.store.schemas(projectID: projectID, instanceID: plan.instanceID))
+        let nodes = try await self.store.dataNodes(projectID: projectID, ids: plan.relations.map(\.target))
         for relation in plan.relations {
             guard let node = nodes[relation.target], let account = accounts[relation.target] else { continue }
             let endpoint = MySQLEndpoint(host: node.host, port: node.port, user: account.user, password: account.password)
             let databases = backup.files.filter { $0.nodeID == relation.source }.flatMap(\.databases)
-            try? await MySQLConnection.withConnection(to: endpoint, logger: self.logger) { connection in
-                for database in databases { try await connection.query("DROP DATABASE IF EXISTS `\(database)`") }
+            do {
+                try await MySQLConnection.withConnection(to: endpoint, logger: self.logger) { connection in
+                    for database in databases { try await connection.query("DROP DATABASE IF EXISTS `\(database)`") }
+                }
+            } catch let error as MySQLError {
+                throw Failure(detail: "cannot clear target data node \(node.id) (\(node.address)): \(error)")
             }
         }
-        self.logger.error("DDM recovery failed; target shard databases dropped", metadata: ["job.id": "\(job.id)", "error": "\(reason)"])
     }
 
     // MARK: - Steps

@@ -102,7 +102,8 @@ package struct DDMRecoveryOperations: Sendable {
             instanceID: target.id, instanceName: target.name, sourceInstanceID: source.id, backupID: backup.id, restoreTime: request.restoreTime,
             point: point, relations: request.relations.map { .init(source: $0.source, target: $0.target) })
         let job = Job.new(
-            kind: JobKind.ddmRestore.rawValue, projectID: projectID, resourceID: target.id, payload: plan.json, now: self.context.clock())
+            kind: JobKind.ddmRestore.rawValue, projectID: projectID, resourceID: target.id, payload: plan.json,
+            maxAttempts: DDMRecoveryJob.maxAttempts, now: self.context.clock())
         if case .busy = try await self.context.jobs.enqueueIfIdle(job) { throw DDMError.busy }
         self.context.wakeWorker()
         logger.info(
