@@ -95,6 +95,7 @@ package struct Operations: Sendable {
             DDMInstanceDeleteJob(store: ddm, inspector: mysql, logger: logger, clock: clock),
             DDMRecoveryJob(
                 store: ddm, archive: binlogs, blobs: blobs, jobs: jobs, loader: RestoreLoader(logger: logger), logger: logger, clock: clock),
+            DDMMetadataRecoveryJob(store: ddm, blobs: blobs, logger: logger, clock: clock),
         ]
         self.ddm = ddm
         self.dcs = dcs

@@ -239,6 +239,32 @@ struct DDMRecoveryTests {
                 #expect(tables[0].rows.map { $0[0] ?? "" } == ["t"])
                 let schemasB = try await server.signed(.get, "/v1/\(p)/instances/\(targetB)/databases")
                 #expect(((schemasB.json["databases"] as? [[String: Any]]) ?? []).compactMap { $0["name"] as? String }.contains("shop"))
+
+                // 4. Metadata recovery: another instance over the restored nodes gets the schema, no data moved.
+                let targetC = try await Self.targetInstance(server, name: "ddm-target-c", nodeIDs: targetIDs)
+                let meta = "/v3/\(p)/instances/\(source)/backups/metadata-recovery"
+                let neither = try await server.signed(.post, meta, json: #"{"source": {}, "target": {"data_nodes": ["\#(targetIDs[0])"], "instance_id": "\#(targetC)"}}"#)
+                #expect(neither.errorCode == "DBS.280001")
+                let swappedNodes = try await server.signed(
+                    .post, meta,
+                    json: #"{"source": {"backup_id": "\#(backupID)"}, "target": {"data_nodes": ["\#(targetIDs[1])", "\#(targetIDs[0])"], "instance_id": "\#(targetC)"}}"#)
+                #expect(swappedNodes.status == .badRequest)
+                #expect(swappedNodes.errorCode == "DBS.300336")
+                let loaded = try await server.signed(
+                    .post, meta,
+                    json: #"{"source": {"restore_time": \#(t)}, "target": {"data_nodes": ["\#(targetIDs[0])", "\#(targetIDs[1])"], "instance_id": "\#(targetC)"}}"#)
+                #expect(loaded.status == .accepted, "\(loaded.json)")
+                try await DDMBackupTests.drain(server)
+                let loadJob = try await Self.job(server, try #require(loaded.json["job_id"] as? String))
+                #expect(loadJob["status"] as? String == "Completed", "\(loadJob)")
+                #expect(loadJob["name"] as? String == "loadMetadata")
+                let schemasC = try await server.signed(.get, "/v1/\(p)/instances/\(targetC)/databases")
+                let shop = try #require(((schemasC.json["databases"] as? [[String: Any]]) ?? []).first { $0["name"] as? String == "shop" })
+                #expect(((shop["used_rds"] as? [[String: Any]]) ?? []).compactMap { $0["id"] as? String } == targetIDs)
+                let twice = try await server.signed(
+                    .post, meta,
+                    json: #"{"source": {"backup_id": "\#(backupID)"}, "target": {"data_nodes": ["\#(targetIDs[0])", "\#(targetIDs[1])"], "instance_id": "\#(targetC)"}}"#)
+                #expect(twice.errorCode == "DBS.300112")
             }
         }
     }

@@ -81,6 +81,10 @@ package enum DDMError {
     package static func invalidRelation(_ detail: String) -> CofferError {
         CofferError(status: 400, code: "DBS.300103", message: "The RDS instance does not exist or it is not in the same VPC as the schema: \(detail)")
     }
+    /// 400 `DBS.300336` "Physical database not found.": a metadata recovery's target node lacks a shard database.
+    package static func physicalDatabaseMissing(_ detail: String) -> CofferError {
+        CofferError(status: 400, code: "DBS.300336", message: "Physical database not found. \(detail)")
+    }
     /// 400 `DBS.280001`, name already used.
     package static func nameExists(_ what: String) -> CofferError {
         CofferError(status: 400, code: "DBS.280001", message: "Parameter error: name. The \(what) name already exists.")

@@ -23,6 +23,9 @@ package enum JobKind: String, Sendable, CaseIterable {
     /// A DDM recovery into an existing instance: loads a backup cut into its data nodes, replays archived binlogs,
     /// then gives it the source's schemas (resource: the target instance).
     case ddmRestore = "ddm.restore"
+    /// A DDM metadata recovery: gives an instance a backup's schemas over data nodes that already hold the data
+    /// (resource: the target instance).
+    case ddmMetadataRestore = "ddm.metadata.restore"
     /// Removes abandoned temporary blob writes (resource: the blob store).
     case blobSweep = "blob.sweep"
 
@@ -30,7 +33,7 @@ package enum JobKind: String, Sendable, CaseIterable {
     package var activity: Activity {
         switch self {
         case .dcsBackup, .ddmBackup: .backup
-        case .dcsRestore, .ddmRestore: .restore
+        case .dcsRestore, .ddmRestore, .ddmMetadataRestore: .restore
         case .dcsBackupDelete, .dcsInstanceDelete, .ddmBackupDelete, .ddmInstanceDelete: .delete
         case .ddmInstanceCreate: .create
         case .blobSweep: .maintenance

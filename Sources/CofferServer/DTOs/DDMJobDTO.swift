@@ -12,6 +12,7 @@ struct DDMJobDTO {
         case .ddmInstanceCreate?: "CreateInstance"
         case .ddmInstanceDelete?: "DeleteInstance"
         case .ddmRestore?: "RestoreInstance"
+        case .ddmMetadataRestore?: "loadMetadata"
         default: job.kind
         }
     }

@@ -87,21 +87,7 @@ package struct DDMRecoveryJob: JobHandler {
             result.nodes.append(entry)
             await report()
         }
-        // The target instance gets the source's schemas, each shard on the node its source node maps to.
-        let mapping = Dictionary(plan.relations.map { ($0.source, $0.target) }, uniquingKeysWith: { a, _ in a })
-        let present = Set(try await self.store.schemas(projectID: job.projectID, instanceID: plan.instanceID).map(\.name))
-        for schema in metadata.schemas where !present.contains(schema.name) {
-            let parts = try schema.shards.map { shard -> DDMSchema.NodePart in
-                guard let target = mapping[shard.dataNodeID], let account = accounts[target] else {
-                    throw Failure(detail: "schema \(schema.name): data node \(shard.dataNodeID) has no target")
-                }
-                return DDMSchema.NodePart(nodeID: target, adminUser: account.user, adminPassword: account.password, databases: shard.databases)
-            }
-            try await self.store.insertSchema(
-                DDMSchema(
-                    projectID: job.projectID, instanceID: plan.instanceID, name: schema.name, shardMode: schema.shardMode,
-                    shardNumber: schema.shardNumber, parts: parts, createdAt: self.clock()))
-        }
+        try await Self.installSchemas(metadata, plan: plan, projectID: job.projectID, store: self.store, now: self.clock())
         done = steps
         await report()
         self.logger.info(
@@ -287,7 +273,31 @@ package struct DDMRecoveryJob: JobHandler {
         }
     }
 
-    // MARK: - Shared with the request
+    // MARK: - Shared with the request and the metadata recovery
+
+    /// Gives the target instance the backup's schemas, each shard on the node its source node maps to, with the
+    /// account the target instance uses there. Schemas the target already has by name are skipped (an earlier
+    /// attempt of this job wrote them: the request refused any clash).
+    static func installSchemas(
+        _ metadata: DDMBackupMetadata, plan: DDMRecoveryPlan, projectID: String, store: any DDMStore, now: Date
+    ) async throws {
+        let targetSchemas = try await store.schemas(projectID: projectID, instanceID: plan.instanceID)
+        let accounts = Self.accounts(targetSchemas)
+        let present = Set(targetSchemas.map(\.name))
+        let mapping = Dictionary(plan.relations.map { ($0.source, $0.target) }, uniquingKeysWith: { a, _ in a })
+        for schema in metadata.schemas where !present.contains(schema.name) {
+            let parts = try schema.shards.map { shard -> DDMSchema.NodePart in
+                guard let target = mapping[shard.dataNodeID], let account = accounts[target] else {
+                    throw Failure(detail: "schema \(schema.name): data node \(shard.dataNodeID) has no target")
+                }
+                return DDMSchema.NodePart(nodeID: target, adminUser: account.user, adminPassword: account.password, databases: shard.databases)
+            }
+            try await store.insertSchema(
+                DDMSchema(
+                    projectID: projectID, instanceID: plan.instanceID, name: schema.name, shardMode: schema.shardMode,
+                    shardNumber: schema.shardNumber, parts: parts, createdAt: now))
+        }
+    }
 
     /// The backup's metadata document, checked against its recorded SHA-256.
     static func readMetadata(_ backup: DDMBackup, blobs: any BlobStore) async throws -> DDMBackupMetadata {

@@ -115,6 +115,74 @@ package struct DDMRecoveryOperations: Sendable {
         return job
     }
 
+    /// `POST …/backups/metadata-recovery` (reference 3.7): the backup named by `backupID`, or the newest one cut at or
+    /// before `restoreTime`, gives its schemas to the target instance; the backup's data nodes map in order onto
+    /// `dataNodes`, which must be data nodes of the target instance that already hold every shard database they get.
+    /// - Throws: 400 `DBS.280001` (neither or both of backup_id/restore_time, no backup at that time, node count),
+    ///   404 `DBS.200003` (backup), `DBS.300372`, `DBS.300103`, `DBS.300112`, `DBS.300336`, 409 `DBS.200019`.
+    package func recoverMetadata(
+        projectID: String, instanceID: String, backupID: String?, restoreTime: Int64?, targetInstanceID: String, dataNodes: [String],
+        logger: Logger
+    ) async throws -> Job {
+        let source = try await self.instances.instance(projectID: projectID, id: instanceID)
+        guard (backupID == nil) != (restoreTime == nil) else {
+            throw DDMError.invalidParameter("source", "Exactly one of backup_id and restore_time is needed.")
+        }
+        guard Identifiers.isDDM(targetInstanceID, suffix: "in09"), let target = try await self.store.instance(projectID: projectID, id: targetInstanceID)
+        else { throw DDMError.invalidTargetInstance("No DDM instance \(targetInstanceID) in the project.") }
+        guard target.id != source.id else { throw DDMError.invalidTargetInstance("The target instance is the source instance.") }
+        let backup: DDMBackup
+        if let backupID {
+            guard Identifiers.isDDM(backupID, suffix: "br09"), let found = try await self.store.backup(projectID: projectID, id: backupID),
+                found.instanceID == source.id, found.status == .normal
+            else { throw DDMError.backupNotFound }
+            backup = found
+        } else {
+            let at = WireTime.date(epochMilliseconds: restoreTime ?? 0)
+            let page = try await self.store.backups(
+                DDMBackupQuery(projectID: projectID, instanceID: source.id, createdBefore: at, status: .normal, offset: 0, limit: 100))
+            guard let newest = page.items.max(by: { $0.cutInstant < $1.cutInstant }) else {
+                throw DDMError.restoreTimeOutOfRange("No backup of instance \(source.id) was taken at or before it.")
+            }
+            backup = newest
+        }
+        let metadata = try await DDMRecoveryJob.readMetadata(backup, blobs: self.blobs)
+        let sourceNodes = backup.files.reduce(into: [String]()) { if !$0.contains($1.nodeID) { $0.append($1.nodeID) } }
+        guard dataNodes.count == sourceNodes.count else {
+            throw DDMError.invalidParameter("target.data_nodes", "The backup covers \(sourceNodes.count) data nodes; give as many, in its order.")
+        }
+        guard Set(dataNodes).count == dataNodes.count else { throw DDMError.duplicateDataNodes }
+        let targetSchemas = try await self.store.schemas(projectID: projectID, instanceID: target.id)
+        let accounts = DDMRecoveryJob.accounts(targetSchemas)
+        if let clash = metadata.schemas.first(where: { Set(targetSchemas.map(\.name)).contains($0.name) }) {
+            throw DDMError.targetHoldsData("The target instance already has a schema named \(clash.name).")
+        }
+        let nodes = try await self.store.dataNodes(projectID: projectID, ids: dataNodes)
+        for (sourceNode, targetNode) in zip(sourceNodes, dataNodes) {
+            guard let node = nodes[targetNode], let account = accounts[targetNode] else {
+                throw DDMError.invalidRelation("\(targetNode) is not a data node of the target instance (no schema of it uses the node).")
+            }
+            let expected = backup.files.filter { $0.nodeID == sourceNode }.flatMap(\.databases)
+            let held = Set(try await self.inspector.existingDatabases(expected, on: node, user: account.user, password: account.password))
+            if let missing = expected.first(where: { !held.contains($0) }) {
+                throw DDMError.physicalDatabaseMissing("Target data node \(node.id) does not hold \(missing).")
+            }
+        }
+        let plan = DDMRecoveryPlan(
+            instanceID: target.id, instanceName: target.name, sourceInstanceID: source.id, backupID: backup.id,
+            restoreTime: restoreTime ?? WireTime.epochMilliseconds(backup.cutInstant), point: .consistent,
+            relations: zip(sourceNodes, dataNodes).map { .init(source: $0, target: $1) })
+        let job = Job.new(
+            kind: JobKind.ddmMetadataRestore.rawValue, projectID: projectID, resourceID: target.id, payload: plan.json, maxAttempts: 3,
+            now: self.context.clock())
+        if case .busy = try await self.context.jobs.enqueueIfIdle(job) { throw DDMError.busy }
+        self.context.wakeWorker()
+        logger.info(
+            "DDM metadata recovery queued",
+            metadata: ["ddm.instance.id": "\(source.id)", "ddm.target.id": "\(target.id)", "ddm.backup.id": "\(backup.id)", "job.id": "\(job.id)"])
+        return job
+    }
+
     /// The newest `normal` backup whose own window (its cut up to what its nodes' archives reach from it) holds
     /// `restoreTime`, and the kind of point: `restoreTime` equal to the cut (to the ms) is a consistent point.
     /// - Throws: 400 `DBS.280001` when no window holds it.
