@@ -22,6 +22,10 @@ from huaweicloudsdkddm.v1 import (
     DatabaseInstabcesParam,
     DataNodeRelation,
     Restore2ExistRequest,
+    RestoreMetaData2ExistReq,
+    RestoreMetaDataSource,
+    RestoreMetaDataTarget,
+    RestoreMetadataRequest,
     RestoreInst2ExistReq,
     RestoreInstSource,
     RestoreInstTarget,
@@ -159,3 +163,17 @@ def test_restore2_exist_to_a_point_in_time(coffer, ddm, four_nodes):
     with pytest.raises(ClientRequestException) as info:
         restore(ddm, source, target, t_ms, relations)
     assert_sdk_error(info.value, 400, code="DBS.300112")
+
+    # restore_metadata: another instance over the restored nodes gets the schema (no data moves).
+    other = instance_with_schema(ddm, "sdk-rec-meta", "landing2", ids[2:])
+    loaded = ddm.restore_metadata(RestoreMetadataRequest(instance_id=source, body=RestoreMetaData2ExistReq(
+        source=RestoreMetaDataSource(restore_time=t_ms), target=RestoreMetaDataTarget(instance_id=other, data_nodes=ids[2:]))))
+    job = wait_job(ddm, loaded.job_id)
+    assert job.status == "Completed", job
+    assert job.name == "loadMetadata"
+    schemas = call(coffer, "GET", f"/v1/{p}/instances/{other}/databases").json()["databases"]
+    assert "sales" in [s["name"] for s in schemas]
+    with pytest.raises(ClientRequestException) as info:
+        ddm.restore_metadata(RestoreMetadataRequest(instance_id=source, body=RestoreMetaData2ExistReq(
+            source=RestoreMetaDataSource(), target=RestoreMetaDataTarget(instance_id=other, data_nodes=ids[2:]))))
+    assert_sdk_error(info.value, 400, code="DBS.280001")
