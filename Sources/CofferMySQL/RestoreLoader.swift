@@ -84,7 +84,7 @@ package struct RestoreLoader: Sendable {
                 }
             }
             guard decompressed.terminationStatus.isSuccess else {
-                throw MySQLError.dumpFailed("zstd -d \(decompressed.terminationStatus): \(decompressed.standardError ?? "")")
+                throw MySQLError.dumpFailed("zstd -d \(decompressed.terminationStatus): \(Self.trimmed(decompressed.standardError))")
             }
         }
         guard result.terminationStatus.isSuccess else {
