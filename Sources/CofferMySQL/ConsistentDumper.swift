@@ -161,6 +161,8 @@ package struct ConsistentDumper: Sendable {
         }
         let positions = leaders.map { nodePositions[$0] }
         let lockedAt = ContinuousClock.now
+        // Every lock is held now and none is released before the snapshots exist: this instant is the cut.
+        let cutAt = Date()
         self.logger.debug("Global read locks held on every node", metadata: ["ddm.nodes": "\(targets.count)"])
 
         // 4–6. Dumps in parallel; the release waits for every snapshot.
@@ -231,7 +233,7 @@ package struct ConsistentDumper: Sendable {
                 }
                 outcomes[index] = DumpOutcome(
                     name: targets[index].name, binlogFile: file, binlogPosition: position, gtidPosition: gtid, dumpBytes: stats.bytes,
-                    lockHeld: held[index], proof: proven??[index] ?? .finishedUnderLock)
+                    lockHeld: held[index], proof: proven??[index] ?? .finishedUnderLock, cutAt: cutAt)
             }
             continuation.finish()
             return outcomes.map { $0! }

@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 
 /// Receives the compressed dump of one data node, chunk by chunk, in order.
@@ -49,4 +50,7 @@ package struct DumpOutcome: Sendable, Equatable {
     package var lockHeld: Duration
     /// How the snapshot was known to exist before the release.
     package var proof: SnapshotProof
+    /// The consistent point: wall-clock time read after every node's lock was granted and before any release, so
+    /// no node committed between it and the snapshots. The same instant for every node of one cut.
+    package var cutAt: Date
 }

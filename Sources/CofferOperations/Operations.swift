@@ -42,6 +42,7 @@ package struct Operations: Sendable {
     package let ddmInstances: DDMInstanceOperations
     package let ddmBackups: DDMBackupOperations
     package let ddmRestoreWindows: DDMRestoreWindowQueries
+    package let ddmRecovery: DDMRecoveryOperations
     package let ddmJobs: DDMJobQueries
     /// One handler per job kind, for the worker.
     package let jobHandlers: [any JobHandler]
@@ -77,6 +78,8 @@ package struct Operations: Sendable {
         self.ddmBackups = DDMBackupOperations(store: ddm, instances: self.ddmInstances, context: context)
         self.ddmRestoreWindows = DDMRestoreWindowQueries(store: ddm, archive: binlogs, instances: self.ddmInstances)
         self.ddmJobs = DDMJobQueries(jobs: jobs)
+        self.ddmRecovery = DDMRecoveryOperations(
+            store: ddm, archive: binlogs, blobs: blobs, instances: self.ddmInstances, inspector: mysql, context: context)
         let fastPath = settings.restoreListenHost.map { ReplicaLoader.Options(listenHost: $0, advertisedHost: settings.restoreAdvertiseHost) }
         let restorer = RedisRestoreEngine(blobs: blobs, logger: logger, replication: fastPath)
         self.jobHandlers = [
@@ -90,6 +93,9 @@ package struct Operations: Sendable {
                 store: ddm, blobs: blobs, logger: logger, clock: clock,
                 binlogRetention: binlogs.map { BinlogRetention(ddm: ddm, archive: $0, blobs: blobs, logger: logger) }),
             DDMInstanceDeleteJob(store: ddm, inspector: mysql, logger: logger, clock: clock),
+            DDMRecoveryJob(
+                store: ddm, archive: binlogs, blobs: blobs, jobs: jobs, loader: RestoreLoader(logger: logger), logger: logger, clock: clock),
+            DDMMetadataRecoveryJob(store: ddm, blobs: blobs, logger: logger, clock: clock),
         ]
         self.ddm = ddm
         self.dcs = dcs

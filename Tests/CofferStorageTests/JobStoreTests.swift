@@ -34,6 +34,24 @@ struct JobStoreTests {
         }
     }
 
+    @Test("Progress and result: only the lease owner reports; a nil result keeps the stored one", arguments: TestDatabase.available)
+    func report(database: TestDatabase) async throws {
+        try await StoreFixtures.withStore(database) { store in
+            let now = WireTime.date(epochMilliseconds: 1_715_000_000_000)
+            let job = Job.new(kind: "k", projectID: "P", resourceID: "R1", now: now)
+            try await store.jobs.enqueue(job)
+            #expect(try await store.jobs.job(id: job.id)?.progress == nil)
+            #expect(try await store.jobs.report(jobID: job.id, owner: "A", progress: 10, result: nil, now: now) == false)
+            _ = try #require(try await store.jobs.claim(kinds: ["k"], owner: "A", now: now, leaseUntil: now.addingTimeInterval(30)))
+            #expect(try await store.jobs.report(jobID: job.id, owner: "B", progress: 10, result: "{}", now: now) == false)
+            #expect(try await store.jobs.report(jobID: job.id, owner: "A", progress: 40, result: #"{"point":"consistent"}"#, now: now))
+            #expect(try await store.jobs.report(jobID: job.id, owner: "A", progress: 140, result: nil, now: now))
+            let stored = try #require(try await store.jobs.job(id: job.id))
+            #expect(stored.progress == 100)
+            #expect(stored.result == #"{"point":"consistent"}"#)
+        }
+    }
+
     @Test("Expired leases are found and resolved once, as retry or failure", arguments: TestDatabase.available)
     func expiry(database: TestDatabase) async throws {
         try await StoreFixtures.withStore(database) { store in

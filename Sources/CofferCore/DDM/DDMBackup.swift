@@ -67,6 +67,13 @@ package struct DDMBackup: Sendable, Equatable {
     package var error: String?
     package var createdAt: Date
     package var updatedAt: Date
+    /// The consistent point: an instant (to the millisecond) while the commit-blocking locks were held on every
+    /// node, so every file is that node's committed state at it. Nil for a backup not (yet) made, or recorded
+    /// before Coffer kept it; `cutInstant` then falls back to `createdAt`.
+    package var cutAt: Date? = nil
+
+    /// The instant restores and restorable windows compare times with.
+    package var cutInstant: Date { self.cutAt ?? self.createdAt }
 
     package init(
         id: String, projectID: String, instanceID: String, instanceName: String, name: String, description: String, backupType: String,
@@ -98,7 +105,7 @@ package struct DDMBackupQuery: Sendable, Equatable {
     package var instanceID: String?
     package var instanceName: String?
     package var backupName: String?
-    /// Backups created at or before this instant only (related-dn), nil for all.
+    /// Backups whose consistent point (`cutInstant`) is at or before this instant only (related-dn, recovery), nil for all.
     package var createdBefore: Date?
     package var status: DDMBackup.Status?
     package var offset: Int

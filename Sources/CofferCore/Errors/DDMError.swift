@@ -62,6 +62,29 @@ package enum DDMError {
     /// 400 `DBS.300101`, a data node still used by a schema cannot be removed.
     package static let dataNodeInUse = CofferError(
         status: 400, code: "DBS.300101", message: "The data node is used by a schema and cannot be deleted.")
+    /// 400 `DBS.280001`: `restore_time` is in no restorable window of the source instance (reference 7.0: the
+    /// parameter-error family).
+    package static func restoreTimeOutOfRange(_ detail: String) -> CofferError {
+        CofferError(status: 400, code: "DBS.280001", message: "Parameter error: restore_time. \(detail)")
+    }
+    /// 400 `DBS.300372` "Invalid destination DDM instance.": unknown, the source itself, or another project's.
+    package static func invalidTargetInstance(_ detail: String) -> CofferError {
+        CofferError(status: 400, code: "DBS.300372", message: "Invalid destination DDM instance. \(detail)")
+    }
+    /// 400 `DBS.300112` "This schema name already exists.": the restore target already has a schema of that name,
+    /// or a target data node already holds one of its physical databases (nothing is overwritten).
+    package static func targetHoldsData(_ detail: String) -> CofferError {
+        CofferError(status: 400, code: "DBS.300112", message: "This schema name already exists. \(detail)")
+    }
+    /// 400 `DBS.300103`: a `data_node_relations` entry names a node that is not a data node of the instance it should
+    /// belong to (source: of the backup used at `restore_time`; target: of the target instance's schemas).
+    package static func invalidRelation(_ detail: String) -> CofferError {
+        CofferError(status: 400, code: "DBS.300103", message: "The RDS instance does not exist or it is not in the same VPC as the schema: \(detail)")
+    }
+    /// 400 `DBS.300336` "Physical database not found.": a metadata recovery's target node lacks a shard database.
+    package static func physicalDatabaseMissing(_ detail: String) -> CofferError {
+        CofferError(status: 400, code: "DBS.300336", message: "Physical database not found. \(detail)")
+    }
     /// 400 `DBS.280001`, name already used.
     package static func nameExists(_ what: String) -> CofferError {
         CofferError(status: 400, code: "DBS.280001", message: "Parameter error: name. The \(what) name already exists.")

@@ -27,6 +27,10 @@ package struct Job: Sendable, Equatable {
     package var updatedAt: Date
     package var startedAt: Date?
     package var finishedAt: Date?
+    /// Percent done as the handler last reported it (`JobStore.report`), nil when it reports none.
+    package var progress: Int? = nil
+    /// What the job reached, JSON, as the handler last reported it (a recovery's point and per-node positions).
+    package var result: String? = nil
 
     package init(
         id: String, kind: String, projectID: String, resourceID: String, status: Status, payload: String, attempts: Int,

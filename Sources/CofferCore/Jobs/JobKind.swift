@@ -20,6 +20,12 @@ package enum JobKind: String, Sendable, CaseIterable {
     case ddmInstanceCreate = "ddm.instance.create"
     /// Drops a DDM instance's shard databases on the data nodes, then the instance (resource: the instance).
     case ddmInstanceDelete = "ddm.instance.delete"
+    /// A DDM recovery into an existing instance: loads a backup cut into its data nodes, replays archived binlogs,
+    /// then gives it the source's schemas (resource: the target instance).
+    case ddmRestore = "ddm.restore"
+    /// A DDM metadata recovery: gives an instance a backup's schemas over data nodes that already hold the data
+    /// (resource: the target instance).
+    case ddmMetadataRestore = "ddm.metadata.restore"
     /// Removes abandoned temporary blob writes (resource: the blob store).
     case blobSweep = "blob.sweep"
 
@@ -27,7 +33,7 @@ package enum JobKind: String, Sendable, CaseIterable {
     package var activity: Activity {
         switch self {
         case .dcsBackup, .ddmBackup: .backup
-        case .dcsRestore: .restore
+        case .dcsRestore, .ddmRestore, .ddmMetadataRestore: .restore
         case .dcsBackupDelete, .dcsInstanceDelete, .ddmBackupDelete, .ddmInstanceDelete: .delete
         case .ddmInstanceCreate: .create
         case .blobSweep: .maintenance

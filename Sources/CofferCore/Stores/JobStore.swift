@@ -14,6 +14,9 @@ package protocol JobStore: Sendable {
     func renewLease(jobID: String, owner: String, until: Date, now: Date) async throws -> Bool
     /// Finishes a running job owned by `owner`; false when the lease was lost.
     func finish(jobID: String, owner: String, status: Job.Status, error: String?, now: Date) async throws -> Bool
+    /// Records a running job's progress (percent) and result (JSON, nil keeps the stored one); false when `owner`
+    /// no longer holds the lease.
+    func report(jobID: String, owner: String, progress: Int, result: String?, now: Date) async throws -> Bool
     /// Puts a running job owned by `owner` back in the queue (graceful shutdown of a retryable job).
     func release(jobID: String, owner: String, now: Date) async throws -> Bool
     /// Running jobs whose lease expired before `now`.

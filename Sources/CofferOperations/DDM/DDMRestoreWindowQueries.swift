@@ -18,8 +18,8 @@ package struct DDMRestoreWindowQueries: Sendable {
     /// The restorable windows of a visible instance, oldest first; 404 `DBS.200002` for an unknown instance or
     /// another project's.
     ///
-    /// A backup's cut instant is its `createdAt`, the same instant `related-dn` compares `restore_time` with, so
-    /// both answers pick the same backup for the same time.
+    /// A backup's cut instant is its consistent point (`cutInstant`), the same instant `related-dn` and a recovery
+    /// compare `restore_time` with, so every answer picks the same backup for the same time.
     package func windows(projectID: String, instanceID: String) async throws -> [DateInterval] {
         let instance = try await self.instances.instance(projectID: projectID, id: instanceID)
         let recorded = try await self.recorded(instance)
@@ -141,7 +141,7 @@ package struct DDMRestoreWindowQueries: Sendable {
                 nodes[file.nodeID] = BinlogCursor(file: file.binlogFile, position: file.binlogPosition)
             }
             nodeIDs.formUnion(nodes.keys)
-            cuts.append(RestorableWindows.Cut(at: backup.createdAt, nodes: nodes))
+            cuts.append(RestorableWindows.Cut(at: backup.cutInstant, nodes: nodes))
         }
         var archives: [String: RestorableWindows.NodeArchive] = [:]
         if let archive = self.archive {

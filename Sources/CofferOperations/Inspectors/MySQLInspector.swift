@@ -1,5 +1,6 @@
 import CofferCore
 import CofferMySQL
+import Foundation
 import Logging
 
 /// Talks to data nodes for the HTTP layer (through the `CofferMySQL` engine), mapping engine failures to
@@ -21,6 +22,28 @@ package struct MySQLInspector: Sendable {
             return try await MySQLConnection.greeting(of: endpoint, timeout: self.timeout, logger: self.logger)
         } catch let error as MySQLError {
             throw DDMError.dataNodeUnreachable("\(host):\(port)", error.description)
+        }
+    }
+
+    /// Which of `names` exist as databases on the node (a restore refuses to overwrite them).
+    /// - Throws: as `run`.
+    package func existingDatabases(_ names: [String], on node: DataNode, user: String, password: String) async throws -> [String] {
+        guard !names.isEmpty else { return [] }
+        let list = names.map { "'" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "''") + "'" }
+            .joined(separator: ", ")
+        let endpoint = MySQLEndpoint(host: node.host, port: node.port, user: user, password: password)
+        do {
+            return try await MySQLConnection.withConnection(to: endpoint, timeout: self.timeout, logger: self.logger) { connection in
+                try await connection.query("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN (\(list))").rows
+                    .compactMap { $0.first ?? nil }
+            }
+        } catch let error as MySQLError {
+            switch error {
+            case .authenticationFailed(let message):
+                throw DDMError.wrongCredentials("Data node \(node.id) (\(node.address)) refused user \(user): \(message)")
+            default:
+                throw DDMError.dataNodeUnreachable(node.address, error.description)
+            }
         }
     }
 

@@ -84,6 +84,7 @@ package struct DDMBackupJob: JobHandler {
                         gtidPosition: outcome.gtidPosition))
             }
             writers.removeAll()
+            backup.cutAt = outcomes.first?.cutAt
             let metadata = try Self.metadata(
                 backup: backup, schemas: schemas, nodes: groups.map(\.nodeID).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
                     .compactMap { nodes[$0] }, files: files)
@@ -98,6 +99,8 @@ package struct DDMBackupJob: JobHandler {
             backup.metadataSHA256 = metadataInfo.sha256
             backup.size = files.reduce(metadataInfo.size) { $0 + $1.size }
             backup.status = .normal
+            // The consistent point is when the locks were held, not when the request came in (`createdAt`).
+            backup.cutAt = outcomes.first?.cutAt
             backup.updatedAt = self.clock()
             try await self.store.updateBackup(backup)
             self.logger.info(

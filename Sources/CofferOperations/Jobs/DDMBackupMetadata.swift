@@ -77,6 +77,8 @@ struct DDMBackupMetadata: Codable, Equatable {
     var instance: Instance
     /// DDM time of the backup's creation.
     var created: String
+    /// The consistent point, epoch milliseconds (nil in documents written before Coffer recorded it).
+    var cutAt: Int64?
     var schemas: [Schema]
     var dataNodes: [Node]
     var files: [File]
@@ -85,12 +87,14 @@ struct DDMBackupMetadata: Codable, Equatable {
         case format, instance, created, schemas, files
         case backupID = "backup_id"
         case dataNodes = "data_nodes"
+        case cutAt = "cut_at"
     }
 
     init(backup: DDMBackup, schemas: [DDMSchema], nodes: [DataNode], files: [DDMBackup.File]) {
         self.backupID = backup.id
         self.instance = Instance(id: backup.instanceID, name: backup.instanceName)
         self.created = WireTime.ddm(backup.createdAt)
+        self.cutAt = backup.cutAt.map(WireTime.epochMilliseconds)
         self.schemas = schemas.map { schema in
             Schema(
                 name: schema.name, shardMode: schema.shardMode, shardNumber: schema.shardNumber,

@@ -68,6 +68,7 @@ package enum CofferApp {
                 + DataNodeController(operations: operations.dataNodes, instances: operations.ddmInstances).routes
                 + DDMInstanceController(operations: operations.ddmInstances, clock: clock).routes
                 + DDMBackupController(operations: operations.ddmBackups, windows: operations.ddmRestoreWindows).routes
+                + DDMRecoveryController(operations: operations.ddmRecovery).routes
                 + DDMJobController(queries: operations.ddmJobs).routes)
         let responder = CofferResponder(routes: routes, authenticator: authenticator, metrics: metrics, clock: clock)
         let ready = StartSignal()

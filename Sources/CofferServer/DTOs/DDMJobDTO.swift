@@ -11,6 +11,8 @@ struct DDMJobDTO {
         case .ddmBackupDelete?: "deleteConsistentBackup"
         case .ddmInstanceCreate?: "CreateInstance"
         case .ddmInstanceDelete?: "DeleteInstance"
+        case .ddmRestore?: "RestoreInstance"
+        case .ddmMetadataRestore?: "loadMetadata"
         default: job.kind
         }
     }
@@ -39,9 +41,12 @@ struct DDMJobDetailDTO: Encodable {
         var endTime: String
         var process: String
         var instance: Instance
+        var failReason: String
+        var result: JSONValue?
 
         enum CodingKeys: String, CodingKey {
-            case id, name, status, process, instance
+            case id, name, status, process, instance, result
+            case failReason = "fail_reason"
             case createdTime = "created_time"
             case endTime = "end_time"
         }
@@ -53,7 +58,8 @@ struct DDMJobDetailDTO: Encodable {
         let summary = DDMJobSummaryDTO(job)
         self.job = Detail(
             id: summary.id, name: summary.name, status: summary.status, createdTime: summary.createdTime, endTime: summary.endTime,
-            process: summary.process, instance: Instance(id: summary.instanceID, name: summary.instanceName))
+            process: summary.process, instance: Instance(id: summary.instanceID, name: summary.instanceName), failReason: summary.failReason,
+            result: summary.result)
     }
 }
 
@@ -70,6 +76,9 @@ struct DDMJobSummaryDTO: Encodable {
     var operations: [String] = []
     var databaseName = ""
     var failReason: String
+    /// Coffer extension (the SDK ignores unknown fields): what the job reached, e.g. a recovery's kind of point
+    /// (`consistent` or `point_in_time`) and each node's GTID position.
+    var result: JSONValue?
 
     init(_ job: Job) {
         let payload = DDMJobPayload.decode(job.payload)
@@ -78,7 +87,8 @@ struct DDMJobSummaryDTO: Encodable {
         self.status = DDMJobDTO.status(job)
         self.createdTime = WireTime.ddm(job.createdAt)
         self.endTime = job.finishedAt.map(WireTime.ddm) ?? ""
-        self.process = job.status == .running ? "50%" : ""
+        self.process = job.status == .running ? "\(job.progress ?? 50)%" : ""
+        self.result = job.result.flatMap { try? JSONDecoder().decode(JSONValue.self, from: Data($0.utf8)) }
         self.instanceName = payload?.instanceName ?? ""
         self.instanceID = payload?.instanceID ?? job.resourceID
         self.failReason = job.error ?? ""
@@ -92,6 +102,7 @@ struct DDMJobSummaryDTO: Encodable {
         case instanceID = "instance_id"
         case databaseName = "database_name"
         case failReason = "fail_reason"
+        case result
     }
 }
 

@@ -216,6 +216,15 @@ package enum Migrations {
                   detected_at BIGINT NOT NULL, PRIMARY KEY (node_id, to_file, to_position))
                 """,
             ]),
+        Migration(
+            id: "0120_ddm_recovery",
+            [
+                // The consistent point of a DDM backup (epoch ms while every lock was held); NULL for older rows.
+                "ALTER TABLE ddm_backups ADD COLUMN cut_at BIGINT",
+                // What a running job reports: percent done and its result (JSON), for `process` and the job views.
+                "ALTER TABLE jobs ADD COLUMN progress INTEGER",
+                "ALTER TABLE jobs ADD COLUMN result TEXT",
+            ]),
     ]
 
     /// Applies every migration not yet recorded, in order, in one transaction.

@@ -239,11 +239,11 @@ package struct SQLDDMStore: DDMStore {
         try await db.raw(
             """
             INSERT INTO ddm_backups (id, project_id, instance_id, instance_name, name, description, backup_type, status, size,
-              related_nodes, files, metadata_key, metadata_sha256, error, created_at, updated_at)
+              related_nodes, files, metadata_key, metadata_sha256, error, created_at, updated_at, cut_at)
             VALUES (\(bind: backup.id), \(bind: backup.projectID), \(bind: backup.instanceID), \(bind: backup.instanceName),
               \(bind: backup.name), \(bind: backup.description), \(bind: backup.backupType), \(bind: backup.status.rawValue),
               \(bind: backup.size), \(bind: related), \(bind: files), \(bind: backup.metadataKey), \(bind: backup.metadataSHA256),
-              \(bind: backup.error), \(bind: millis(backup.createdAt)), \(bind: millis(backup.updatedAt)))
+              \(bind: backup.error), \(bind: millis(backup.createdAt)), \(bind: millis(backup.updatedAt)), \(bind: millis(backup.cutAt)))
             """
         ).run()
     }
@@ -263,7 +263,7 @@ package struct SQLDDMStore: DDMStore {
                 UPDATE ddm_backups SET status = \(bind: backup.status.rawValue), size = \(bind: backup.size),
                   related_nodes = \(bind: related), files = \(bind: files), metadata_key = \(bind: backup.metadataKey),
                   metadata_sha256 = \(bind: backup.metadataSHA256), error = \(bind: backup.error),
-                  updated_at = \(bind: millis(backup.updatedAt))
+                  updated_at = \(bind: millis(backup.updatedAt)), cut_at = \(bind: millis(backup.cutAt))
                 WHERE project_id = \(bind: backup.projectID) AND id = \(bind: backup.id)
                 """
             ).run()
@@ -278,7 +278,11 @@ package struct SQLDDMStore: DDMStore {
                 if let name = query.instanceName { select.where("instance_name", .equal, name) }
                 if let name = query.backupName { select.where("name", .equal, name) }
                 if let status = query.status { select.where("status", .equal, status.rawValue) }
-                if let before = query.createdBefore { select.where("created_at", .lessThanOrEqual, millis(before)) }
+                if let before = query.createdBefore {
+                    // The consistent point where recorded (`DDMBackup.cutInstant`), else the creation time.
+                    select.where(
+                        SQLFunction("COALESCE", args: SQLColumn("cut_at"), SQLColumn("created_at")), .lessThanOrEqual, SQLBind(millis(before)))
+                }
                 return select
             }
             let total = try await filtered(db.select().column(SQLFunction("count", args: SQLLiteral.all), as: "n")).first()?
@@ -305,7 +309,7 @@ package struct SQLDDMStore: DDMStore {
             throw StorageError.corrupt("ddm_backups.status \(try row.string("status"))")
         }
         let decoder = JSONDecoder()
-        return DDMBackup(
+        var backup = DDMBackup(
             id: try row.string("id"), projectID: try row.string("project_id"), instanceID: try row.string("instance_id"),
             instanceName: try row.string("instance_name"), name: try row.string("name"), description: try row.string("description"),
             backupType: try row.string("backup_type"), status: status, size: try row.decode(column: "size", as: Int64.self),
@@ -313,6 +317,8 @@ package struct SQLDDMStore: DDMStore {
             files: try decoder.decode([DDMBackup.File].self, from: Data(try row.string("files").utf8)),
             metadataKey: try row.optionalString("metadata_key"), metadataSHA256: try row.optionalString("metadata_sha256"),
             error: try row.optionalString("error"), createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at"))
+        backup.cutAt = try row.optionalDate("cut_at")
+        return backup
     }
 
     private static func json(_ value: some Encodable) throws -> String {

@@ -138,6 +138,16 @@ package struct SQLJobStore: JobStore {
             """)
     }
 
+    package func report(jobID: String, owner: String, progress: Int, result: String?, now: Date) async throws -> Bool {
+        try await self.conditionalUpdate(
+            jobID: jobID,
+            """
+            UPDATE jobs SET progress = \(bind: Int64(max(0, min(100, progress)))), result = COALESCE(\(bind: result), result),
+              updated_at = \(bind: millis(now))
+            WHERE id = \(bind: jobID) AND status = 'running' AND lease_owner = \(bind: owner)
+            """)
+    }
+
     package func release(jobID: String, owner: String, now: Date) async throws -> Bool {
         try await self.conditionalUpdate(
             jobID: jobID,
@@ -179,12 +189,15 @@ package struct SQLJobStore: JobStore {
         guard let status = Job.Status(rawValue: try row.string("status")) else {
             throw StorageError.corrupt("jobs.status \(try row.string("status"))")
         }
-        return Job(
+        var job = Job(
             id: try row.string("id"), kind: try row.string("kind"), projectID: try row.string("project_id"),
             resourceID: try row.string("resource_id"), status: status, payload: try row.string("payload"),
             attempts: try row.int("attempts"), maxAttempts: try row.int("max_attempts"),
             leaseOwner: try row.optionalString("lease_owner"), leaseExpiresAt: try row.optionalDate("lease_expires_at"),
             error: try row.optionalString("error"), createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at"),
             startedAt: try row.optionalDate("started_at"), finishedAt: try row.optionalDate("finished_at"))
+        job.progress = try row.decode(column: "progress", as: Int64?.self).map { Int($0) }
+        job.result = try row.optionalString("result")
+        return job
     }
 }
