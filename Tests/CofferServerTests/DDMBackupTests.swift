@@ -155,7 +155,7 @@ struct DDMBackupTests {
                 #expect((jobs.json["total"] as? Int ?? 0) >= 2)
 
                 // The cut itself is always restorable (no replay), whatever the archive has published by now.
-                let cut = try #require(try await server.parts.store.ddm.backup(projectID: p, id: backupID)).createdAt
+                let cut = try #require(try await server.parts.store.ddm.backup(projectID: p, id: backupID)).cutInstant
                 let relatedDN = try await server.signed(
                     .get, "/v3/\(p)/instances/\(instance)/backups/related-dn?restore_time=\(WireTime.epochMilliseconds(cut))")
                 #expect((relatedDN.json["related_data_nodes"] as? [[String: Any]])?.count == 2)

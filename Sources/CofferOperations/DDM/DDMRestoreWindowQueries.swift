@@ -41,6 +41,13 @@ package struct DDMRestoreWindowQueries: Sendable {
         return RelatedDataNodes(backup: backup, nodes: nodes, latest: latest)
     }
 
+    /// The backup a restore of `instance` at `time` starts from (the one `related-dn` names), nil when `time` is
+    /// outside every window. A recovery asks here, so the endpoints and the job never pick different backups.
+    package func restoringBackup(of instance: DDMInstance, at time: Date) async throws -> DDMBackup? {
+        let recorded = try await self.recorded(instance)
+        return RestorableWindows.restoringCut(at: time, cuts: recorded.cuts, archives: recorded.archives).map { recorded.backups[$0] }
+    }
+
     /// Reference 3.5b: every DDM instance of the source's project, oldest first, each with why it cannot take a
     /// restore of `instanceID` (nil: it can). Another project's instances are never read.
     package func restorableInstances(

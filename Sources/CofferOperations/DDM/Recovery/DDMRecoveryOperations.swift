@@ -183,38 +183,14 @@ package struct DDMRecoveryOperations: Sendable {
         return job
     }
 
-    /// The newest `normal` backup whose own window (its cut up to what its nodes' archives reach from it) holds
-    /// `restoreTime`, and the kind of point: `restoreTime` equal to the cut (to the ms) is a consistent point.
+    /// The backup a restore at `restoreTime` starts from, as `related-dn` names it (``DDMRestoreWindowQueries/
+    /// restoringBackup(of:at:)``: the newest `normal` backup whose own window holds the time), and the kind of point:
+    /// `restoreTime` equal to its cut (to the ms) is a consistent point.
     /// - Throws: 400 `DBS.280001` when no window holds it.
     func backup(for restoreTime: Int64, source: DDMInstance) async throws -> (DDMBackup, DDMRecoveryPlan.Point) {
-        let at = WireTime.date(epochMilliseconds: restoreTime)
-        var offset = 0
-        while true {
-            let page = try await self.store.backups(
-                DDMBackupQuery(
-                    projectID: source.projectID, instanceID: source.id, createdBefore: at, status: .normal, offset: offset, limit: 100))
-            let candidates = page.items.sorted { $0.cutInstant > $1.cutInstant }
-            for backup in candidates {
-                let cut = WireTime.epochMilliseconds(backup.cutInstant)
-                guard cut <= restoreTime else { continue }
-                if cut == restoreTime { return (backup, .consistent) }
-                var nodes: [String: BinlogCursor] = [:]
-                for file in backup.files where nodes[file.nodeID] == nil {
-                    nodes[file.nodeID] = BinlogCursor(file: file.binlogFile, position: file.binlogPosition)
-                }
-                var archives: [String: RestorableWindows.NodeArchive] = [:]
-                if let archive = self.archive {
-                    for nodeID in nodes.keys {
-                        archives[nodeID] = .init(segments: try await archive.segments(nodeID: nodeID), gaps: try await archive.gaps(nodeID: nodeID))
-                    }
-                }
-                let windows = RestorableWindows.compute(cuts: [RestorableWindows.Cut(at: backup.cutInstant, nodes: nodes)], archives: archives)
-                if windows.contains(where: { WireTime.epochMilliseconds($0.start) <= restoreTime && restoreTime <= WireTime.epochMilliseconds($0.end) }) {
-                    return (backup, .pointInTime)
-                }
-            }
-            offset += page.items.count
-            if page.items.isEmpty || offset >= page.total { break }
+        let windows = DDMRestoreWindowQueries(store: self.store, archive: self.archive, instances: self.instances)
+        if let backup = try await windows.restoringBackup(of: source, at: WireTime.date(epochMilliseconds: restoreTime)) {
+            return (backup, WireTime.epochMilliseconds(backup.cutInstant) == restoreTime ? .consistent : .pointInTime)
         }
         throw DDMError.restoreTimeOutOfRange(
             "\(restoreTime) is not inside a restorable time interval of instance \(source.id) (see restorable-time-interval).")
