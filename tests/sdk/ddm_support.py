@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 from huaweicloudsdkcore.auth.credentials import BasicCredentials
-from huaweicloudsdkddm.v1 import DdmClient
+from huaweicloudsdkddm.v1 import DdmClient, ShowDdmJobResultRequest
 
-from conftest import free_port, http_config, stop_process, tail
+from conftest import free_port, http_config, signed_request, stop_process, tail
 
 ADMIN_USER = "coffer"
 ADMIN_PASSWORD = "Coffer-sdk-pw1"
@@ -112,3 +112,20 @@ def ddm_client(url: str, ak: str, sk: str, project_id: str) -> DdmClient:
             .with_credentials(BasicCredentials(ak, sk, project_id))
             .with_endpoint(url)
             .build())
+
+
+def call(coffer, method, path, body=None, query=()):
+    """A signed request outside the SDK (endpoints it does not model, or raw bodies)."""
+    return signed_request(coffer.url, method, path, ak=coffer.admin_access_key, sk=coffer.admin_secret_key,
+                          project_id=coffer.project_id, body=body, query=query)
+
+
+def wait_job(ddm, job_id: str, timeout: float = 90.0):
+    """Polls ``show_ddm_job_result`` until the job is no longer ``Running``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        job = ddm.show_ddm_job_result(ShowDdmJobResultRequest(job_id=job_id)).job
+        if job.status != "Running":
+            return job
+        assert time.monotonic() < deadline, f"job {job_id} still running after {timeout} s"
+        time.sleep(0.1)

@@ -36,8 +36,8 @@ from huaweicloudsdkddm.v1 import (
     ShowRelatedDnsRequest,
 )
 
-from conftest import assert_sdk_error, is_int, signed_request
-from ddm_support import ADMIN_PASSWORD, ADMIN_USER, ddm_client, mariadb_nodes, spare_mariadb_node  # noqa: F401  (fixtures)
+from conftest import assert_sdk_error, is_int
+from ddm_support import ADMIN_PASSWORD, ADMIN_USER, call, ddm_client, mariadb_nodes, spare_mariadb_node, wait_job  # noqa: F401  (fixtures)
 
 DDM_TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+0000$")
 ID_RE = {suffix: re.compile(r"^[0-9a-f]{32}" + suffix + "$") for suffix in ("in01", "in09", "br09")}
@@ -46,21 +46,6 @@ ID_RE = {suffix: re.compile(r"^[0-9a-f]{32}" + suffix + "$") for suffix in ("in0
 @pytest.fixture(scope="module")
 def ddm(coffer):
     return ddm_client(coffer.url, coffer.admin_access_key, coffer.admin_secret_key, coffer.project_id)
-
-
-def call(coffer, method, path, body=None, query=()):
-    return signed_request(coffer.url, method, path, ak=coffer.admin_access_key, sk=coffer.admin_secret_key,
-                          project_id=coffer.project_id, body=body, query=query)
-
-
-def wait_job(ddm, job_id: str, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        job = ddm.show_ddm_job_result(ShowDdmJobResultRequest(job_id=job_id)).job
-        if job.status != "Running":
-            return job
-        assert time.monotonic() < deadline, f"job {job_id} still running after {timeout} s"
-        time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,6 @@ nodes (two source, two target), followed with ``show_ddm_job_result``; the refus
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import time
 from datetime import datetime, timezone
 
@@ -34,8 +31,8 @@ from huaweicloudsdkddm.v1 import (
     ShowInstanceRequest,
 )
 
-from conftest import assert_sdk_error, signed_request, stop_process
-from ddm_support import ADMIN_PASSWORD, ADMIN_USER, _start_mariadb, ddm_client
+from conftest import assert_sdk_error, stop_process
+from ddm_support import ADMIN_PASSWORD, ADMIN_USER, _install_template, _start_mariadb, call, ddm_client, wait_job
 
 
 @pytest.fixture(scope="module")
@@ -46,18 +43,8 @@ def ddm(coffer):
 @pytest.fixture(scope="module")
 def four_nodes(tmp_path_factory: pytest.TempPathFactory):
     """Four real mariadbd data nodes (binary logging on): two sources, two targets."""
-    os.environ["PATH"] = os.environ.get("PATH", "") + ":/usr/sbin"
-    if shutil.which("mariadbd") is None:
-        pytest.fail("mariadbd is not installed", pytrace=False)
     base = tmp_path_factory.mktemp("mariadb-recovery")
-    template = base / "template"
-    cmd = ["mariadb-install-db", "--no-defaults", f"--datadir={template}", "--auth-root-authentication-method=normal",
-           "--skip-test-db"]
-    if os.geteuid() == 0:
-        cmd.append("--user=root")
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
-    if result.returncode != 0:
-        pytest.fail(f"mariadb-install-db failed: {result.stderr[-2000:]}")
+    template = _install_template(base)
     nodes = []
     try:
         for i in range(4):
@@ -66,21 +53,6 @@ def four_nodes(tmp_path_factory: pytest.TempPathFactory):
     finally:
         for node in nodes:
             stop_process(node.proc)
-
-
-def call(coffer, method, path, body=None):
-    return signed_request(coffer.url, method, path, ak=coffer.admin_access_key, sk=coffer.admin_secret_key,
-                          project_id=coffer.project_id, body=body)
-
-
-def wait_job(ddm, job_id: str, timeout: float = 90.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        job = ddm.show_ddm_job_result(ShowDdmJobResultRequest(job_id=job_id)).job
-        if job.status != "Running":
-            return job
-        assert time.monotonic() < deadline, f"job {job_id} still running after {timeout} s"
-        time.sleep(0.2)
 
 
 def next_second(margin: float = 0.15):
