@@ -46,7 +46,12 @@ extension MySQLConnection {
         var packet = ByteBuffer()
         packet.writeInteger(UInt8(0x12))
         packet.writeInteger(position, endianness: .little)
-        packet.writeInteger(UInt16(0), endianness: .little)
+        // MariaDB leaves `Annotate_rows` events (written before row events while `binlog_annotate_row_events` is
+        // on, its default) out of a dump unless asked with BINLOG_SEND_ANNOTATE_ROWS_EVENT; without them the
+        // stream skips bytes of the file and the archive is not the file (found by bench/ddm-restore, ROW format).
+        // MySQL has no such flag and always sends its `Rows_query` events.
+        let sendAnnotateRows: UInt16 = self.serverInfo.engineName == "mariadb" ? 0x02 : 0
+        packet.writeInteger(sendAnnotateRows, endianness: .little)
         packet.writeInteger(serverID, endianness: .little)
         packet.writeString(file)
         try await self.send(packet, sequence: 0)
