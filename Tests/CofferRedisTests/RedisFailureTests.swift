@@ -46,7 +46,8 @@ struct RedisFailureTests {
                 _ = try await connection.command(["BLPOP", "empty-list", "10"], timeout: .milliseconds(300))
             }
             #expect(error?.kind == "timedOut")
-            #expect(ContinuousClock.now - started < .seconds(3))
+            // Well before BLPOP's own 10 s (3.2 and 3.9 s seen at load average 10 and 12).
+            #expect(ContinuousClock.now - started < .seconds(8))
             #expect(await connection.isOpen == false)
             let next = await #expect(throws: RedisError.self) {
                 _ = try await connection.command("PING")
