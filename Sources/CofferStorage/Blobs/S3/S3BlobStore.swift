@@ -37,15 +37,6 @@ package final class S3BlobStore: BlobStore {
         self.abandonedUploadAge = abandonedUploadAge
     }
 
-    /// The store for a `--blobs s3://…` URL, with `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` from `environment`.
-    package convenience init(url: String, environment: [String: String]) throws {
-        let location = try S3Location(url: url)
-        guard let accessKey = environment["AWS_ACCESS_KEY_ID"], !accessKey.isEmpty,
-            let secretKey = environment["AWS_SECRET_ACCESS_KEY"], !secretKey.isEmpty
-        else { throw S3LocationError("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set for an s3:// blob store") }
-        self.init(client: S3Client(location: location, credentials: S3Credentials(accessKeyID: accessKey, secretAccessKey: secretKey)))
-    }
-
     static func check(_ key: String) throws {
         // Keys are ours (ids and fixed names); keep them to what every S3 clone stores and signs alike.
         let allowed = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-/")

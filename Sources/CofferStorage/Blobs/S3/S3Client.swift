@@ -17,12 +17,20 @@ package struct S3Client: Sendable {
     let http: HTTPClient
     let clock: @Sendable () -> Date
 
-    package init(location: S3Location, credentials: S3Credentials, http: HTTPClient = .shared, clock: @escaping @Sendable () -> Date = Date.init) {
+    package init(location: S3Location, credentials: S3Credentials, http: HTTPClient = S3Client.sharedHTTP, clock: @escaping @Sendable () -> Date = Date.init) {
         self.location = location
         self.signer = SigV4Signer(credentials: credentials, region: location.region)
         self.http = http
         self.clock = clock
     }
+
+    /// One HTTP client (one connection pool) for every S3 store of the process, never shut down, like
+    /// `HTTPClient.shared`, whose settings do not fit: it follows redirects (a redirected signed request
+    /// fails anyway) and keeps retrying a refused connection for 10 s. Here a dead endpoint fails each
+    /// attempt after 3 s, and a read that stalls for a minute ends the request.
+    package static let sharedHTTP = HTTPClient(
+        eventLoopGroup: HTTPClient.defaultEventLoopGroup,
+        configuration: HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(3), read: .seconds(60))))
 
     /// Time for a call without a large body; parts and ranged reads get more (`transferTimeout`).
     static let callTimeout: TimeAmount = .seconds(30)
@@ -143,8 +151,8 @@ package struct S3Client: Sendable {
     }
 
     /// `HEAD /bucket`: whether the bucket answers (test servers' readiness).
-    package func bucketExists() async throws -> Bool {
-        try await self.send("HEAD bucket", .HEAD, key: nil, accept: [200, 404], retries: false).status == 200
+    package func bucketExists(timeout: TimeAmount = Self.callTimeout) async throws -> Bool {
+        try await self.send("HEAD bucket", .HEAD, key: nil, accept: [200, 404], timeout: timeout, retries: false).status == 200
     }
 
     /// `PUT /bucket`.
