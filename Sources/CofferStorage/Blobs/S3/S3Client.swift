@@ -126,14 +126,14 @@ package struct S3Client: Sendable {
     }
 
     /// An upload that was started and neither completed nor aborted.
-    struct PendingUpload: Sendable {
-        var key: String
-        var uploadID: String
-        var initiated: Date?
+    package struct PendingUpload: Sendable {
+        package var key: String
+        package var uploadID: String
+        package var initiated: Date?
     }
 
     /// `GET /bucket?uploads`, every page.
-    func listMultipartUploads() async throws -> [PendingUpload] {
+    package func listMultipartUploads() async throws -> [PendingUpload] {
         var uploads: [PendingUpload] = []
         var markers: [(String, String)] = []
         for _ in 0..<10_000 {
