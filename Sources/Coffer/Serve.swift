@@ -1,5 +1,6 @@
 import ArgumentParser
 import CofferServer
+import CofferStorage
 import Foundation
 import Hummingbird
 import Logging
@@ -12,6 +13,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Port to listen on.") var port = 8080
     @Option(help: "Directory for the SQLite database, the master key and backup files.") var dataDir = "./coffer-data"
     @Option(help: "sqlite:///path (default <data-dir>/coffer.sqlite) or postgres://user:pass@host:port/db.") var database: String?
+    @Option(
+        help: """
+            Where backup files go: file:///path (default <data-dir>/blobs) or \
+            's3://bucket?endpoint=http://host:port&region=us-east-1' with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY set.
+            """)
+    var blobs: String?
     @Option(help: "Region name: the first project's name.") var region = "local-1"
     @Option(help: "Log level (trace, debug, info, notice, warning, error, critical).") var logLevel = "info"
     @Option(help: "Address the restore fast path listens on while a Redis target replicates from Coffer; 'off' disables it.")
@@ -25,6 +32,11 @@ struct Serve: AsyncParsableCommand {
         configuration.port = self.port
         configuration.dataDirectory = self.dataDir
         configuration.databaseURL = self.database
+        do {
+            configuration.blobs = try BlobStoreURL(self.blobs, dataDirectory: self.dataDir, environment: ProcessInfo.processInfo.environment)
+        } catch {
+            throw ValidationError("--blobs: \(error)")
+        }
         configuration.region = self.region
         configuration.restoreListenHost = self.restoreListenHost == "off" ? nil : self.restoreListenHost
         configuration.restoreAdvertiseHost = self.restoreAdvertiseHost

@@ -23,17 +23,20 @@ package struct CofferStore: Service {
     package let binlogs: any BinlogArchiveStore
     package let jobs: any JobStore
     package let blobs: any BlobStore
-    private let files: FileBlobStore
+    /// The filesystem store, when that is the blob store: its I/O threads stop with the store.
+    private let files: FileBlobStore?
 
-    /// Opens (creating when needed, mode 0700) `dataDirectory` and the database at `databaseURL`
-    /// (default `sqlite://<data-dir>/coffer.sqlite`). Not migrated and not running yet: run `run()`, then
-    /// `migrate(logger:)`.
-    package static func open(dataDirectory: String, databaseURL: String?, logger: Logger) async throws -> CofferStore {
+    /// Opens (creating when needed, mode 0700) `dataDirectory`, the database at `databaseURL`
+    /// (default `sqlite://<data-dir>/coffer.sqlite`) and the blob store `blobs` (default `<data-dir>/blobs`).
+    /// Not migrated and not running yet: run `run()`, then `migrate(logger:)`.
+    package static func open(
+        dataDirectory: String, databaseURL: String?, blobs: BlobStoreURL? = nil, logger: Logger
+    ) async throws -> CofferStore {
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let masterKey = try MasterKey.loadOrCreate(at: dataDirectory + "/master.key")
         let url = databaseURL ?? "sqlite://" + (dataDirectory as NSString).appendingPathComponent("coffer.sqlite")
         let provider = try await DatabaseURL.open(url, logger: logger)
-        return try Self(dataDirectory: dataDirectory, provider: provider, masterKey: masterKey)
+        return try Self(dataDirectory: dataDirectory, provider: provider, masterKey: masterKey, blobs: blobs)
     }
 
     /// Opens the store, runs it for the duration of `body` with migrations applied, then stops it.
@@ -49,7 +52,7 @@ package struct CofferStore: Service {
     }
 
     /// Wires the stores over a provider (tests use this with a provider they run themselves).
-    package init(dataDirectory: String, provider: any DatabaseProvider, masterKey: MasterKey) throws {
+    package init(dataDirectory: String, provider: any DatabaseProvider, masterKey: MasterKey, blobs: BlobStoreURL? = nil) throws {
         self.dataDirectory = dataDirectory
         self.provider = provider
         self.masterKey = masterKey
@@ -60,8 +63,15 @@ package struct CofferStore: Service {
         self.ddm = SQLDDMStore(provider: provider, secrets: self.secrets)
         self.binlogs = SQLBinlogArchiveStore(provider: provider)
         self.jobs = SQLJobStore(provider: provider)
-        self.files = try FileBlobStore(root: dataDirectory + "/blobs")
-        self.blobs = self.files
+        switch blobs ?? .file(root: dataDirectory + "/blobs") {
+        case .file(let root):
+            let files = try FileBlobStore(root: root)
+            self.files = files
+            self.blobs = files
+        case .s3(let location, let credentials):
+            self.files = nil
+            self.blobs = S3BlobStore(client: S3Client(location: location, credentials: credentials))
+        }
     }
 
     /// Runs the database until graceful shutdown or cancellation, then stops the blob I/O threads.
@@ -69,10 +79,10 @@ package struct CofferStore: Service {
         do {
             try await self.provider.run()
         } catch {
-            await self.files.close()
+            await self.files?.close()
             throw error
         }
-        await self.files.close()
+        await self.files?.close()
     }
 
     /// Applies pending migrations; needs `run()` running.

@@ -25,7 +25,7 @@ package enum CofferApp {
         clock: @escaping @Sendable () -> Date = { Date() }
     ) async throws -> (some ApplicationProtocol, Parts) {
         let store = try await CofferStore.open(
-            dataDirectory: configuration.dataDirectory, databaseURL: configuration.databaseURL, logger: logger)
+            dataDirectory: configuration.dataDirectory, databaseURL: configuration.databaseURL, blobs: configuration.blobs, logger: logger)
         return self.build(configuration, store: store, logger: logger, hasher: hasher, clock: clock)
     }
 

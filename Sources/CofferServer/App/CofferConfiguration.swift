@@ -1,3 +1,4 @@
+import CofferStorage
 import Foundation
 import Logging
 
@@ -8,6 +9,8 @@ package struct CofferConfiguration: Sendable {
     package var dataDirectory: String = "./coffer-data"
     /// `sqlite:///path` or `postgres://…`; nil means `<data-dir>/coffer.sqlite`.
     package var databaseURL: String?
+    /// Where backup files go (`BlobStoreURL`); nil means `<data-dir>/blobs`.
+    package var blobs: BlobStoreURL?
     package var region: String = "local-1"
     package var logLevel: Logger.Level = .info
     /// `COFFER_ADMIN_PASSWORD`, `COFFER_ADMIN_ACCESS_KEY`, `COFFER_ADMIN_SECRET_KEY`: used at first start only.
