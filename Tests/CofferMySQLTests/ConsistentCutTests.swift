@@ -19,7 +19,7 @@ struct ConsistentCutTests {
             let nodes = Array(servers[0..<2])
             let scratch = Array(servers[2..<4])
             try await Self.prepare(nodes)
-            let writer = try await PairWriter(nodes: nodes)
+            let writer = try await PairWriter(nodes: nodes, databases: Self.databases)
             let writing = Task { await writer.run() }
             let dumper = ConsistentDumper(logger: quietLogger)
             var coordinated: [[Data]] = []
@@ -69,7 +69,7 @@ struct ConsistentCutTests {
             try await nodes[0].execute(
                 "CREATE TABLE proof_0000.bulk (id INT PRIMARY KEY, note VARCHAR(100)) ENGINE=InnoDB",
                 "INSERT INTO proof_0000.bulk SELECT seq, REPEAT('x', 90) FROM seq_1_to_60000", database: "proof_0000")
-            let writer = try await PairWriter(nodes: nodes)
+            let writer = try await PairWriter(nodes: nodes, databases: Self.databases)
             let writing = Task { await writer.run() }
             let dumper = ConsistentDumper(logger: quietLogger)
             var backups: [[Data]] = []
@@ -222,48 +222,8 @@ struct ConsistentCutTests {
         for (index, dump) in dumps.enumerated() {
             try await scratch[index].execute("DROP DATABASE IF EXISTS \(Self.databases[index])")
             try await restore(dump, into: scratch[index])
-            sets.append(try await ids(on: scratch[index], Self.databases[index]))
+            sets.append(try await PairWriter.ids(on: scratch[index], Self.databases[index]))
         }
-        var broken = 0
-        var pairs = 0
-        for k in sets[0].union(sets[1]) {
-            let (first, second) = k % 2 == 0 ? (sets[0], sets[1]) : (sets[1], sets[0])
-            if second.contains(k) && !first.contains(k) { broken += 1 }
-            if second.contains(k) && first.contains(k) { pairs += 1 }
-        }
-        return (broken, pairs)
-    }
-}
-
-/// Commits causally ordered pairs until cancelled: id k on its first node, then (after that commit returned)
-/// on the other.
-actor PairWriter {
-    let first: MySQLConnection
-    let second: MySQLConnection
-    var written = 0
-
-    init(nodes: [MariaDBServer]) async throws {
-        self.first = try await MySQLConnection.connect(to: nodes[0].endpoint, timeout: .seconds(30), logger: quietLogger)
-        self.second = try await MySQLConnection.connect(to: nodes[1].endpoint, timeout: .seconds(30), logger: quietLogger)
-    }
-
-    /// Returns how many pairs were written.
-    func run() async -> Int {
-        var k = 10
-        while !Task.isCancelled {
-            k += 1
-            let (a, b) = k % 2 == 0 ? (self.first, self.second) : (self.second, self.first)
-            let (da, db) = k % 2 == 0 ? ("proof_0000", "proof_0001") : ("proof_0001", "proof_0000")
-            do {
-                try await a.query("INSERT INTO \(da).events VALUES (\(k))")
-                try await b.query("INSERT INTO \(db).events VALUES (\(k))")
-                self.written += 1
-            } catch {
-                break
-            }
-        }
-        await self.first.close()
-        await self.second.close()
-        return self.written
+        return PairWriter.check(sets)
     }
 }

@@ -46,11 +46,3 @@ func restore(_ dump: Data, into server: MariaDBServer) async throws {
         throw MySQLError.dumpFailed("restore failed: \(stderr)")
     }
 }
-
-/// The integer ids of `database.table` (empty when the database does not exist).
-func ids(on server: MariaDBServer, _ database: String, table: String = "events") async throws -> Set<Int> {
-    let exists = try await server.execute("SELECT COUNT(*) AS n FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '\(database)'")
-    guard exists[0].value("n") == "1" else { return [] }
-    let rows = try await server.execute("SELECT id FROM `\(database)`.`\(table)`")
-    return Set(rows[0].rows.compactMap { $0[0].flatMap { Int($0) } })
-}

@@ -17,8 +17,70 @@ import Testing
 /// - a target node lost in the middle of a recovery: the job ends `Failed` naming the node, and what it had
 ///   already written on the other target node is dropped;
 /// - a target node down when the recovery is asked for: 400 `DBS.280001` before anything is touched.
-@Suite("DDM recovery failures", .serialized, .timeLimit(.minutes(5)))
-struct DDMRecoveryFailureTests {
+@Suite("DDM recovery: hard cases", .serialized, .timeLimit(.minutes(5)))
+struct DDMRecoveryHardCaseTests {
+    @Test("A recovery to the cut of a backup taken under a pair writer breaks no pair on the target nodes")
+    func cutUnderLoad() async throws {
+        try await MariaDBServer.withServers(4) { servers in
+            try await TestServer.run(database: .sqlite) { server in
+                let p = server.projectID
+                let store = server.parts.store
+                let (source, sourceIDs) = try await DDMBackupTests.setUp(server, nodes: Array(servers[0..<2]))
+                let targetIDs = [
+                    try await DDMRecoveryTests.register(server, servers[2], name: "dn-t0"),
+                    try await DDMRecoveryTests.register(server, servers[3], name: "dn-t1"),
+                ]
+                let target = try await DDMRecoveryTests.targetInstance(server, name: "ddm-target", nodeIDs: targetIDs)
+                // shop_0000 lives on source 0 and shop_0001 on source 1 (DDMBackupTests.setUp's layout).
+                let databases = ["shop_0000", "shop_0001"]
+                for (index, database) in databases.enumerated() {
+                    try await servers[index].execute("CREATE TABLE `\(database)`.events (id BIGINT PRIMARY KEY) ENGINE=InnoDB")
+                }
+                let service = BinlogArchiveService(
+                    ddm: store.ddm, archive: store.binlogs, blobs: store.blobs, settings: BinlogArchiveTests.settings, leaseDuration: .seconds(3),
+                    logger: BinlogArchiveTests.logger, clock: { Date() })
+                let archiving = Task { try await service.run() }
+                defer { archiving.cancel() }
+
+                let writer = try await PairWriter(nodes: Array(servers[0..<2]), databases: databases)
+                let writing = Task { await writer.run() }
+                try await Task.sleep(for: .milliseconds(300))
+                let started = try await server.signed(.post, "/v3/\(p)/instances/\(source)/backups", json: #"{"name": "under-load"}"#)
+                #expect(started.status == .accepted, "\(started.json)")
+                try await DDMBackupTests.drain(server)
+                try await Task.sleep(for: .milliseconds(300))
+                writing.cancel()
+                let written = await writing.value
+                #expect(written > 20, "the writer made too little progress to prove anything (\(written) pairs)")
+                let backupID = try #require(started.json["backup_id"] as? String)
+                let backup = try #require(try await store.ddm.backup(projectID: p, id: backupID))
+                let cut = WireTime.epochMilliseconds(try #require(backup.cutAt))
+                for (index, id) in sourceIDs.enumerated() {
+                    try await BinlogArchiveTests.waitCaughtUp(store, node: id, server: servers[index])
+                }
+
+                let relations = [(sourceIDs[0], targetIDs[0]), (sourceIDs[1], targetIDs[1])]
+                let reply = try await server.signed(
+                    .post, "/v3/\(p)/instances/\(source)/backups/recovery", json: DDMRecoveryTests.body(time: "\(cut)", target: target, relations: relations))
+                #expect(reply.status == .accepted, "\(reply.json)")
+                try await DDMBackupTests.drain(server)
+                let done = try await DDMRecoveryTests.job(server, try #require(reply.json["job_id"] as? String))
+                #expect(done["status"] as? String == "Completed", "\(done)")
+                #expect((done["result"] as? [String: Any])?["point"] as? String == "consistent")
+                let restored = [
+                    try await PairWriter.ids(on: servers[2], databases[0]), try await PairWriter.ids(on: servers[3], databases[1]),
+                ]
+                let check = PairWriter.check(restored)
+                print("recovery to a cut under load: \(written) pairs written, \(check.pairs) whole in the restored cut, \(check.broken) broken")
+                #expect(check.broken == 0)
+                #expect(check.pairs > 0)
+                // And the source went on past the cut: the restore holds less than the sources do now.
+                let now = [try await PairWriter.ids(on: servers[0], databases[0]), try await PairWriter.ids(on: servers[1], databases[1])]
+                #expect(now[0].count + now[1].count > restored[0].count + restored[1].count)
+            }
+        }
+    }
+
     @Test("A dropped binlog connection, an XA branch open at T, a target lost mid-recovery, a target down")
     func failures() async throws {
         try await MariaDBServer.withServers(4) { servers in
