@@ -25,21 +25,14 @@ struct DDMRecoveryHardCaseTests {
             try await TestServer.run(database: .sqlite) { server in
                 let p = server.projectID
                 let store = server.parts.store
-                let (source, sourceIDs) = try await DDMBackupTests.setUp(server, nodes: Array(servers[0..<2]))
-                let targetIDs = [
-                    try await DDMRecoveryTests.register(server, servers[2], name: "dn-t0"),
-                    try await DDMRecoveryTests.register(server, servers[3], name: "dn-t1"),
-                ]
-                let target = try await DDMRecoveryTests.targetInstance(server, name: "ddm-target", nodeIDs: targetIDs)
+                let fixture = try await DDMRecoveryTests.fixture(server, servers, targetName: "ddm-target")
+                let (source, sourceIDs, targetIDs, target) = (fixture.source, fixture.sourceIDs, fixture.targetIDs, fixture.target)
                 // shop_0000 lives on source 0 and shop_0001 on source 1 (DDMBackupTests.setUp's layout).
                 let databases = ["shop_0000", "shop_0001"]
                 for (index, database) in databases.enumerated() {
                     try await servers[index].execute("CREATE TABLE `\(database)`.events (id BIGINT PRIMARY KEY) ENGINE=InnoDB")
                 }
-                let service = BinlogArchiveService(
-                    ddm: store.ddm, archive: store.binlogs, blobs: store.blobs, settings: BinlogArchiveTests.settings, leaseDuration: .seconds(3),
-                    logger: BinlogArchiveTests.logger, clock: { Date() })
-                let archiving = Task { try await service.run() }
+                let archiving = DDMRecoveryTests.archiving(store)
                 defer { archiving.cancel() }
 
                 let writer = try await PairWriter(nodes: Array(servers[0..<2]), databases: databases)
@@ -87,12 +80,8 @@ struct DDMRecoveryHardCaseTests {
             try await TestServer.run(database: .sqlite) { server in
                 let p = server.projectID
                 let store = server.parts.store
-                let (source, sourceIDs) = try await DDMBackupTests.setUp(server, nodes: Array(servers[0..<2]))
-                let targetIDs = [
-                    try await DDMRecoveryTests.register(server, servers[2], name: "dn-t0"),
-                    try await DDMRecoveryTests.register(server, servers[3], name: "dn-t1"),
-                ]
-                let target = try await DDMRecoveryTests.targetInstance(server, name: "ddm-target", nodeIDs: targetIDs)
+                let fixture = try await DDMRecoveryTests.fixture(server, servers, targetName: "ddm-target")
+                let (source, sourceIDs, targetIDs, target) = (fixture.source, fixture.sourceIDs, fixture.targetIDs, fixture.target)
                 let layout = [["shop_0000", "shop_0002"], ["shop_0001", "shop_0003"]]
                 for (index, databases) in layout.enumerated() {
                     for database in databases {
@@ -100,10 +89,7 @@ struct DDMRecoveryHardCaseTests {
                         for id in 1...3 { try await servers[index].execute("INSERT INTO `\(database)`.t VALUES (\(id), 'before-backup')") }
                     }
                 }
-                let service = BinlogArchiveService(
-                    ddm: store.ddm, archive: store.binlogs, blobs: store.blobs, settings: BinlogArchiveTests.settings, leaseDuration: .seconds(3),
-                    logger: BinlogArchiveTests.logger, clock: { Date() })
-                let archiving = Task { try await service.run() }
+                let archiving = DDMRecoveryTests.archiving(store)
                 defer { archiving.cancel() }
 
                 let started = try await server.signed(.post, "/v3/\(p)/instances/\(source)/backups", json: #"{"name": "cut"}"#)

@@ -54,6 +54,30 @@ struct DDMRecoveryTests {
         return try #require(reply.json["id"] as? String)
     }
 
+    /// A registered source instance over `servers[0..<2]` (DDMBackupTests' 4-shard schema), two target nodes
+    /// `servers[2..<4]` registered, and a target instance over them.
+    struct Fixture {
+        var source: String
+        var sourceIDs: [String]
+        var targetIDs: [String]
+        var target: String
+    }
+
+    static func fixture(_ server: TestServer, _ servers: [MariaDBServer], targetName: String) async throws -> Fixture {
+        let (source, sourceIDs) = try await DDMBackupTests.setUp(server, nodes: Array(servers[0..<2]))
+        let targetIDs = [try await Self.register(server, servers[2], name: "dn-t0"), try await Self.register(server, servers[3], name: "dn-t1")]
+        let target = try await Self.targetInstance(server, name: targetName, nodeIDs: targetIDs)
+        return Fixture(source: source, sourceIDs: sourceIDs, targetIDs: targetIDs, target: target)
+    }
+
+    /// A running binlog archive of every registered data node (cancel the task to stop it).
+    static func archiving(_ store: CofferStore) -> Task<Void, any Error> {
+        let service = BinlogArchiveService(
+            ddm: store.ddm, archive: store.binlogs, blobs: store.blobs, settings: BinlogArchiveTests.settings, leaseDuration: .seconds(3),
+            logger: BinlogArchiveTests.logger, clock: { Date() })
+        return Task { try await service.run() }
+    }
+
     static func body(time: String, target: String, relations: [(String, String)]) -> String {
         let list = relations.map { #"{"source_instance_id": "\#($0.0)", "target_instance_id": "\#($0.1)"}"# }.joined(separator: ", ")
         return #"{"source": {"restore_time": \#(time)}, "target": {"instance_id": "\#(target)"}, "data_node_relations": [\#(list)]}"#
@@ -76,11 +100,8 @@ struct DDMRecoveryTests {
             try await TestServer.run(database: database) { server in
                 let p = server.projectID
                 let store = server.parts.store
-                let (source, sourceIDs) = try await DDMBackupTests.setUp(server, nodes: Array(servers[0..<2]))
-                let targetIDs = [
-                    try await Self.register(server, servers[2], name: "dn-t0"), try await Self.register(server, servers[3], name: "dn-t1"),
-                ]
-                let targetA = try await Self.targetInstance(server, name: "ddm-target-a", nodeIDs: targetIDs)
+                let fixture = try await Self.fixture(server, servers, targetName: "ddm-target-a")
+                let (source, sourceIDs, targetIDs, targetA) = (fixture.source, fixture.sourceIDs, fixture.targetIDs, fixture.target)
                 let layout = [["shop_0000", "shop_0002"], ["shop_0001", "shop_0003"]]
                 for (index, databases) in layout.enumerated() {
                     for database in databases {
@@ -88,10 +109,7 @@ struct DDMRecoveryTests {
                         for id in 1...5 { try await servers[index].execute("INSERT INTO `\(database)`.t VALUES (\(id), 'before-backup')") }
                     }
                 }
-                let service = BinlogArchiveService(
-                    ddm: store.ddm, archive: store.binlogs, blobs: store.blobs, settings: BinlogArchiveTests.settings, leaseDuration: .seconds(3),
-                    logger: BinlogArchiveTests.logger, clock: { Date() })
-                let archiving = Task { try await service.run() }
+                let archiving = Self.archiving(store)
                 defer { archiving.cancel() }
 
                 // The backup: its consistent point is recorded to the millisecond while the locks were held.
