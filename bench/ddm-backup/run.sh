@@ -16,14 +16,12 @@ set -euo pipefail
 shopt -s inherit_errexit
 
 source "$(dirname "$0")/../lib/common.sh"  # die, parse_options, select_binary, start_server, ...
+source "$(dirname "$0")/../lib/mariadb.sh"  # need_mariadb_tools, start_mariadb_nodes, sql
 NODES=4 ROWS=1000000 RUNS=2
 USER_NAME=coffer PASSWORD=Bench-pw-0001
 parse_options "--nodes=NODES --rows=ROWS --runs=RUNS" "$@"
 select_binary
-for tool in mariadbd mariadb-install-db mariadb-dump mariadb zstd curl; do
-    command -v "$tool" >/dev/null || PATH="$PATH:/usr/sbin"
-    command -v "$tool" >/dev/null || die "$tool is missing (scripts/install-deps installs it)"
-done
+need_mariadb_tools mariadbd mariadb-install-db mariadb-dump mariadb zstd curl
 
 start_work coffer-ddm-bench
 
@@ -39,31 +37,7 @@ cpu_of() {  # cpu_of PID...: CPU seconds (user+sys, plus reaped children) of the
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 
 # --- data nodes: one template datadir, copied per node ---
-ROOT_ARGS=()
-[ "$(id -u)" -eq 0 ] && ROOT_ARGS=(--user=root)
-mariadb-install-db --no-defaults --datadir="$WORK/template" --auth-root-authentication-method=normal --skip-test-db \
-    "${ROOT_ARGS[@]}" >"$WORK/install.log" 2>&1 || { tail "$WORK/install.log" >&2; die "mariadb-install-db failed"; }
-PORTS=()
-for i in $(seq 0 $((NODES - 1))); do
-    dir="$WORK/node$i"
-    mkdir -p "$dir"
-    cp -a "$WORK/template" "$dir/data"
-    printf "CREATE USER IF NOT EXISTS '%s'@'%%' IDENTIFIED BY '%s';\nGRANT ALL PRIVILEGES ON *.* TO '%s'@'%%';\n" \
-        "$USER_NAME" "$PASSWORD" "$USER_NAME" >"$dir/init.sql"
-    port=$("${HELPER[@]}" port)
-    mariadbd --no-defaults --datadir="$dir/data" --socket="$dir/sock" --port="$port" --bind-address=127.0.0.1 \
-        --skip-name-resolve --init-file="$dir/init.sql" --innodb-buffer-pool-size=256M --innodb-log-file-size=256M \
-        --log-bin="$dir/data/binlog" --server-id=1 --log-error="$dir/error.log" --tmpdir="$dir" "${ROOT_ARGS[@]}" >/dev/null 2>&1 &
-    PIDS+=($!)
-    PORTS+=("$port")
-done
-sql() {  # sql PORT STATEMENT
-    mariadb --protocol=TCP -h127.0.0.1 -P"$1" -u"$USER_NAME" -p"$PASSWORD" -N -B -e "$2"
-}
-for port in "${PORTS[@]}"; do
-    for _ in $(seq 300); do sql "$port" "SELECT 1" >/dev/null 2>&1 && break; sleep 0.1; done
-    sql "$port" "SELECT 1" >/dev/null || die "mariadbd on $port did not start"
-done
+start_mariadb_nodes "$NODES"
 
 # --- Coffer: data nodes, instance, schema `bench` (one shard per node: bench_0000 on node 0, …) ---
 DATA="$WORK/coffer"
