@@ -13,15 +13,19 @@
 #   --log-level L   server log level (default info, the server default)
 #   --format F      Coffer's backup_format: rdb (default) or aof (the AOF written while the RDB streams;
 #                   rdb_bytes is then the AOF file's size)
+#   --blobs B       Coffer's blob store: file (default: files under its data dir) or s3 (a SeaweedFS `weed mini`
+#                   started here on loopback, `coffer serve --blobs s3://…`; multipart uploads)
 #
 # Needs redis-server, redis-cli, curl, python3 (stdlib only); redis-server is apt-installed if missing.
 set -euo pipefail
 shopt -s inherit_errexit  # a failure inside $(...) stops the script too
 
 source "$(dirname "$0")/../lib/common.sh"  # die, parse_options, select_binary, start_server, ...
-SIZES=small,1g RUNS=3 LOG_LEVEL=info FORMAT=rdb
+source "$(dirname "$0")/../lib/s3.sh"  # start_s3
+SIZES=small,1g RUNS=3 LOG_LEVEL=info FORMAT=rdb BLOBS=file
 VALUE_BYTES=1024
-parse_options "--sizes=SIZES --runs=RUNS --log-level=LOG_LEVEL --format=FORMAT" "$@"
+parse_options "--sizes=SIZES --runs=RUNS --log-level=LOG_LEVEL --format=FORMAT --blobs=BLOBS" "$@"
+[[ $BLOBS =~ ^(file|s3)$ ]] || die "--blobs wants file or s3, got '$BLOBS'"
 [[ $FORMAT =~ ^(rdb|aof)$ ]] || die "--format wants rdb or aof, got '$FORMAT'"
 [[ $SIZES =~ ^(small|1g|[0-9]+)(,(small|1g|[0-9]+))*$ ]] || die "--sizes wants small, 1g or key counts separated by commas, got '$SIZES'"
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "--runs wants a positive number, got '$RUNS'"
@@ -48,11 +52,17 @@ info_field() {  # info_field SECTION FIELD
 # --- Coffer: first start (bootstrap account from the environment), then adopt the Redis ---
 DATA="$WORK/data" LOG="$WORK/server.log"
 mkdir -p "$DATA"
-start_server "$DATA" "$LOG" --region local-1 --log-level "$LOG_LEVEL"
+BLOB_ARGS=()
+if [ "$BLOBS" = s3 ]; then
+    start_s3
+    BLOB_ARGS=(--blobs "$BLOBS_URL")
+fi
+start_server "$DATA" "$LOG" --region local-1 --log-level "$LOG_LEVEL" "${BLOB_ARGS[@]}"
 IDS=$("${HELPER[@]}" setup "$ENDPOINT" "$DATA/bootstrap.json" "$REDIS_PORT")
 read -r PROJECT INSTANCE <<<"$IDS"
 
 echo "coffer bench: DCS backup (backup_format $FORMAT) vs redis-cli --rdb   binary: $BINARY ($KIND)"
+[ "$BLOBS" = s3 ] && echo "blob store: S3, SeaweedFS weed mini on 127.0.0.1:$S3_PORT (shares the cores; redis-cli writes a local file)"
 echo "redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p') on 127.0.0.1:$REDIS_PORT:" \
      "repl-diskless-sync yes, repl-diskless-sync-delay 0 (not the default 5 s:"
 echo "      both tools measure the transfer, not Redis's wait for more replicas), no persistence"
