@@ -72,6 +72,21 @@ struct S3BlobStoreTests {
         }
     }
 
+    @Test("A PUT that finds its own bytes already stored (a retry after a lost answer) succeeds; other bytes are refused")
+    func putFindsItsOwnObject() async throws {
+        try await self.withStore { _, server in
+            let client = server.client()
+            let body = ByteBuffer(bytes: Self.bytes(100_000, seed: 5))
+            try await client.put(key: "retried", body: body)
+            // What a retry sends after the first attempt was stored: the same call again.
+            try await client.put(key: "retried", body: body)
+            await #expect(throws: S3Error.exists(key: "retried")) {
+                try await client.put(key: "retried", body: ByteBuffer(bytes: Self.bytes(100_000, seed: 6)))
+            }
+            #expect(try await client.head(key: "retried") == 100_000)
+        }
+    }
+
     @Test("A multipart blob of 4 parts: nothing visible until Complete; SHA-256 over the stream; any range reads back")
     func multipartRoundTrip() async throws {
         try await self.withStore { store, server in

@@ -49,9 +49,18 @@ package struct S3Client: Sendable {
     }
 
     /// `PUT` of a whole object; refuses to replace one that exists (`If-None-Match: *`).
+    ///
+    /// A 412 is not always someone else's object: when an attempt's answer is lost after the server stored the
+    /// object (a connection reset on a kept-alive connection, a 5xx from a proxy), the retry finds the object this
+    /// very call wrote. An object with the same bytes is therefore accepted: a single-part object's ETag is the
+    /// MD5 of its bytes (S3, OBS and SeaweedFS alike), so one `HEAD` tells.
     func put(key: String, body: ByteBuffer) async throws {
         let response = try await self.send("PUT object", .PUT, key: key, headers: [("if-none-match", "*")], body: body, accept: [200, 412])
-        if response.status == 412 { throw S3Error.exists(key: key) }
+        guard response.status == 412 else { return }
+        let stored = try await self.send("HEAD object", .HEAD, key: key, accept: [200, 404])
+        let etag = stored.headers.first(name: "etag").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
+        let md5 = body.withUnsafeReadableBytes { Hex.encode(Insecure.MD5.hash(data: $0)) }
+        guard stored.status == 200, etag?.lowercased() == md5 else { throw S3Error.exists(key: key) }
     }
 
     /// `GET` of `range` (inclusive byte offsets), collected: callers ask for bounded windows.
