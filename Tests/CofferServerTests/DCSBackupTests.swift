@@ -297,11 +297,17 @@ struct DCSBackupTests {
                 var record = try #require(try await store.dcs.backup(projectID: server.projectID, instanceID: instanceID, id: backupID))
                 record.status = .backuping
                 try await store.dcs.updateBackup(record)
+                // It died just after its file became visible, before the record said so: the file must go too.
+                let key = "dcs/\(server.projectID)/\(instanceID)/\(backupID).rdb"
+                let file = try await store.blobs.makeWriter(key: key)
+                try await file.write(contentsOf: Array("REDIS0011".utf8))
+                _ = try await file.commit()
                 #expect(try await server.parts.worker.recoverExpiredJobs() == 1)
                 #expect(try await store.jobs.job(id: job.id)?.status == .failed)
                 let listed = try await Self.record(server, instanceID, backupID)
                 #expect(listed["status"] as? String == "failed")
                 #expect(listed["error_code"] as? String == "dcs.08.0002")
+                #expect(!(await store.blobs.exists(key: key)), "no file outlives a failed backup")
                 #expect(try await Self.requestBackup(server, instanceID).status == .ok, "the instance is free again")
             }
         }

@@ -125,10 +125,11 @@ package struct DCSBackupJob: JobHandler {
             }
             self.logger.info("DCS backup succeeded", metadata: metadata)
         } catch {
-            // Nothing committed yet unless a commit failed after the other succeeded: abort both, remove both.
+            // Nothing committed yet, unless a commit failed after the other succeeded or the record could not be
+            // written after the commits (the database went away): abort both, remove whatever became visible.
             await writer.abort()
             await aofWriter?.abort()
-            if isAOF { await self.removeFiles(record) }
+            await self.removeFiles(record)
             let cause: BackupFailure =
                 switch error {
                 case RedisError.timedOut, is CancellationError: .timedOut
@@ -147,8 +148,9 @@ package struct DCSBackupJob: JobHandler {
             var record = try? await self.store.backup(projectID: job.projectID, instanceID: job.resourceID, id: payload.backupID),
             record.status == .waiting || record.status == .backuping
         else { return }
-        // A crash between an AOF backup's two commits may leave one of its files: nothing may outlive the failure.
-        if record.backupFormat == .aof { await self.removeFiles(record) }
+        // A crash after a commit and before the record said `succeed` (or between an AOF backup's two commits)
+        // leaves files no record points at: nothing may outlive the failure.
+        await self.removeFiles(record)
         try? await self.fail(&record, .timedOut)
     }
 
