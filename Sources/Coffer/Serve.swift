@@ -25,6 +25,8 @@ struct Serve: AsyncParsableCommand {
     var restoreListenHost = "127.0.0.1"
     @Option(help: "Host Redis targets dial to reach that listener; without it the fast path is used only for targets on loopback.")
     var restoreAdvertiseHost: String?
+    @Option(help: "Seconds a job's lease lasts: the jobs of a node that died are taken over this long after its last renewal.")
+    var jobLeaseSeconds = 30
 
     func run() async throws {
         var configuration = CofferConfiguration()
@@ -40,6 +42,8 @@ struct Serve: AsyncParsableCommand {
         configuration.region = self.region
         configuration.restoreListenHost = self.restoreListenHost == "off" ? nil : self.restoreListenHost
         configuration.restoreAdvertiseHost = self.restoreAdvertiseHost
+        guard (1...3600).contains(self.jobLeaseSeconds) else { throw ValidationError("--job-lease-seconds must be between 1 and 3600") }
+        configuration.jobLease = .seconds(self.jobLeaseSeconds)
         configuration.readEnvironment()
         guard let level = Logger.Level(rawValue: self.logLevel) else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")

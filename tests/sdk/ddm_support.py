@@ -38,7 +38,7 @@ class MariaDB:
         return result.stdout
 
 
-def _start_mariadb(template: Path, base: Path) -> MariaDB:
+def start_mariadb(template: Path, base: Path) -> MariaDB:
     base.mkdir(parents=True)
     data = base / "data"
     shutil.copytree(template, data)
@@ -66,7 +66,7 @@ def _start_mariadb(template: Path, base: Path) -> MariaDB:
             time.sleep(0.1)
 
 
-def _install_template(base: Path) -> Path:
+def install_mariadb_template(base: Path) -> Path:
     """A fresh ``mariadb-install-db`` data directory under ``base``, copied for each server started from it."""
     if shutil.which("mariadbd") is None and not Path("/usr/sbin/mariadbd").exists():
         pytest.fail("mariadbd is not installed (scripts/install-deps installs mariadb-server)", pytrace=False)
@@ -86,8 +86,8 @@ def _install_template(base: Path) -> Path:
 def mariadb_nodes(tmp_path_factory: pytest.TempPathFactory):
     """Two real mariadbd data nodes (binary logging on, an administrator with a password)."""
     base = tmp_path_factory.mktemp("mariadb")
-    template = _install_template(base)
-    nodes = [_start_mariadb(template, base / f"node{i}") for i in range(2)]
+    template = install_mariadb_template(base)
+    nodes = [start_mariadb(template, base / f"node{i}") for i in range(2)]
     try:
         yield nodes
     finally:
@@ -99,7 +99,7 @@ def mariadb_nodes(tmp_path_factory: pytest.TempPathFactory):
 def spare_mariadb_node(tmp_path_factory: pytest.TempPathFactory):
     """One more real mariadbd, for a restore target's data node (never one of the source's)."""
     base = tmp_path_factory.mktemp("mariadb-spare")
-    node = _start_mariadb(_install_template(base), base / "node")
+    node = start_mariadb(install_mariadb_template(base), base / "node")
     try:
         yield node
     finally:

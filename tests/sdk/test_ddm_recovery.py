@@ -32,7 +32,7 @@ from huaweicloudsdkddm.v1 import (
 )
 
 from conftest import assert_sdk_error, stop_process
-from ddm_support import ADMIN_PASSWORD, ADMIN_USER, _install_template, _start_mariadb, call, ddm_client, wait_job
+from ddm_support import ADMIN_PASSWORD, ADMIN_USER, install_mariadb_template, start_mariadb, call, ddm_client, wait_job
 
 
 @pytest.fixture(scope="module")
@@ -44,11 +44,11 @@ def ddm(coffer):
 def four_nodes(tmp_path_factory: pytest.TempPathFactory):
     """Four real mariadbd data nodes (binary logging on): two sources, two targets."""
     base = tmp_path_factory.mktemp("mariadb-recovery")
-    template = _install_template(base)
+    template = install_mariadb_template(base)
     nodes = []
     try:
         for i in range(4):
-            nodes.append(_start_mariadb(template, base / f"node{i}"))
+            nodes.append(start_mariadb(template, base / f"node{i}"))
         yield nodes
     finally:
         for node in nodes:

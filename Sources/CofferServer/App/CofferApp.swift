@@ -51,7 +51,11 @@ package enum CofferApp {
             dcs: store.dcs, dcsAutoBackups: store.dcsAutoBackups, ddm: store.ddm, jobs: store.jobs, blobs: store.blobs, binlogs: store.binlogs,
             settings: settings, logger: logger, clock: clock,
             wakeWorker: { doorbell.ring() })
-        let worker = JobWorker(store: store.jobs, handlers: operations.jobHandlers, doorbell: doorbell, logger: logger, clock: clock)
+        var workerConfiguration = JobWorker.Configuration()
+        workerConfiguration.leaseDuration = configuration.jobLease
+        workerConfiguration.recoveryInterval = min(workerConfiguration.recoveryInterval, configuration.jobLease / 2)
+        let worker = JobWorker(
+            store: store.jobs, handlers: operations.jobHandlers, configuration: workerConfiguration, doorbell: doorbell, logger: logger, clock: clock)
         let dcsInstances = DCSInstanceController(operations: operations.dcsInstances, clock: clock)
         let routes = RouteTable(
             IAMController(

@@ -26,6 +26,9 @@ package struct CofferConfiguration: Sendable {
 
     /// A backup fails when the Redis master stays silent this long (it sends a newline every second while preparing).
     package var backupIdleTimeout: Duration = .seconds(60)
+    /// How long a job's lease lasts: a node that dies holding a job loses it to another node (or to itself after a
+    /// restart) this long after its last renewal. Short leases find dead nodes sooner and cost more renewals.
+    package var jobLease: Duration = .seconds(30)
     /// Address the restore fast path listens on while a target replicates from Coffer; nil turns the fast path off.
     package var restoreListenHost: String? = "127.0.0.1"
     /// Host a target dials to reach that listener (Coffer's address as the Redis servers see it). Without it the
