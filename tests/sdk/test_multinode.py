@@ -219,3 +219,21 @@ def test_node_killed_mid_backup_survivor_ends_the_job(cluster: Cluster, redis_fa
     backup_id = copy_instance(cluster.client(survivor), instance_id, remark="after the kill")
     rec, _ = wait_for_backup(cluster.client(survivor), instance_id, backup_id)
     assert rec["status"] == "succeed", rec
+
+
+def test_second_serve_on_one_sqlite_file_is_refused(coffer, coffer_bin: str, tmp_path: Path):
+    """SQLite is for one node: a second ``coffer serve`` on the session server's data dir exits at once."""
+    log = tmp_path / "second.log"
+    cmd = [coffer_bin, "serve", "--host", "127.0.0.1", "--port", str(free_port()), "--data-dir", str(coffer.data_dir),
+           "--region", REGION]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        code = proc.wait(timeout=HEALTH_TIMEOUT_S)
+    finally:
+        stop_process(proc)
+    assert code != 0
+    text = log.read_text(errors="replace")
+    assert "SQLite is for one node" in text, text[-2000:]
+    # The first server still answers.
+    assert requests.get(f"{coffer.url}/health", timeout=5).status_code == 200

@@ -21,27 +21,6 @@ package struct SQLJobStore: JobStore {
         self.provider = provider
     }
 
-    /// The database clock in epoch milliseconds, the column type of every lease time (PostgreSQL only).
-    static let databaseNow = "(EXTRACT(EPOCH FROM now()) * 1000)::bigint"
-
-    /// The time a lease ends: `until` itself on SQLite; on PostgreSQL the database clock plus the lease's length.
-    private func leaseEnd(until: Date, now: Date) -> SQLQueryString {
-        switch self.provider.kind {
-        case .sqlite: return "\(bind: millis(until))"
-        case .postgres:
-            let length = millis(until) - millis(now)
-            return "(\(unsafeRaw: Self.databaseNow) + \(bind: length))"
-        }
-    }
-
-    /// "Now" for judging leases: the caller's clock on SQLite, the database's on PostgreSQL.
-    private func leaseNow(_ now: Date) -> SQLQueryString {
-        switch self.provider.kind {
-        case .sqlite: return "\(bind: millis(now))"
-        case .postgres: return "\(unsafeRaw: Self.databaseNow)"
-        }
-    }
-
     package func enqueue(_ job: Job) async throws {
         try await self.provider.withDatabase { db in try await Self.insert(job, on: db) }
     }
@@ -141,7 +120,7 @@ package struct SQLJobStore: JobStore {
         // SQLite has one writer at a time: the subquery and the UPDATE see the same state.
         let skipLocked = self.provider.kind == .postgres ? " FOR UPDATE SKIP LOCKED" : ""
         let statement: SQLQueryString = """
-            UPDATE jobs SET status = 'running', lease_owner = \(bind: owner), lease_expires_at = \(self.leaseEnd(until: leaseUntil, now: now)),
+            UPDATE jobs SET status = 'running', lease_owner = \(bind: owner), lease_expires_at = \(self.provider.kind.leaseEnd(until: leaseUntil, now: now)),
               attempts = attempts + 1, started_at = \(bind: millis(now)), updated_at = \(bind: millis(now))
             WHERE id = (SELECT id FROM jobs WHERE status = 'queued' AND kind IN (\(binds: kinds))
                         ORDER BY created_at, id LIMIT 1\(unsafeRaw: skipLocked))
@@ -158,7 +137,7 @@ package struct SQLJobStore: JobStore {
         try await self.conditionalUpdate(
             jobID: jobID,
             """
-            UPDATE jobs SET lease_expires_at = \(self.leaseEnd(until: until, now: now)), updated_at = \(bind: millis(now))
+            UPDATE jobs SET lease_expires_at = \(self.provider.kind.leaseEnd(until: until, now: now)), updated_at = \(bind: millis(now))
             WHERE id = \(bind: jobID) AND status = 'running' AND lease_owner = \(bind: owner)
             """)
     }
@@ -194,7 +173,7 @@ package struct SQLJobStore: JobStore {
 
     package func expiredJobs(now: Date) async throws -> [Job] {
         try await self.provider.withDatabase { db in
-            try await db.raw("SELECT * FROM jobs WHERE status = 'running' AND lease_expires_at < \(self.leaseNow(now)) ORDER BY created_at")
+            try await db.raw("SELECT * FROM jobs WHERE status = 'running' AND lease_expires_at < \(self.provider.kind.leaseNow(now)) ORDER BY created_at")
                 .all().map(Self.job)
         }
     }
@@ -207,7 +186,7 @@ package struct SQLJobStore: JobStore {
             """
             UPDATE jobs SET status = \(bind: status.rawValue), error = \(bind: error), lease_owner = NULL, lease_expires_at = NULL,
               finished_at = \(bind: finished), updated_at = \(bind: millis(now))
-            WHERE id = \(bind: jobID) AND status = 'running' AND lease_expires_at < \(self.leaseNow(now))
+            WHERE id = \(bind: jobID) AND status = 'running' AND lease_expires_at < \(self.provider.kind.leaseNow(now))
             """)
     }
 

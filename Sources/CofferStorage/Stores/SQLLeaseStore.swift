@@ -11,20 +11,12 @@ package struct SQLLeaseStore: LeaseStore {
         self.provider = provider
     }
 
-    /// "Now" for leases: the database clock on PostgreSQL (nodes' clocks may disagree), the caller's on SQLite.
-    private func current(_ now: Date) -> SQLQueryString {
-        switch self.provider.kind {
-        case .sqlite: return "\(bind: millis(now))"
-        case .postgres: return "\(unsafeRaw: SQLJobStore.databaseNow)"
-        }
-    }
-
     package func acquire(name: String, owner: String, duration: TimeInterval, now: Date) async throws -> Bool {
-        let length = Int64((duration * 1000).rounded())
+        let until = now.addingTimeInterval(duration)
         let statement: SQLQueryString = """
-            INSERT INTO leases (name, owner, expires_at) VALUES (\(bind: name), \(bind: owner), \(self.current(now)) + \(bind: length))
+            INSERT INTO leases (name, owner, expires_at) VALUES (\(bind: name), \(bind: owner), \(self.provider.kind.leaseEnd(until: until, now: now)))
             ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
-            WHERE leases.expires_at < \(self.current(now)) OR leases.owner = excluded.owner
+            WHERE leases.expires_at < \(self.provider.kind.leaseNow(now)) OR leases.owner = excluded.owner
             RETURNING owner
             """
         return try await self.provider.withDatabase { db in
@@ -39,7 +31,7 @@ package struct SQLLeaseStore: LeaseStore {
     }
 
     package func holder(name: String, now: Date) async throws -> String? {
-        let statement: SQLQueryString = "SELECT owner FROM leases WHERE name = \(bind: name) AND expires_at >= \(self.current(now))"
+        let statement: SQLQueryString = "SELECT owner FROM leases WHERE name = \(bind: name) AND expires_at >= \(self.provider.kind.leaseNow(now))"
         return try await self.provider.withDatabase { db in
             try await db.raw(statement).first()?.decode(column: "owner", as: String.self)
         }
