@@ -156,6 +156,7 @@ let package = Package(
                 "CofferJobs", "CofferCore", "CofferStorage", "CofferTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "SQLKit", package: "sql-kit"),
             ],
             swiftSettings: swiftSettings
         ),

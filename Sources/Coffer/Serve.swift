@@ -11,7 +11,12 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
     @Option(help: "Port to listen on.") var port = 8080
-    @Option(help: "Directory for the SQLite database, the master key and backup files.") var dataDir = "./coffer-data"
+    @Option(
+        help: """
+            Directory for the SQLite database, the master key and backup files. COFFER_MASTER_KEY (base64 of 32 bytes, \
+            the master.key file's text) gives the key instead of <data-dir>/master.key: every node on one database needs the same key.
+            """)
+    var dataDir = "./coffer-data"
     @Option(help: "sqlite:///path (default <data-dir>/coffer.sqlite) or postgres://user:pass@host:port/db.") var database: String?
     @Option(
         help: """
@@ -50,6 +55,7 @@ struct Serve: AsyncParsableCommand {
         }
         var logger = Logger(label: "coffer")
         logger.logLevel = level
+        try SingleNodeLock.acquire(databaseURL: self.database, dataDirectory: self.dataDir)
         let (app, _) = try await CofferApp.build(configuration, logger: logger)
         try await app.runService()
     }

@@ -1,7 +1,8 @@
 import Synchronization
 
 /// Wakes idle claim loops as soon as a job is enqueued, so a new job starts at once instead of at the
-/// next poll (the poll stays, for jobs enqueued by another server on a shared database).
+/// next poll. On PostgreSQL other nodes' enqueues ring it too (`LISTEN coffer_jobs`); the poll stays as the
+/// safety net for notifications missed while a listener reconnects.
 ///
 /// A waiter reads `rings` *before* it looks for work and passes it to `wait(after:timeout:)`: a ring that
 /// comes between the look and the wait then ends the wait at once instead of being lost.

@@ -6,7 +6,8 @@ import Synchronization
 
 /// Runs queued jobs with leases, and recovers the jobs of workers that died.
 ///
-/// Each of `concurrency` loops claims one job at a time. While a job runs, its lease is renewed every
+/// Each of `concurrency` loops claims one job at a time; an idle loop waits for the doorbell (rung by enqueues in
+/// this process and, on PostgreSQL, by other nodes' enqueues through `LISTEN`) or the poll, the safety net. While a job runs, its lease is renewed every
 /// third of `leaseDuration`; a renewal that fails (another server took the job over after our lease
 /// expired) cancels the handler. On graceful shutdown the loops stop claiming, running jobs get
 /// `shutdownGrace` to finish, then they are cancelled and released (idempotent kinds) or failed.
@@ -29,13 +30,16 @@ package final class JobWorker: Service {
     private let clock: @Sendable () -> Date
     /// Rung by `wake()`, or by whoever shares it, when a job is enqueued in this process.
     private let doorbell: Doorbell
+    /// With several nodes: only the holder of this lease recovers expired jobs (one node's queries, not N).
+    private let recoveryLeadership: Leadership?
     /// Set once graceful shutdown starts: when running jobs must be given up.
     private let shutdownDeadline = Mutex<ContinuousClock.Instant?>(nil)
 
     package init(
         store: any JobStore, handlers: [any JobHandler], configuration: Configuration = .init(), doorbell: Doorbell = Doorbell(),
-        logger: Logger, clock: @escaping @Sendable () -> Date = { Date() }
+        logger: Logger, clock: @escaping @Sendable () -> Date = { Date() }, recoveryLeadership: Leadership? = nil
     ) {
+        self.recoveryLeadership = recoveryLeadership
         self.doorbell = doorbell
         self.store = store
         self.handlers = Dictionary(handlers.map { ($0.kind, $0) }, uniquingKeysWith: { first, _ in first })
@@ -54,6 +58,7 @@ package final class JobWorker: Service {
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await self.recoveryLoop() }
+                if let leadership = self.recoveryLeadership { group.addTask { await leadership.keepRenewing() } }
                 for _ in 0..<self.configuration.concurrency {
                     group.addTask { await self.claimLoop() }
                 }
@@ -76,6 +81,7 @@ package final class JobWorker: Service {
             let reason = "the worker running this job stopped (lease expired)"
             guard try await self.store.resolveExpired(jobID: job.id, requeue: retry, error: reason, now: now) else { continue }
             resolved += 1
+            if retry { self.doorbell.ring() }
             self.logger.warning(
                 "Recovered job with expired lease", metadata: ["job.id": "\(job.id)", "job.kind": "\(job.kind)", "job.retry": "\(retry)"])
             if !retry { await handler?.jobFailed(job, reason: reason) }
@@ -99,10 +105,12 @@ package final class JobWorker: Service {
 
     private func recoveryLoop() async {
         while !self.isShuttingDown {
-            do {
-                try await self.recoverExpiredJobs()
-            } catch {
-                self.logger.error("Job recovery failed", metadata: ["error": "\(error)"])
+            if await self.recoveryLeadership.allowsTick() {
+                do {
+                    try await self.recoverExpiredJobs()
+                } catch {
+                    self.logger.error("Job recovery failed", metadata: ["error": "\(error)"])
+                }
             }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.configuration.recoveryInterval) }
         }

@@ -117,19 +117,38 @@ package struct Operations: Sendable {
             wakeWorker: self.wakeWorker, clock: self.clock)
     }
 
-    /// The schedulers, to run beside the job worker (on every node: the unique index on active jobs keeps two
-    /// nodes from queuing the same backup).
-    package var schedulers: [any Service] {
+    /// The lease names of the elected work: one node at a time runs each (`Leadership`).
+    package enum LeaseName {
+        /// DCS automatic backups and their retention (one tick does both).
+        package static let dcsBackupPolicy = "scheduler.dcs-backup-policy"
+        package static let ddmDailyBackup = "scheduler.ddm-daily-backup"
+        package static let blobSweep = "scheduler.blob-sweep"
+        /// Recovery of expired jobs (`JobWorker`).
+        package static let jobRecovery = "jobs.recovery"
+    }
+
+    /// The schedulers, to run beside the job worker. With `leases`, each runs its ticks only while this node
+    /// (`node`) holds its lease, so several nodes on one database run each tick once; the binlog archive service
+    /// splits data nodes between servers with leases of its own.
+    package func schedulers(leases: (any LeaseStore)?, node: String) -> [any Service] {
         let archive: [any Service] = self.binlogs.map {
             [BinlogArchiveService(ddm: self.ddm, archive: $0, blobs: self.blobs, settings: self.settings.binlogArchive, logger: self.logger, clock: self.clock)]
         } ?? []
-        return archive + [
-            self.dcsBackupScheduler,
-            DDMBackupScheduler(
-                store: self.ddm, backups: self.ddmBackups, period: self.settings.ddmAutoBackupPeriod,
-                checkInterval: self.settings.schedulerInterval, logger: self.logger, clock: self.clock),
-            BlobSweepScheduler(
-                jobs: self.jobs, interval: self.settings.blobSweepInterval, logger: self.logger, wakeWorker: self.wakeWorker, clock: self.clock),
-        ]
+        let leadership = { (name: String) in
+            leases.map { Leadership(name: name, owner: node, store: $0, logger: self.logger, clock: self.clock) }
+        }
+        func elected(_ service: any Service, _ leadership: Leadership?) -> any Service {
+            leadership.map { Elected($0, service) } ?? service
+        }
+        var dcs = self.dcsBackupScheduler
+        dcs.leadership = leadership(LeaseName.dcsBackupPolicy)
+        var ddm = DDMBackupScheduler(
+            store: self.ddm, backups: self.ddmBackups, period: self.settings.ddmAutoBackupPeriod,
+            checkInterval: self.settings.schedulerInterval, logger: self.logger, clock: self.clock)
+        ddm.leadership = leadership(LeaseName.ddmDailyBackup)
+        var sweep = BlobSweepScheduler(
+            jobs: self.jobs, interval: self.settings.blobSweepInterval, logger: self.logger, wakeWorker: self.wakeWorker, clock: self.clock)
+        sweep.leadership = leadership(LeaseName.blobSweep)
+        return archive + [elected(dcs, dcs.leadership), elected(ddm, ddm.leadership), elected(sweep, sweep.leadership)]
     }
 }

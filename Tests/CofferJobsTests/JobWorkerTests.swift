@@ -1,7 +1,9 @@
 import CofferCore
 import CofferJobs
+import CofferStorage
 import CofferTestSupport
 import Foundation
+import SQLKit
 import ServiceLifecycle
 import Synchronization
 import Testing
@@ -46,7 +48,8 @@ struct JobWorkerTests {
 
     @Test("A job taken over after its lease expired: the first handler is cancelled and its outcome is dropped", arguments: TestDatabase.available)
     func leaseLoss(database: TestDatabase) async throws {
-        try await withJobStore(database) { store in
+        try await database.withProvider { provider in
+            let store = SQLJobStore(provider: provider)
             let secondMayFinish = Gate()
             let handler = ScriptedHandler(isIdempotent: true) { run, _ in
                 if run == 0 {
@@ -59,14 +62,21 @@ struct JobWorkerTests {
             let job = Self.job(maxAttempts: 3)
             try await store.enqueue(job)
             let first = JobWorker(store: store, handlers: [handler], configuration: Self.configuration(), logger: quietLogger)
-            // Another server whose clock is ahead sees the first lease as expired: it recovers and claims the job.
+            // SQLite (one node): a worker whose clock is ahead sees the first lease as expired. PostgreSQL judges
+            // leases by its own clock, so there the first worker stalls instead: its lease is moved into the past.
             let second = JobWorker(
                 store: store, handlers: [handler], configuration: Self.configuration(), logger: quietLogger,
-                clock: { Date().addingTimeInterval(5) })
+                clock: { Date().addingTimeInterval(database == .sqlite ? 5 : 0) })
 
             async let firstOutcome = first.runOnce()
             #expect(await eventually { handler.runCount == 1 })
-            #expect(try await second.recoverExpiredJobs() == 1)
+            #expect(
+                try await eventually {
+                    if database == .postgres {
+                        try await provider.withDatabase { db in try await db.raw("UPDATE jobs SET lease_expires_at = 0 WHERE id = \(bind: job.id)").run() }
+                    }
+                    return try await second.recoverExpiredJobs() == 1
+                })
             async let secondOutcome = second.runOnce()
             #expect(await eventually { handler.runCount == 2 })
 

@@ -55,19 +55,21 @@ struct JobStoreTests {
     @Test("Expired leases are found and resolved once, as retry or failure", arguments: TestDatabase.available)
     func expiry(database: TestDatabase) async throws {
         try await StoreFixtures.withStore(database) { store in
-            let now = WireTime.date(epochMilliseconds: 1_715_000_000_000)
+            // Real time and a short lease: on PostgreSQL the database clock judges leases, not the `now` passed in.
+            let now = Date()
             let job = Job.new(kind: "k", projectID: "P", resourceID: "R", now: now)
             try await store.jobs.enqueue(job)
-            _ = try await store.jobs.claim(kinds: ["k"], owner: "dead", now: now, leaseUntil: now.addingTimeInterval(30))
-            #expect(try await store.jobs.expiredJobs(now: now.addingTimeInterval(10)).isEmpty)
-            let later = now.addingTimeInterval(31)
+            _ = try await store.jobs.claim(kinds: ["k"], owner: "dead", now: now, leaseUntil: now.addingTimeInterval(0.5))
+            #expect(try await store.jobs.expiredJobs(now: now.addingTimeInterval(0.1)).isEmpty)
+            try await Task.sleep(for: .milliseconds(700))
+            let later = Date()
             #expect(try await store.jobs.expiredJobs(now: later).map(\.id) == [job.id])
             #expect(try await store.jobs.resolveExpired(jobID: job.id, requeue: false, error: "lost", now: later))
             #expect(try await store.jobs.resolveExpired(jobID: job.id, requeue: false, error: "lost", now: later) == false)
             let failed = try #require(try await store.jobs.job(id: job.id))
             #expect(failed.status == .failed)
             #expect(failed.error == "lost")
-            #expect(failed.finishedAt == later)
+            #expect(failed.finishedAt == WireTime.date(epochMilliseconds: WireTime.epochMilliseconds(later)))
             // The dead worker cannot overwrite the outcome.
             #expect(try await store.jobs.finish(jobID: job.id, owner: "dead", status: .succeeded, error: nil, now: later) == false)
         }

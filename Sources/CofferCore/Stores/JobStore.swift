@@ -9,6 +9,8 @@ package protocol JobStore: Sendable {
     /// whole page at once). The unique index on active jobs makes it at most one per resource.
     func activeJobs(projectID: String, resourceIDs: [String]) async throws -> [String: Job]
     /// Claims the oldest queued job of one of `kinds`: marks it running, owned by `owner` until `leaseUntil`.
+    /// Lease times: on a database several nodes share (PostgreSQL) the database clock sets and judges them, and
+    /// `now`/`leaseUntil` (here and below) only give the lease's length; on SQLite they are used as given.
     func claim(kinds: [String], owner: String, now: Date, leaseUntil: Date) async throws -> Job?
     /// Extends the lease; false when the job is no longer owned by `owner` (expired and taken over).
     func renewLease(jobID: String, owner: String, until: Date, now: Date) async throws -> Bool
@@ -19,7 +21,7 @@ package protocol JobStore: Sendable {
     func report(jobID: String, owner: String, progress: Int, result: String?, now: Date) async throws -> Bool
     /// Puts a running job owned by `owner` back in the queue (graceful shutdown of a retryable job).
     func release(jobID: String, owner: String, now: Date) async throws -> Bool
-    /// Running jobs whose lease expired before `now`.
+    /// Running jobs whose lease expired before `now` (before the database's now on PostgreSQL).
     func expiredJobs(now: Date) async throws -> [Job]
     /// Moves an expired running job to `queued` (retry) or `failed`, if it is still expired; returns whether it did.
     func resolveExpired(jobID: String, requeue: Bool, error: String, now: Date) async throws -> Bool

@@ -1,4 +1,5 @@
 import CofferCore
+import CofferJobs
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -11,6 +12,8 @@ package struct BlobSweepScheduler: Service {
     let logger: Logger
     let wakeWorker: @Sendable () -> Void
     let clock: @Sendable () -> Date
+    /// With several nodes: only the holder of this lease queues sweeps.
+    package var leadership: Leadership? = nil
 
     package init(
         jobs: any JobStore, interval: Duration, logger: Logger, wakeWorker: @escaping @Sendable () -> Void,
@@ -27,6 +30,7 @@ package struct BlobSweepScheduler: Service {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
             guard !Task.isShuttingDownGracefully && !Task.isCancelled else { break }
+            guard await self.leadership.allowsTick() else { continue }
             do {
                 try await self.runOnce()
             } catch {

@@ -28,6 +28,9 @@ package struct DCSBackupScheduler: Service {
     let logger: Logger
     let wakeWorker: @Sendable () -> Void
     let clock: @Sendable () -> Date
+    /// With several nodes: only the holder of this lease checks policies and retention (the slots would keep a
+    /// second node from queuing twice anyway; the lease saves its queries).
+    package var leadership: Leadership? = nil
 
     package init(
         store: any DCSStore, schedule: any DCSAutoBackupStore, jobs: any JobStore, checkInterval: Duration, retryDelay: TimeInterval,
@@ -48,10 +51,12 @@ package struct DCSBackupScheduler: Service {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             // Read before looking, so a policy change made while `runOnce` runs ends the next wait at once.
             let seen = self.policyChanged.rings
-            do {
-                try await self.runOnce()
-            } catch {
-                self.logger.error("Scheduling DCS backups failed", metadata: ["error": "\(error)"])
+            if await self.leadership.allowsTick() {
+                do {
+                    try await self.runOnce()
+                } catch {
+                    self.logger.error("Scheduling DCS backups failed", metadata: ["error": "\(error)"])
+                }
             }
             await cancelWhenGracefulShutdown { await self.policyChanged.wait(after: seen, timeout: self.checkInterval) }
         }

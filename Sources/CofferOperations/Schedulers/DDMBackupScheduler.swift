@@ -1,4 +1,5 @@
 import CofferCore
+import CofferJobs
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -14,6 +15,9 @@ package struct DDMBackupScheduler: Service {
     let checkInterval: Duration
     let logger: Logger
     let clock: @Sendable () -> Date
+    /// With several nodes: only the holder of this lease queues the daily backups (a node that read "due" just
+    /// before another node's backup ended could otherwise queue a second one).
+    package var leadership: Leadership? = nil
 
     package init(
         store: any DDMStore, backups: DDMBackupOperations, period: TimeInterval, checkInterval: Duration, logger: Logger,
@@ -29,10 +33,12 @@ package struct DDMBackupScheduler: Service {
 
     package func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
-                try await self.runOnce()
-            } catch {
-                self.logger.error("Scheduling DDM backups failed", metadata: ["error": "\(error)"])
+            if await self.leadership.allowsTick() {
+                do {
+                    try await self.runOnce()
+                } catch {
+                    self.logger.error("Scheduling DDM backups failed", metadata: ["error": "\(error)"])
+                }
             }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.checkInterval) }
         }

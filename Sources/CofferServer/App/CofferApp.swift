@@ -51,11 +51,22 @@ package enum CofferApp {
             dcs: store.dcs, dcsAutoBackups: store.dcsAutoBackups, ddm: store.ddm, jobs: store.jobs, blobs: store.blobs, binlogs: store.binlogs,
             settings: settings, logger: logger, clock: clock,
             wakeWorker: { doorbell.ring() })
+        // Several nodes on one PostgreSQL: other nodes' enqueues ring this node's doorbell (LISTEN), so the poll is
+        // only the safety net; cluster-wide periodic work runs on the holder of its lease. SQLite is one node.
+        let node = "node-" + Identifiers.uuid()
+        let notifications = store.jobNotifications(ring: { doorbell.ring() }, logger: logger)
+        let leases = notifications == nil ? nil : store.leases
         var workerConfiguration = JobWorker.Configuration()
+        if notifications != nil { workerConfiguration.pollInterval = .seconds(5) }
         workerConfiguration.leaseDuration = configuration.jobLease
         workerConfiguration.recoveryInterval = min(workerConfiguration.recoveryInterval, configuration.jobLease / 2)
         let worker = JobWorker(
-            store: store.jobs, handlers: operations.jobHandlers, configuration: workerConfiguration, doorbell: doorbell, logger: logger, clock: clock)
+            store: store.jobs, handlers: operations.jobHandlers, configuration: workerConfiguration, doorbell: doorbell, logger: logger,
+            clock: clock,
+            recoveryLeadership: leases.map {
+                // Recovery moves to a survivor as fast as the jobs it recovers expire.
+                Leadership(name: Operations.LeaseName.jobRecovery, owner: node, store: $0, duration: configuration.jobLease, logger: logger, clock: clock)
+            })
         let dcsInstances = DCSInstanceController(operations: operations.dcsInstances, clock: clock)
         let routes = RouteTable(
             IAMController(
@@ -78,8 +89,9 @@ package enum CofferApp {
         let ready = StartSignal()
         var services: [any Service] = [store]
         if configuration.runsWorker {
+            if let notifications { services.append(AfterStartup(ready: ready, service: notifications)) }
             services.append(AfterStartup(ready: ready, service: worker))
-            for scheduler in operations.schedulers { services.append(AfterStartup(ready: ready, service: scheduler)) }
+            for scheduler in operations.schedulers(leases: leases, node: node) { services.append(AfterStartup(ready: ready, service: scheduler)) }
         }
         var app = Application(
             responder: responder,

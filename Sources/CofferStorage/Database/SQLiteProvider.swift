@@ -102,12 +102,20 @@ package enum StorageError: Error, CustomStringConvertible {
     case cannotOpen(String, String)
     case invalidDatabaseURL(String)
     case corrupt(String)
+    /// The master key does not match the one the database was set up with; names where the key came from.
+    case masterKeyMismatch(keySource: String)
 
     package var description: String {
         switch self {
         case .cannotOpen(let path, let reason): "cannot open \(path): \(reason)"
         case .invalidDatabaseURL(let url): "invalid --database value \(url): expected sqlite:///path or postgres://user:pass@host:port/db"
         case .corrupt(let detail): "stored data is corrupt: \(detail)"
+        case .masterKeyMismatch(let source):
+            """
+            the master key (\(source)) does not match the one this database was set up with: every node sharing the \
+            database must use the same key. Copy the first node's <data-dir>/master.key, or set COFFER_MASTER_KEY to its \
+            contents (base64 of 32 bytes), and start again.
+            """
         }
     }
 }

@@ -225,6 +225,14 @@ package enum Migrations {
                 "ALTER TABLE jobs ADD COLUMN progress INTEGER",
                 "ALTER TABLE jobs ADD COLUMN result TEXT",
             ]),
+        Migration(
+            id: "0130_multinode",
+            [
+                // Cluster-wide periodic work (schedulers, job recovery) runs on the node holding its lease row.
+                "CREATE TABLE leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at BIGINT NOT NULL)",
+                // Facts fixed at the first start that every node checks, e.g. the master key's check value.
+                "CREATE TABLE coffer_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL, created_at BIGINT NOT NULL)",
+            ]),
     ]
 
     /// Applies every migration not yet recorded, in order, in one transaction.

@@ -2,10 +2,20 @@ import CofferCore
 import Foundation
 import SQLKit
 
-/// `JobStore` over SQL. Claims and transitions are single conditional UPDATEs inside a transaction,
-/// so two workers (or two servers on one PostgreSQL) never run the same job.
+/// `JobStore` over SQL. Claims and transitions are single conditional UPDATEs, so two workers (or two servers on
+/// one PostgreSQL) never run the same job.
+///
+/// Several nodes on one PostgreSQL (issue 10): a claim skips rows another claimer holds (`FOR UPDATE SKIP LOCKED`),
+/// so a lost race takes the next job instead of coming back empty; leases are timed and judged by the database's
+/// clock (`now()`), so a node whose clock runs ahead cannot declare a live job expired: the `now`/`until` a caller
+/// passes only give the lease's length there. Every enqueue sends `pg_notify('coffer_jobs', kind)` in its
+/// transaction (delivered at COMMIT, nothing on ROLLBACK), which the other nodes' listeners turn into a doorbell
+/// ring. SQLite is one node: the process clock judges, and its single writer needs no skipping.
 package struct SQLJobStore: JobStore {
     private let provider: any DatabaseProvider
+
+    /// The channel enqueues notify and listeners listen on; the payload is the job's kind.
+    package static let notificationChannel = "coffer_jobs"
 
     package init(provider: any DatabaseProvider) {
         self.provider = provider
@@ -27,6 +37,10 @@ package struct SQLJobStore: JobStore {
               \(bind: millis(job.startedAt)), \(bind: millis(job.finishedAt)))
             """
         ).run()
+        if db.dialect.name == "postgresql" {
+            // Sent at COMMIT of the caller's transaction, never for a rolled-back insert (busy resource).
+            try await db.raw("SELECT pg_notify(\(bind: Self.notificationChannel), \(bind: job.kind))").run()
+        }
     }
 
     package func job(id: String) async throws -> Job? {
@@ -101,21 +115,21 @@ package struct SQLJobStore: JobStore {
 
     package func claim(kinds: [String], owner: String, now: Date, leaseUntil: Date) async throws -> Job? {
         guard !kinds.isEmpty else { return nil }
-        return try await self.provider.withTransaction { db in
-            guard
-                let candidate = try await db.select().column("id").from("jobs").where("status", .equal, Job.Status.queued.rawValue)
-                    .where("kind", .in, kinds).orderBy("created_at").orderBy("id").limit(1).first()
-            else { return nil }
-            let id = try candidate.string("id")
-            try await db.raw(
-                """
-                UPDATE jobs SET status = 'running', lease_owner = \(bind: owner), lease_expires_at = \(bind: millis(leaseUntil)),
-                  attempts = attempts + 1, started_at = \(bind: millis(now)), updated_at = \(bind: millis(now))
-                WHERE id = \(bind: id) AND status = 'queued'
-                """
-            ).run()
-            let job = try await db.raw("SELECT * FROM jobs WHERE id = \(bind: id)").first().map(Self.job)
-            return job?.leaseOwner == owner && job?.status == .running ? job : nil
+        // One statement: pick the oldest queued job and take it. On PostgreSQL the pick locks its row and skips rows
+        // other claimers locked, so racing nodes take different jobs and none comes back empty while one is queued.
+        // SQLite has one writer at a time: the subquery and the UPDATE see the same state.
+        let skipLocked = self.provider.kind == .postgres ? " FOR UPDATE SKIP LOCKED" : ""
+        let statement: SQLQueryString = """
+            UPDATE jobs SET status = 'running', lease_owner = \(bind: owner), lease_expires_at = \(self.provider.kind.leaseEnd(until: leaseUntil, now: now)),
+              attempts = attempts + 1, started_at = \(bind: millis(now)), updated_at = \(bind: millis(now))
+            WHERE id = (SELECT id FROM jobs WHERE status = 'queued' AND kind IN (\(binds: kinds))
+                        ORDER BY created_at, id LIMIT 1\(unsafeRaw: skipLocked))
+              AND status = 'queued'
+            RETURNING *
+            """
+        return try await self.provider.withDatabase { db in
+            guard let job = try await db.raw(statement).first().map(Self.job) else { return nil }
+            return job.leaseOwner == owner && job.status == .running ? job : nil
         }
     }
 
@@ -123,7 +137,7 @@ package struct SQLJobStore: JobStore {
         try await self.conditionalUpdate(
             jobID: jobID,
             """
-            UPDATE jobs SET lease_expires_at = \(bind: millis(until)), updated_at = \(bind: millis(now))
+            UPDATE jobs SET lease_expires_at = \(self.provider.kind.leaseEnd(until: until, now: now)), updated_at = \(bind: millis(now))
             WHERE id = \(bind: jobID) AND status = 'running' AND lease_owner = \(bind: owner)
             """)
     }
@@ -159,7 +173,7 @@ package struct SQLJobStore: JobStore {
 
     package func expiredJobs(now: Date) async throws -> [Job] {
         try await self.provider.withDatabase { db in
-            try await db.raw("SELECT * FROM jobs WHERE status = 'running' AND lease_expires_at < \(bind: millis(now)) ORDER BY created_at")
+            try await db.raw("SELECT * FROM jobs WHERE status = 'running' AND lease_expires_at < \(self.provider.kind.leaseNow(now)) ORDER BY created_at")
                 .all().map(Self.job)
         }
     }
@@ -172,7 +186,7 @@ package struct SQLJobStore: JobStore {
             """
             UPDATE jobs SET status = \(bind: status.rawValue), error = \(bind: error), lease_owner = NULL, lease_expires_at = NULL,
               finished_at = \(bind: finished), updated_at = \(bind: millis(now))
-            WHERE id = \(bind: jobID) AND status = 'running' AND lease_expires_at < \(bind: millis(now))
+            WHERE id = \(bind: jobID) AND status = 'running' AND lease_expires_at < \(self.provider.kind.leaseNow(now))
             """)
     }
 
