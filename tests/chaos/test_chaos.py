@@ -462,7 +462,7 @@ def test_fault_campaign(tmp_path_factory: pytest.TempPathFactory) -> None:
         for round_number in range(1, ROUNDS + 1):
             label = f"round {round_number}"
             start_operations(fleet, rng, tally, dcs, ddm, pg)
-            time.sleep(rng.uniform(0.0, 1.2))
+            time.sleep(rng.uniform(0.0, 0.8))
             # The round's faults, at a random point of whatever runs.
             victim = rng.choice(fleet.nodes)
             fleet.kill(victim)
