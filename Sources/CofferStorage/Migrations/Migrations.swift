@@ -225,6 +225,14 @@ package enum Migrations {
                 "ALTER TABLE jobs ADD COLUMN progress INTEGER",
                 "ALTER TABLE jobs ADD COLUMN result TEXT",
             ]),
+        Migration(
+            id: "0140_dcs_topology",
+            [
+                // The adopted deployment as last read (JSON `DCSTopology`): single server, master/standby or cluster.
+                "ALTER TABLE dcs_instances ADD COLUMN topology TEXT",
+                // A cluster or master/standby backup's files, one per shard (JSON `[DCSBackupShard]`); NULL for one file.
+                "ALTER TABLE dcs_backups ADD COLUMN shards TEXT",
+            ]),
     ]
 
     /// Applies every migration not yet recorded, in order, in one transaction.
