@@ -33,7 +33,9 @@ package final class RedisCluster: Sendable {
         var nodes: [RedisServer] = []
         do {
             for _ in 0..<(masters * (1 + replicasPerMaster)) {
-                nodes.append(try await RedisServer.start(password: password, extraArguments: Self.arguments(extra: extra)))
+                // The bus port: by default the port + 10000, which a free port above 55535 does not have.
+                let bus = ["--cluster-port", "\(try FreePort.next())"]
+                nodes.append(try await RedisServer.start(password: password, extraArguments: Self.arguments(extra: extra + bus)))
             }
             let cluster = RedisCluster(nodes: nodes, password: password)
             var arguments = ["--cluster", "create"] + nodes.map { "127.0.0.1:\($0.port)" }

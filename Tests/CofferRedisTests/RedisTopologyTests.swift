@@ -11,14 +11,16 @@ struct RedisTopologyTests {
         return try #require(try RESPParser().parse(&buffer))
     }
 
-    @Test("CLUSTER SHARDS: three shards in slot order, masters and replicas, all online")
+    @Test("CLUSTER SHARDS: three shards in slot order, masters and replicas; a replica still loading is not healthy")
     func clusterShards() throws {
         let topology = try RedisTopology.parseClusterShards(try self.resp(Captured.shardsOK))
         #expect(topology.clusterEnabled)
         #expect(topology.shards.map(\.slots) == [[0...5460], [5461...10922], [10923...16383]])
         #expect(topology.shards.map { $0.master?.port } == [17001, 17002, 17003])
         #expect(topology.shards.map { $0.replicas.map(\.port) } == [[17004], [17005], [17006]])
-        #expect(topology.shards.allSatisfy { $0.master?.healthy == true && $0.replicas.allSatisfy(\.healthy) })
+        #expect(topology.shards.allSatisfy { $0.master?.healthy == true })
+        // Captured a moment after `--cluster create`: the replica on 17005 was still loading its first snapshot.
+        #expect(topology.shards.map { $0.replicas.map(\.healthy) } == [[true], [false], [true]])
         #expect(topology.shards[0].master?.id == "1588167221513d2335dba64cccd01c7edd65787b")
         #expect(topology.shards.allSatisfy { $0.master?.host == "127.0.0.1" })
     }

@@ -13,7 +13,7 @@ import time
 import pytest
 import requests
 
-from conftest import RedisFactory, RedisServer, create_adopting_instance, redis_command
+from conftest import RedisFactory, RedisServer, create_adopting_instance, free_port, redis_command
 from test_dcs_backups import copy_instance, create_links, show_raw, unique_name, wait_for_backup
 
 PASSWORD = "cluster-pw"
@@ -46,7 +46,8 @@ def cluster(redis_factory: RedisFactory) -> list[RedisServer]:
         pytest.skip("redis-cli is not installed")
     args = ("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "3000",
             "--masterauth", PASSWORD, "--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0")
-    nodes = [redis_factory.start(password=PASSWORD, extra_args=args) for _ in range(6)]
+    # The bus port is the port + 10000 by default, which a free port above 55535 does not have.
+    nodes = [redis_factory.start(password=PASSWORD, extra_args=args + ("--cluster-port", str(free_port()))) for _ in range(6)]
     created = subprocess.run(["redis-cli", "-a", PASSWORD, "--no-auth-warning", "--cluster", "create",
                               *[n.address for n in nodes], "--cluster-replicas", "1", "--cluster-yes"],
                              capture_output=True, text=True, timeout=60)
