@@ -146,6 +146,12 @@ struct DCSClusterBackupTests {
                 let ranges = try files.map { try Self.slotRange(of: $0.fileName) }
                 #expect(ranges.map(\.count).reduce(0, +) == 16384)
                 #expect(shards.map(\.keys).reduce(0, +) == union.count)
+                // Restoring by slot is not built yet: the backup says so and a restore of it is refused.
+                #expect(try await DCSBackupTests.record(server, instanceID, backupID)["is_support_restore"] as? String == "FALSE")
+                let restore = try await server.signed(
+                    .post, "/v2/\(server.projectID)/instances/\(instanceID)/restores", json: #"{"backup_id": "\#(backupID)"}"#)
+                #expect(restore.status == .badRequest)
+                #expect(restore.errorCode == "DCS.4087")
             }
         }
     }
@@ -215,6 +221,11 @@ struct DCSClusterBackupTests {
                 let incoming = URL(fileURLWithPath: server.dataDirectory).appendingPathComponent("blobs/incoming")
                 let left = (try? FileManager.default.contentsOfDirectory(atPath: incoming.path)) ?? []
                 #expect(left.isEmpty, "\(left)")
+                // The shard has no node left: show says ERROR and why.
+                let shown = try await server.signed(.get, "/v2/\(server.projectID)/instances/\(instanceID)")
+                #expect(shown.json["status"] as? String == "ERROR")
+                let reason = try #require(shown.json["status_reason"] as? String)
+                #expect(reason.contains("127.0.0.1:\(master.port)") && reason.contains("127.0.0.1:\(victim.port)"), "\(reason)")
             }
         }
     }

@@ -69,8 +69,11 @@ package struct DCSInstanceOperations: Sendable {
         async let topology = try? await self.inspector.topology(of: stored, now: self.context.clock())
         let activity = try await self.context.activity.activity(projectID: projectID, resourceID: instance.id)
         if let read = await topology {
+            // Stored only when the deployment changed (a show is a read; `readAt` alone is no change).
+            var known = stored.topology
+            known?.readAt = read.readAt
+            if known != read { try await self.store.updateInstanceTopology(projectID: projectID, id: instance.id, topology: read) }
             instance.topology = read
-            try await self.store.updateInstanceTopology(projectID: projectID, id: instance.id, topology: read)
         }
         return DCSInstanceView(instance: instance, facts: await facts, activity: activity)
     }
