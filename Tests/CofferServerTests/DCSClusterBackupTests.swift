@@ -14,9 +14,9 @@ import Testing
 /// master/standby pair, started by the tests on loopback ports.
 @Suite("DCS cluster and master/standby backups", .serialized, .timeLimit(.minutes(4)))
 struct DCSClusterBackupTests {
-    static func adopt(_ server: TestServer, port: Int, password: String?, name: String = "cluster-01") async throws -> String {
+    static func adopt(_ server: TestServer, port: Int, password: String?, name: String = "cluster-01", extra: String = "") async throws -> String {
         let created = try await server.signed(
-            .post, "/v2/\(server.projectID)/instances", json: DCSInstanceTests.createBody(name: name, port: port, password: password))
+            .post, "/v2/\(server.projectID)/instances", json: DCSInstanceTests.createBody(name: name, port: port, password: password, extra: extra))
         try #require(created.status == .ok, "\(String(buffer: created.body))")
         return try #require((created.json["instances"] as? [[String: Any]])?.first?["instance_id"] as? String)
     }
@@ -89,6 +89,21 @@ struct DCSClusterBackupTests {
                 #expect((shown.json["ip"] as? String)?.split(separator: ",").count == 3)
                 let listed = try await server.signed(.get, "/v2/\(server.projectID)/instances")
                 #expect((listed.json["instances"] as? [[String: Any]])?.first?["cache_mode"] as? String == "cluster")
+                // A user without `CLUSTER SHARDS` (as on Redis before 7): the topology comes from `CLUSTER NODES`.
+                for node in cluster.nodes {
+                    let connection = try await node.connect()
+                    _ = try await connection.commandExpectingSuccess(["ACL", "SETUSER", "nodes-only", "on", ">nodes-pw", "~*", "&*", "+@all", "-cluster|shards"])
+                    #expect(try await connection.command(["AUTH", "nodes-only", "nodes-pw"]).string == "OK")
+                    #expect(try await connection.command(["CLUSTER", "SHARDS"]).errorMessage?.hasPrefix("NOPERM") == true)
+                    await connection.close()
+                }
+                let viaNodes = try await Self.adopt(
+                    server, port: cluster.nodes[0].port, password: "nodes-pw", name: "cluster-02", extra: #", "access_user": "nodes-only""#)
+                let shownViaNodes = try await server.signed(.get, "/v2/\(server.projectID)/instances/\(viaNodes)")
+                #expect(shownViaNodes.json["cache_mode"] as? String == "cluster")
+                #expect(shownViaNodes.json["sharding_count"] as? Int == 3)
+                #expect(shownViaNodes.json["backend_addrs"] as? String == shown.json["backend_addrs"] as? String)
+                #expect(shownViaNodes.json["status"] as? String == "RUNNING")
                 // A cluster is backed up as RDB, one file per shard.
                 let aof = try await server.signed(
                     .post, "/v2/\(server.projectID)/instances/\(instanceID)/backups", json: #"{"backup_format": "aof"}"#)
