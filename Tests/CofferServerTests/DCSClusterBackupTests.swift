@@ -1,11 +1,13 @@
 import CofferCore
 import CofferJobs
+import CofferOperations
 import CofferRedis
 import CofferServer
 import CofferStorage
 import CofferTestSupport
 import Foundation
 import HTTPTypes
+import Logging
 import NIOCore
 import Synchronization
 import Testing
@@ -283,6 +285,42 @@ struct DCSClusterBackupTests {
                 #expect(download.body.readableBytes == Int(record.size))
                 #expect(record.shards?.first?.keys == written)
             }
+        }
+    }
+
+    @Test("A cluster backup interrupted by a crash: recovery removes the shard files already committed")
+    func crashLeavesNoShardFile() async throws {
+        try await TestServer.run { server in
+            let store = server.parts.store
+            var instance = DCSInstance(
+                id: Identifiers.uuid(), projectID: server.projectID, name: "crashed", engine: "Redis", requestedEngineVersion: "7.0",
+                host: "127.0.0.1", port: 1, accessUser: nil, password: nil, description: nil, status: "RUNNING", capacityGB: 1, specCode: nil,
+                backupPolicy: nil, extra: [:], createdAt: Date(), updatedAt: Date())
+            let node = DCSTopology.Node(host: "127.0.0.1", port: 1, role: .master, healthy: true, reachable: true)
+            instance.topology = DCSTopology(
+                kind: .cluster, shards: [.init(slots: [.init(start: 0, end: 16383)], master: node, replicas: [])], readAt: Date())
+            try await store.dcs.insertInstance(instance)
+            var record = DCSBackupRecord(
+                id: Identifiers.uuid(), projectID: server.projectID, instanceID: instance.id, name: "backup_x", backupType: .manual,
+                backupFormat: .rdb, status: .backuping, progress: .zero, size: 0, remark: nil, errorCode: nil, period: nil,
+                isSupportRestore: false, createdAt: Date(), updatedAt: Date(), executionAt: Date(), blobKey: nil, sha256: nil)
+            try await store.dcs.insertBackup(record)
+            // Two shards had committed when the process died; the record lists none of them.
+            let keys = [0, 7].map { "dcs/\(server.projectID)/\(instance.id)/\(record.id).shard-\($0).rdb" }
+            for key in keys {
+                let writer = try await store.blobs.makeWriter(key: key)
+                try await writer.write(contentsOf: Array("REDIS0010".utf8))
+                _ = try await writer.commit()
+                #expect(await store.blobs.exists(key: key))
+            }
+            let handler = DCSBackupJob(store: store.dcs, blobs: store.blobs, logger: Logger(label: "test"), clock: { Date() })
+            let job = Job.new(
+                kind: JobKind.dcsBackup.rawValue, projectID: server.projectID, resourceID: instance.id,
+                payload: #"{"backup_id": "\#(record.id)"}"#, now: Date())
+            await handler.jobFailed(job, reason: "lease expired")
+            for key in keys { #expect(!(await store.blobs.exists(key: key)), "\(key)") }
+            record = try #require(try await store.dcs.backup(projectID: server.projectID, instanceID: instance.id, id: record.id))
+            #expect(record.status == .failed)
         }
     }
 

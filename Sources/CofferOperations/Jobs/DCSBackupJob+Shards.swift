@@ -160,7 +160,7 @@ extension DCSBackupJob {
             for connection in connections { await connection.close() }
             for writer in writers { await writer.abort() }
             // A commit that succeeded before another failed left a file: remove every shard's.
-            await self.removeFiles(record, shards: true)
+            await self.removeFiles(record, shardCount: shards.count)
             let cause: BackupFailure =
                 switch error {
                 case RedisError.timedOut, is CancellationError: .timedOut

@@ -200,8 +200,10 @@ package struct DCSBackupJob: JobHandler {
             record.status == .waiting || record.status == .backuping
         else { return }
         // A crash between an AOF backup's two commits, or between a cluster backup's shard commits, may leave some of
-        // its files: nothing may outlive the failure.
-        await self.removeFiles(record, shards: true)
+        // its files: nothing may outlive the failure. A record that failed lists no shard file: every index a cluster
+        // backup could have used (the instance may have been resharded since), none for other instances.
+        let kind = (try? await self.store.instance(projectID: job.projectID, id: job.resourceID))?.topology?.kind
+        await self.removeFiles(record, shardCount: kind == .cluster || kind == nil ? DCSBackupFiles.maximumShards : 0)
         try? await self.fail(&record, .timedOut)
     }
 
@@ -214,9 +216,9 @@ package struct DCSBackupJob: JobHandler {
     }
 
     /// Removes every file the backup may have written; errors only logged (the blob sweep cannot find committed ones).
-    /// With `shards`, also every shard file the backup may have written (a failed record lists none; 64 at most).
-    func removeFiles(_ record: DCSBackupRecord, shards: Bool = false) async {
-        let shardKeys = shards ? (0..<DCSBackupFiles.maximumShards).map { DCSBackupFiles.shardKey(record, index: $0) } : []
+    /// Also shard files `0..<shardCount`, which a failed record does not list.
+    func removeFiles(_ record: DCSBackupRecord, shardCount: Int = 0) async {
+        let shardKeys = (0..<shardCount).map { DCSBackupFiles.shardKey(record, index: $0) }
         for key in DCSBackupFiles.allKeys(record) + shardKeys {
             do { try await self.blobs.delete(key: key) } catch {
                 self.logger.error("Removing a failed DCS backup's file failed", metadata: ["blob.key": "\(key)", "error": "\(error)"])
