@@ -22,7 +22,8 @@ struct DCSBackupStoreTests {
 
     private static func migrateOldRows(provider: any DatabaseProvider, logger: Logger) async throws {
         // The schema as it was before 0006, with rows in the old wire-string form.
-        let before = Migrations.all.filter { $0.id != "0006_dcs_typed_backups" }
+        // Only the migrations before 0006: later ones (0140 adds a column) build on the table 0006 rebuilds.
+        let before = Array(Migrations.all.prefix { $0.id != "0006_dcs_typed_backups" })
         try await Migrations.apply(on: provider, logger: logger, migrations: before)
         let base: Int64 = 1_715_000_000_000
         let old: [(id: String, instance: String, type: String, status: String, progress: String, restore: String, at: Int64)] = [
@@ -47,7 +48,7 @@ struct DCSBackupStoreTests {
             }
         }
 
-        #expect(try await Migrations.apply(on: provider, logger: logger) == ["0006_dcs_typed_backups"])
+        #expect(try await Migrations.apply(on: provider, logger: logger).first == "0006_dcs_typed_backups")
         try await provider.withDatabase { db in
             try await db.raw(
                 """
@@ -130,6 +131,43 @@ struct DCSBackupStoreTests {
             // A progress write never overwrites a final state.
             try await store.dcs.updateBackupProgress(projectID: "P1", id: record.id, progress: .init(hundredths: 5), at: at)
             #expect(try await store.dcs.backup(projectID: "P1", instanceID: "I1", id: record.id)?.progress == .complete)
+        }
+    }
+
+    @Test("Topologies and shard files round-trip; deleting the instance returns every shard's file", arguments: TestDatabase.available)
+    func shardsRoundTrip(database: TestDatabase) async throws {
+        try await StoreFixtures.withStore(database) { store in
+            let at = WireTime.date(epochMilliseconds: 1_715_000_000_123)
+            var instance = StoreFixtures.instance(project: "P1", name: "cluster")
+            let node = { (port: Int, role: DCSTopology.Role) in DCSTopology.Node(host: "127.0.0.1", port: port, role: role, healthy: true, reachable: true) }
+            instance.topology = DCSTopology(
+                kind: .cluster,
+                shards: [
+                    .init(slots: [.init(start: 0, end: 8191)], master: node(7001, .master), replicas: [node(7003, .replica)]),
+                    .init(slots: [.init(start: 8192, end: 16383)], master: node(7002, .master), replicas: []),
+                ], readAt: at)
+            try await store.dcs.insertInstance(instance)
+            #expect(try await store.dcs.instance(projectID: "P1", id: instance.id)?.topology == instance.topology)
+            var moved = try #require(instance.topology)
+            moved.shards[1].replicas = [node(7004, .replica)]
+            try await store.dcs.updateInstanceTopology(projectID: "P1", id: instance.id, topology: moved)
+            #expect(try await store.dcs.instance(projectID: "P1", id: instance.id)?.topology == moved)
+
+            var record = StoreFixtures.backup(project: "P1", instance: instance.id, createdAt: at)
+            record.blobKey = nil
+            record.shards = (0..<2).map {
+                DCSBackupShard(
+                    index: $0, slots: moved.shards[$0].slots, masterHost: "127.0.0.1", masterPort: 7001 + $0, sourceHost: "127.0.0.1",
+                    sourcePort: 7003 + $0, sourceRole: .replica, retried: $0 == 1, blobKey: "dcs/P1/\(instance.id)/b.shard-\($0).rdb",
+                    size: 100, sha256: String(repeating: "a", count: 64), keys: 7)
+            }
+            try await store.dcs.insertBackup(record)
+            #expect(try await store.dcs.backup(projectID: "P1", instanceID: instance.id, id: record.id) == record)
+            var single = StoreFixtures.backup(project: "P1", instance: instance.id, createdAt: at)
+            single.blobKey = "dcs/P1/single.rdb"
+            try await store.dcs.insertBackup(single)
+            let keys = try await store.dcs.deleteInstance(projectID: "P1", id: instance.id, at: at)
+            #expect(Set(keys) == Set((record.shards ?? []).map(\.blobKey) + [single.blobKey].compactMap { $0 }))
         }
     }
 

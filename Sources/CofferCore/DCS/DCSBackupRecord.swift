@@ -63,11 +63,15 @@ package struct DCSBackupRecord: Sendable, Equatable {
     /// Key of the backup file in the blob store, once written.
     package var blobKey: String?
     package var sha256: String?
+    /// One file per shard for a cluster or master/standby instance (nil for a single server's backup, whose one
+    /// file is `blobKey`). A cluster backup has no `blobKey`: its files are these.
+    package var shards: [DCSBackupShard]?
 
     package init(
         id: String, projectID: String, instanceID: String, name: String, backupType: BackupType, backupFormat: Format,
         status: Status, progress: Progress, size: Int64, remark: String?, errorCode: String?, period: String?,
-        isSupportRestore: Bool, createdAt: Date, updatedAt: Date, executionAt: Date?, blobKey: String?, sha256: String?
+        isSupportRestore: Bool, createdAt: Date, updatedAt: Date, executionAt: Date?, blobKey: String?, sha256: String?,
+        shards: [DCSBackupShard]? = nil
     ) {
         self.id = id
         self.projectID = projectID
@@ -87,6 +91,7 @@ package struct DCSBackupRecord: Sendable, Equatable {
         self.executionAt = executionAt
         self.blobKey = blobKey
         self.sha256 = sha256
+        self.shards = shards
     }
 }
 

@@ -25,11 +25,14 @@ package struct DCSInstance: Sendable, Equatable {
     package var extra: [String: JSONValue]
     package var createdAt: Date
     package var updatedAt: Date
+    /// The deployment last read from the servers (nil until first read: instances adopted before topologies).
+    package var topology: DCSTopology?
 
     package init(
         id: String, projectID: String, name: String, engine: String, requestedEngineVersion: String?, host: String, port: Int,
         accessUser: String?, password: String?, description: String?, status: String, capacityGB: Double, specCode: String?,
-        backupPolicy: StoredBackupPolicy?, extra: [String: JSONValue], createdAt: Date, updatedAt: Date
+        backupPolicy: StoredBackupPolicy?, extra: [String: JSONValue], createdAt: Date, updatedAt: Date,
+        topology: DCSTopology? = nil
     ) {
         self.id = id
         self.projectID = projectID
@@ -48,6 +51,7 @@ package struct DCSInstance: Sendable, Equatable {
         self.extra = extra
         self.createdAt = createdAt
         self.updatedAt = updatedAt
+        self.topology = topology
     }
 
     /// `host:port` as users write it.

@@ -8,9 +8,12 @@ package protocol DCSStore: DCSRestoreStore {
     func instanceNameExists(projectID: String, name: String) async throws -> Bool
     func instances(projectID: String, filter: DCSInstanceFilter) async throws -> Page<DCSInstance>
     func updateInstance(_ instance: DCSInstance) async throws
+    /// Stores the topology just read (a narrow write: it never undoes a concurrent update of the instance's settings).
+    func updateInstanceTopology(projectID: String, id: String, topology: DCSTopology) async throws
     /// Marks the instance deleted (it is no longer visible) and its backups `deleted`, in one transaction.
     /// Idempotent (the delete job runs it again after a crash).
-    /// - Returns: the blob keys of every backup the instance ever had, for the caller to remove (removing a gone file is a no-op).
+    /// - Returns: the blob keys of every backup the instance ever had, shard files included, for the caller to remove
+    ///   (removing a gone file is a no-op).
     func deleteInstance(projectID: String, id: String, at: Date) async throws -> [String]
 
     func insertBackup(_ record: DCSBackupRecord) async throws

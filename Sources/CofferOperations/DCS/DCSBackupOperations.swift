@@ -23,6 +23,10 @@ package struct DCSBackupOperations: Sendable {
         projectID: String, instanceID: String, remark: String?, format: DCSBackupRecord.Format = .rdb, logger: Logger
     ) async throws -> DCSBackupRecord {
         let instance = try await self.instances.instance(projectID: projectID, id: instanceID)
+        // One AOF file cannot hold a cluster's shards (DCS offers AOF for single and master/standby instances only).
+        if format == .aof, instance.topology?.kind == .cluster {
+            throw DCSError.invalidParameter("backup_format", "A cluster instance is backed up as rdb, one file per shard.")
+        }
         let now = self.context.clock()
         let record = Self.waitingRecord(
             projectID: instance.projectID, instanceID: instance.id, type: .manual, format: format, remark: remark, period: nil, now: now)
@@ -89,16 +93,17 @@ package struct DCSBackupOperations: Sendable {
         let instance = try await self.instances.instance(projectID: projectID, id: instanceID)
         let record = try await self.backup(projectID: projectID, instanceID: instance.id, id: backupID)
         guard record.status != .deleted else { throw DCSError.backupGone }
-        guard record.status == .succeed, record.blobKey != nil else {
+        guard record.status == .succeed, record.blobKey != nil || !(record.shards ?? []).isEmpty else {
             throw DCSError.invalidParameter("backup_id", "The backup has no file to download (status \(record.status.rawValue)).")
         }
         return (record, instance)
     }
 
-    /// Opens the file of a backup named by a verified download link; nil when it is gone.
-    package func openFile(projectID: String, instanceID: String, backupID: String) async throws -> (any BlobReader)? {
+    /// Opens the file of a backup named by a verified download link; nil when it is gone. A cluster backup's link
+    /// names its shard by the file name (``DCSBackupShard/fileName(createdAt:)``).
+    package func openFile(projectID: String, instanceID: String, backupID: String, fileName: String) async throws -> (any BlobReader)? {
         guard let record = try await self.store.backup(projectID: projectID, instanceID: instanceID, id: backupID), record.status == .succeed,
-            let key = record.blobKey
+            let key = record.blobKey ?? record.shards?.first(where: { $0.fileName(createdAt: record.createdAt) == fileName })?.blobKey
         else { return nil }
         return try await self.blobs.open(key: key)
     }

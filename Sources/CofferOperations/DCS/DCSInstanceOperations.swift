@@ -20,11 +20,15 @@ package struct DCSInstanceOperations: Sendable {
         self.policyChanged = policyChanged
     }
 
-    /// Adopts the server `instance` describes, once Coffer has logged in to it.
+    /// Adopts the deployment `instance` names by any one of its nodes (a single server, a master/standby pair, a
+    /// cluster), once Coffer has logged in to it and read its topology.
     /// - Throws: `DCS.4060` for a taken name, `DCS.4080`/`DCS.4800` when the server refuses or cannot be reached.
     package func create(_ instance: DCSInstance) async throws {
         guard try await !self.store.instanceNameExists(projectID: instance.projectID, name: instance.name) else { throw DCSError.nameExists }
         // Adopting means Coffer can reach and log in to the server; say so now rather than at the first backup.
+        // Any node's address will do: the topology read from it names every other node.
+        var instance = instance
+        instance.topology = try await self.inspector.topology(of: instance, now: self.context.clock())
         _ = try await self.inspector.facts(of: instance)
         try await self.store.insertInstance(instance)
         if instance.backupPolicy != nil { self.policyChanged() }
@@ -57,11 +61,20 @@ package struct DCSInstanceOperations: Sendable {
         return Page(items: views, total: page.total)
     }
 
-    /// One instance with its live facts and activity.
+    /// One instance with its live facts, its topology read again (and stored), and its activity.
     package func show(projectID: String, id: String) async throws -> DCSInstanceView {
-        let instance = try await self.instance(projectID: projectID, id: id)
-        async let facts = try? await self.inspector.facts(of: instance)
+        let stored = try await self.instance(projectID: projectID, id: id)
+        var instance = stored
+        async let facts = try? await self.inspector.facts(of: stored)
+        async let topology = try? await self.inspector.topology(of: stored, now: self.context.clock())
         let activity = try await self.context.activity.activity(projectID: projectID, resourceID: instance.id)
+        if let read = await topology {
+            // Stored only when the deployment changed (a show is a read; `readAt` alone is no change).
+            var known = stored.topology
+            known?.readAt = read.readAt
+            if known != read { try await self.store.updateInstanceTopology(projectID: projectID, id: instance.id, topology: read) }
+            instance.topology = read
+        }
         return DCSInstanceView(instance: instance, facts: await facts, activity: activity)
     }
 

@@ -7,6 +7,15 @@ package struct DCSInstanceView: Sendable {
     package var facts: RedisFacts?
     /// What occupies the instance, nil when idle.
     package var activity: Activity?
+    /// The deployment: read now for show, as last stored for list; nil when never read.
+    package var topology: DCSTopology?
+
+    package init(instance: DCSInstance, facts: RedisFacts?, activity: Activity?, topology: DCSTopology? = nil) {
+        self.instance = instance
+        self.facts = facts
+        self.activity = activity
+        self.topology = topology ?? instance.topology
+    }
 }
 
 /// The changes `PUT /v2/{project_id}/instances/{instance_id}` asks for; nil fields stay as they are.

@@ -6,6 +6,7 @@ import CofferCore
 /// what a download link serves) and the RDB snapshot it was made from, kept beside it under the same name with
 /// `.rdb` (the sidecar), so that a restore of an AOF backup is exactly as fast and safe as an RDB restore.
 /// The sidecar's key follows from the AOF's, so no column records it.
+/// A cluster or master/standby backup has one RDB per shard, `….shard-<n>.rdb`, listed in the record's `shards`.
 enum DCSBackupFiles {
     /// The file the backup's record points at (`blobKey`) once it succeeded.
     static func key(_ record: DCSBackupRecord) -> String {
@@ -26,6 +27,7 @@ enum DCSBackupFiles {
         var keys = [self.key(record)]
         if record.backupFormat == .aof { keys.append(self.snapshotKey(record)) }
         if let stored = record.blobKey, !keys.contains(stored) { keys.append(stored) }
+        for shard in record.shards ?? [] where !keys.contains(shard.blobKey) { keys.append(shard.blobKey) }
         return keys
     }
 
@@ -33,6 +35,12 @@ enum DCSBackupFiles {
     static func withSidecar(_ key: String) -> [String] {
         [key] + (self.sidecarKey(forAOFKey: key).map { [$0] } ?? [])
     }
+
+    /// The most shard files a backup may have (DCS hands out at most 64 links).
+    static let maximumShards = 64
+
+    /// The RDB of shard `index` of a cluster or master/standby backup.
+    static func shardKey(_ record: DCSBackupRecord, index: Int) -> String { "\(self.stem(record)).shard-\(index).rdb" }
 
     private static func stem(_ record: DCSBackupRecord) -> String { "dcs/\(record.projectID)/\(record.instanceID)/\(record.id)" }
 }

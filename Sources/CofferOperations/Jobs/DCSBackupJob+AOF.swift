@@ -35,14 +35,14 @@ extension DCSBackupJob {
     /// Either side's failure — the RDB's CRC, a malformed record, the connection dropped, a storage error,
     /// cancellation — fails the queue, which fails the other side: the job then aborts both writers.
     func pullWithAOF(
-        instance: DCSInstance, record: DCSBackupRecord, snapshot: any BlobWriter, aof: any BlobWriter, progress: BackupProgress
+        endpoint: RedisEndpoint, record: DCSBackupRecord, snapshot: any BlobWriter, aof: any BlobWriter, progress: BackupProgress
     ) async throws -> (SnapshotSummary, AOFTeeSummary) {
         let queue = BoundedChunkQueue(limit: Self.aofTeeLimit)
         let summary = try await withThrowingTaskGroup(of: SnapshotSummary?.self) { group in
             group.addTask {
                 do {
                     let summary = try await self.pull(
-                        instance: instance, record: record, progress: progress,
+                        endpoint: endpoint, record: record, progress: progress,
                         sink: { chunk in
                             try await snapshot.write(chunk)
                             try await queue.send(chunk)

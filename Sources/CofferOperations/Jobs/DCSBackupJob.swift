@@ -65,21 +65,105 @@ package struct DCSBackupJob: JobHandler {
         record.executionAt = started
         record.updatedAt = started
         try await self.store.updateBackup(record)
-        let isAOF = record.backupFormat == .aof
-        let writer: any BlobWriter
-        var aofWriter: (any BlobWriter)?
+        // The deployment now, not as adopted: a failover or a resharding since then moves where each shard's data is.
+        let topology: DCSTopology
         do {
-            writer = try await self.blobs.makeWriter(key: DCSBackupFiles.snapshotKey(record))
+            topology = try await RedisInspector(timeout: self.connectTimeout, logger: self.logger).topology(of: instance, now: started)
+            try await self.store.updateInstanceTopology(projectID: instance.projectID, id: instance.id, topology: topology)
         } catch {
-            try await self.fail(&record, .storage)
+            self.logger.error("DCS backup failed: the topology cannot be read", metadata: ["backup.id": "\(record.id)", "error": "\(error)"])
+            try? await self.fail(&record, .redis)
             throw error
         }
+        if let reason = topology.unreachableReason {
+            self.logger.error("DCS backup failed", metadata: ["backup.id": "\(record.id)", "error": "\(reason)"])
+            try? await self.fail(&record, .redis)
+            throw DCSError.redisUnreachable(instance.address, reason)
+        }
+        if topology.kind == .cluster {
+            try await self.runSharded(record: record, instance: instance, topology: topology, started: started)
+        } else {
+            try await self.runOneShard(record: record, instance: instance, topology: topology, started: started)
+        }
+    }
+
+    /// A single server, or a master/standby pair (from a healthy standby when there is one, from the master if the
+    /// standby fails or there is none): one file, the record's `blobKey`, as before topologies.
+    private func runOneShard(record: DCSBackupRecord, instance: DCSInstance, topology: DCSTopology, started: Date) async throws {
+        var record = record
+        guard let shard = topology.shards.first else { throw DCSError.internalError }
+        let sources = shard.snapshotSources
+        var lastError: (any Error)?
+        for (attempt, source) in sources.enumerated() {
+            let endpoint = RedisEndpoint(host: source.host, port: source.port, username: instance.accessUser, password: instance.password)
+            do {
+                let (blob, summary, tee) = try await self.snapshot(record: record, endpoint: endpoint)
+                record.status = .succeed
+                record.progress = .complete
+                record.size = blob.size
+                record.sha256 = blob.sha256
+                record.blobKey = blob.key
+                record.isSupportRestore = true
+                record.updatedAt = self.clock()
+                if topology.kind == .masterStandby, let master = shard.master {
+                    record.shards = [
+                        DCSBackupShard(
+                            index: 0, slots: [], masterHost: master.host, masterPort: master.port, sourceHost: source.host,
+                            sourcePort: source.port, sourceRole: source.role, retried: attempt > 0, blobKey: DCSBackupFiles.snapshotKey(record),
+                            size: record.backupFormat == .rdb ? blob.size : summary.bytes, sha256: record.backupFormat == .rdb ? blob.sha256 : "",
+                            keys: summary.keys)
+                    ]
+                }
+                try await self.store.updateBackup(record)
+                var metadata: Logger.Metadata = [
+                    "backup.id": "\(record.id)", "backup.format": "\(record.backupFormat.rawValue)", "backup.bytes": "\(blob.size)",
+                    "backup.keys": "\(summary.keys)", "backup.diskless": "\(summary.diskless)", "backup.source": "\(source.address)",
+                    "backup.source_role": "\(source.role.rawValue)", "backup.seconds": "\(record.updatedAt.timeIntervalSince(started))",
+                ]
+                if let tee {
+                    metadata["backup.rdb_bytes"] = "\(summary.bytes)"
+                    metadata["backup.tee_peak_bytes"] = "\(tee.peakQueuedBytes)"
+                    let waited = tee.pullWaited.components
+                    metadata["backup.pull_waited_seconds"] = "\(Double(waited.seconds) + Double(waited.attoseconds) / 1e18)"
+                }
+                self.logger.info("DCS backup succeeded", metadata: metadata)
+                return
+            } catch let error as RedisError where attempt + 1 < sources.count {
+                // The standby went away mid-pull: its writers are aborted; take the snapshot again from the next source.
+                self.logger.warning(
+                    "DCS backup source failed, trying the next",
+                    metadata: ["backup.id": "\(record.id)", "backup.source": "\(source.address)", "error": "\(error)"])
+                lastError = error
+            } catch {
+                lastError = error
+                break
+            }
+        }
+        let error = lastError ?? DCSError.internalError
+        let cause: BackupFailure =
+            switch error {
+            case RedisError.timedOut, is CancellationError: .timedOut
+            case is RedisError: .redis
+            default: .storage
+            }
+        self.logger.error("DCS backup failed", metadata: ["backup.id": "\(record.id)", "error": "\(error)"])
+        // The record may not have been written after the commit (the database went away): the file goes too.
+        await self.removeFiles(record)
+        try? await self.fail(&record, cause)
+        throw error
+    }
+
+    /// One snapshot of `endpoint` into the backup's file(s), committed only when whole; on any failure every writer
+    /// is aborted and nothing remains.
+    private func snapshot(record: DCSBackupRecord, endpoint: RedisEndpoint) async throws -> (BlobInfo, SnapshotSummary, AOFTeeSummary?) {
+        let isAOF = record.backupFormat == .aof
+        let writer = try await self.blobs.makeWriter(key: DCSBackupFiles.snapshotKey(record))
+        var aofWriter: (any BlobWriter)?
         if isAOF {
             do {
                 aofWriter = try await self.blobs.makeWriter(key: DCSBackupFiles.key(record))
             } catch {
                 await writer.abort()
-                try await self.fail(&record, .storage)
                 throw error
             }
         }
@@ -88,56 +172,26 @@ package struct DCSBackupJob: JobHandler {
             let summary: SnapshotSummary
             var tee: AOFTeeSummary?
             if let aofWriter {
-                (summary, tee) = try await self.pullWithAOF(instance: instance, record: record, snapshot: writer, aof: aofWriter, progress: progress)
+                (summary, tee) = try await self.pullWithAOF(endpoint: endpoint, record: record, snapshot: writer, aof: aofWriter, progress: progress)
             } else {
-                summary = try await self.pull(instance: instance, record: record, progress: progress, sink: { try await writer.write($0) })
+                summary = try await self.pull(endpoint: endpoint, record: record, progress: progress, sink: { try await writer.write($0) })
             }
             // Both streams are whole (the pull checked the RDB's end and CRC, the AOF side every record and the CRC
             // again): only now does either file become visible. The two fsyncs overlap; a failure of either commit
             // (or a crash between them) removes both below (or in `jobFailed`).
-            var blob: BlobInfo
             if let aofWriter {
                 async let snapshotBlob = writer.commit()
                 async let aofBlob = aofWriter.commit()
                 let (_, committed) = try await (snapshotBlob, aofBlob)
-                blob = committed
-            } else {
-                blob = try await writer.commit()
+                return (committed, summary, tee)
             }
-            record.status = .succeed
-            record.progress = .complete
-            record.size = blob.size
-            record.sha256 = blob.sha256
-            record.blobKey = blob.key
-            record.isSupportRestore = true
-            record.updatedAt = self.clock()
-            try await self.store.updateBackup(record)
-            var metadata: Logger.Metadata = [
-                "backup.id": "\(record.id)", "backup.format": "\(record.backupFormat.rawValue)", "backup.bytes": "\(blob.size)",
-                "backup.keys": "\(summary.keys)", "backup.diskless": "\(summary.diskless)",
-                "backup.seconds": "\(record.updatedAt.timeIntervalSince(started))",
-            ]
-            if let tee {
-                metadata["backup.rdb_bytes"] = "\(summary.bytes)"
-                metadata["backup.tee_peak_bytes"] = "\(tee.peakQueuedBytes)"
-                let waited = tee.pullWaited.components
-                metadata["backup.pull_waited_seconds"] = "\(Double(waited.seconds) + Double(waited.attoseconds) / 1e18)"
-            }
-            self.logger.info("DCS backup succeeded", metadata: metadata)
+            return (try await writer.commit(), summary, tee)
         } catch {
             // Nothing committed yet, unless a commit failed after the other succeeded or the record could not be
             // written after the commits (the database went away): abort both, remove whatever became visible.
             await writer.abort()
             await aofWriter?.abort()
             await self.removeFiles(record)
-            let cause: BackupFailure =
-                switch error {
-                case RedisError.timedOut, is CancellationError: .timedOut
-                case is RedisError: .redis
-                default: .storage
-                }
-            self.logger.error("DCS backup failed", metadata: ["backup.id": "\(record.id)", "error": "\(error)"])
-            try? await self.fail(&record, cause)
             throw error
         }
     }
@@ -148,13 +202,16 @@ package struct DCSBackupJob: JobHandler {
             var record = try? await self.store.backup(projectID: job.projectID, instanceID: job.resourceID, id: payload.backupID),
             record.status == .waiting || record.status == .backuping
         else { return }
-        // A crash after a commit and before the record said `succeed` (or between an AOF backup's two commits)
-        // leaves files no record points at: nothing may outlive the failure.
-        await self.removeFiles(record)
+        // A crash after a commit and before the record said `succeed`, between an AOF backup's two commits, or between a
+        // cluster backup's shard commits leaves files no record points at: nothing may outlive the failure. A record
+        // that failed lists no shard file: every index a cluster backup could have used (the instance may have been
+        // resharded since), none for other instances.
+        let kind = (try? await self.store.instance(projectID: job.projectID, id: job.resourceID))?.topology?.kind
+        await self.removeFiles(record, shardCount: kind == .cluster || kind == nil ? DCSBackupFiles.maximumShards : 0)
         try? await self.fail(&record, .timedOut)
     }
 
-    private func fail(_ record: inout DCSBackupRecord, _ cause: BackupFailure) async throws {
+    func fail(_ record: inout DCSBackupRecord, _ cause: BackupFailure) async throws {
         record.status = .failed
         record.errorCode = cause.rawValue
         record.isSupportRestore = false
@@ -163,8 +220,10 @@ package struct DCSBackupJob: JobHandler {
     }
 
     /// Removes every file the backup may have written; errors only logged (the blob sweep cannot find committed ones).
-    func removeFiles(_ record: DCSBackupRecord) async {
-        for key in DCSBackupFiles.allKeys(record) {
+    /// Also shard files `0..<shardCount`, which a failed record does not list.
+    func removeFiles(_ record: DCSBackupRecord, shardCount: Int = 0) async {
+        let shardKeys = (0..<shardCount).map { DCSBackupFiles.shardKey(record, index: $0) }
+        for key in DCSBackupFiles.allKeys(record) + shardKeys {
             do { try await self.blobs.delete(key: key) } catch {
                 self.logger.error("Removing a failed DCS backup's file failed", metadata: ["blob.key": "\(key)", "error": "\(error)"])
             }
@@ -173,9 +232,8 @@ package struct DCSBackupJob: JobHandler {
 
     /// Streams the snapshot into `sink`, recording the backup's progress (``BackupProgress``) about once a second.
     func pull(
-        instance: DCSInstance, record: DCSBackupRecord, progress: BackupProgress, sink: @escaping @Sendable (ByteBuffer) async throws -> Void
+        endpoint: RedisEndpoint, record: DCSBackupRecord, progress: BackupProgress, sink: @escaping @Sendable (ByteBuffer) async throws -> Void
     ) async throws -> SnapshotSummary {
-        let endpoint = RedisEndpoint(host: instance.host, port: instance.port, username: instance.accessUser, password: instance.password)
         let connection = try await RedisConnection.connect(to: endpoint, timeout: self.connectTimeout, logger: self.logger)
         // Key counts now, for progress of the diskless form until RESIZEDB gives the snapshot's own.
         let keyspace = (try? await connection.info("keyspace"))?.dbKeyCounts?.mapValues(\.keys) ?? [:]

@@ -71,11 +71,14 @@ struct DCSBackupController: Sendable {
         let caller = try request.caller
         let (record, instance) = try await self.operations.downloadable(
             projectID: caller.project.id, instanceID: request.path("instance_id"), backupID: request.path("backup_id"))
-        let fileName = DownloadLinks.fileName(record: record, instance: instance)
         let expires = Int64(self.clock().timeIntervalSince1970) + Int64(expiration)
-        let link = self.links.url(baseURL: request.baseURL, record: record, fileName: fileName, expires: expires)
+        // A cluster backup: one link per shard, in slot order (a master/standby backup keeps the one file's link).
+        let fileNames =
+            record.blobKey == nil
+            ? (record.shards ?? []).map { $0.fileName(createdAt: record.createdAt) } : [DownloadLinks.fileName(record: record, instance: instance)]
+        let items = fileNames.map { LinksDTO.Item(fileName: $0, link: self.links.url(baseURL: request.baseURL, record: record, fileName: $0, expires: expires)) }
         return try JSONCoding.response(
-            LinksDTO(filePath: "\(record.instanceID)/\(record.id)/", bucketName: "coffer-dcs-\(record.projectID)", links: [.init(fileName: fileName, link: link)]))
+            LinksDTO(filePath: "\(record.instanceID)/\(record.id)/", bucketName: "coffer-dcs-\(record.projectID)", links: items))
     }
 
     /// `GET /downloads/dcs/…?Expires=&Signature=`: streams the file (with `Range`), or 403.
@@ -88,7 +91,8 @@ struct DCSBackupController: Sendable {
                 projectID: projectID, instanceID: instanceID, backupID: backupID, fileName: request.path("file_name"), expires: expires,
                 signature: signature),
             expires >= Int64(self.clock().timeIntervalSince1970),
-            let reader = try await self.operations.openFile(projectID: projectID, instanceID: instanceID, backupID: backupID)
+            let reader = try await self.operations.openFile(
+                projectID: projectID, instanceID: instanceID, backupID: backupID, fileName: request.path("file_name"))
         else { throw DCSError.downloadDenied }
         return try FileResponse.make(reader: reader, rangeHeader: request.headers[.range], fileName: request.path("file_name"))
     }

@@ -12,12 +12,29 @@ struct DCSInstanceDTO: Encodable {
     var activity: Activity?
     /// Show-instance adds the policy and the task; list leaves them out.
     var detailed: Bool
+    var topology: DCSTopology?
 
     init(view: DCSInstanceView, detailed: Bool) {
         self.instance = view.instance
         self.facts = view.facts
         self.activity = view.activity
         self.detailed = detailed
+        self.topology = view.topology
+    }
+
+    /// Why the status reads `ERROR`, or nil: no node answered, or a shard has no reachable node.
+    var errorReason: String? {
+        if self.facts == nil { return "Coffer cannot reach the Redis server at \(self.instance.address)." }
+        return self.topology?.unreachableReason
+    }
+
+    /// DCS's `cache_mode`: `single`, `ha` (master/standby) or `cluster` (Redis Cluster).
+    static func cacheMode(_ kind: DCSTopology.Kind) -> String {
+        switch kind {
+        case .single: "single"
+        case .masterStandby: "ha"
+        case .cluster: "cluster"
+        }
     }
 
     /// DCS's `task` names (reference 2.10: Terraform treats any non-null task as an operation in progress).
@@ -61,7 +78,10 @@ struct DCSInstanceDTO: Encodable {
         try c.encode(i.name, forKey: JSONKey("name"))
         try c.encode("Redis", forKey: JSONKey("engine"))
         try c.encode(self.facts?.engineVersion ?? i.requestedEngineVersion ?? "", forKey: JSONKey("engine_version"))
-        try c.encode(self.facts == nil ? "ERROR" : i.status, forKey: JSONKey("status"))
+        let reason = self.errorReason
+        try c.encode(reason == nil ? i.status : "ERROR", forKey: JSONKey("status"))
+        // Not in the SDK's model (it ignores unknown fields, as it does `task`): the reason behind `ERROR`.
+        if let reason { try c.encode(reason, forKey: JSONKey("status_reason")) }
         // `Int(exactly:)`: a capacity stored before create bounded it (1e300) must not trap on every read.
         try c.encode(Int(exactly: i.capacityGB.rounded(.down)) ?? 0, forKey: JSONKey("capacity"))
         // Sub-GB sizes (0.125 …) only fit in the string field; whole sizes leave it empty, as DCS does.
@@ -72,7 +92,17 @@ struct DCSInstanceDTO: Encodable {
             try c.encode(max / mib, forKey: JSONKey("max_memory"))
             try c.encode(facts.usedMemory / mib, forKey: JSONKey("used_memory"))
         }
-        try c.encode(i.host, forKey: JSONKey("ip"))
+        if let topology = self.topology {
+            // `ip` lists every shard's master for a cluster (comma-separated, as DCS does); `backend_addrs` every node.
+            let masters = topology.kind == .cluster ? topology.shards.compactMap(\.master) : []
+            try c.encode(masters.isEmpty ? i.host : masters.map(\.host).joined(separator: ","), forKey: JSONKey("ip"))
+            try c.encode(topology.allNodes.map(\.address).joined(separator: ","), forKey: JSONKey("backend_addrs"))
+            try c.encode(Self.cacheMode(topology.kind), forKey: JSONKey("cache_mode"))
+            try c.encode(topology.kind == .cluster ? topology.shards.count : 1, forKey: JSONKey("sharding_count"))
+            try c.encode(topology.replicaCount, forKey: JSONKey("replica_count"))
+        } else {
+            try c.encode(i.host, forKey: JSONKey("ip"))
+        }
         try c.encode(i.host, forKey: JSONKey("domain_name"))
         try c.encode(i.port, forKey: JSONKey("port"))
         if let spec = i.specCode { try c.encode(spec, forKey: JSONKey("spec_code")) }

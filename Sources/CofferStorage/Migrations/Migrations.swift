@@ -233,6 +233,14 @@ package enum Migrations {
                 // Facts fixed at the first start that every node checks, e.g. the master key's check value.
                 "CREATE TABLE coffer_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL, created_at BIGINT NOT NULL)",
             ]),
+        Migration(
+            id: "0140_dcs_topology",
+            [
+                // The adopted deployment as last read (JSON `DCSTopology`): single server, master/standby or cluster.
+                "ALTER TABLE dcs_instances ADD COLUMN topology TEXT",
+                // A cluster or master/standby backup's files, one per shard (JSON `[DCSBackupShard]`); NULL for one file.
+                "ALTER TABLE dcs_backups ADD COLUMN shards TEXT",
+            ]),
     ]
 
     /// Applies every migration not yet recorded, in order, in one transaction.

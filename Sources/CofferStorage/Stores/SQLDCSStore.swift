@@ -18,16 +18,17 @@ package struct SQLDCSStore: DCSStore {
         let sealed = try instance.password.map(self.secrets.seal)
         let policy = try instance.backupPolicy.map(Self.json)
         let extra = try Self.json(instance.extra)
+        let topology = try instance.topology.map(Self.json)
         try await self.provider.withDatabase { db in
             try await db.raw(
                 """
                 INSERT INTO dcs_instances (id, project_id, name, engine, engine_version, host, port, access_user, password_sealed,
-                  description, status, capacity_gb, spec_code, backup_policy, extra, created_at, updated_at, deleted_at)
+                  description, status, capacity_gb, spec_code, backup_policy, extra, created_at, updated_at, deleted_at, topology)
                 VALUES (\(bind: instance.id), \(bind: instance.projectID), \(bind: instance.name), \(bind: instance.engine),
                   \(bind: instance.requestedEngineVersion), \(bind: instance.host), \(bind: Int64(instance.port)),
                   \(bind: instance.accessUser), \(bind: sealed), \(bind: instance.description), \(bind: instance.status),
                   \(bind: instance.capacityGB), \(bind: instance.specCode), \(bind: policy), \(bind: extra),
-                  \(bind: millis(instance.createdAt)), \(bind: millis(instance.updatedAt)), NULL)
+                  \(bind: millis(instance.createdAt)), \(bind: millis(instance.updatedAt)), NULL, \(bind: topology))
                 """
             ).run()
         }
@@ -92,14 +93,31 @@ package struct SQLDCSStore: DCSStore {
         }
     }
 
+    package func updateInstanceTopology(projectID: String, id: String, topology: DCSTopology) async throws {
+        let json = try Self.json(topology)
+        try await self.provider.withDatabase { db in
+            try await db.raw(
+                """
+                UPDATE dcs_instances SET topology = \(bind: json)
+                WHERE project_id = \(bind: projectID) AND id = \(bind: id) AND deleted_at IS NULL
+                """
+            ).run()
+        }
+    }
+
     package func deleteInstance(projectID: String, id: String, at date: Date) async throws -> [String] {
         try await self.provider.withTransaction { db in
             let keys = try await db.raw(
                 """
-                SELECT blob_key FROM dcs_backups WHERE project_id = \(bind: projectID) AND instance_id = \(bind: id)
-                  AND blob_key IS NOT NULL
+                SELECT blob_key, shards FROM dcs_backups WHERE project_id = \(bind: projectID) AND instance_id = \(bind: id)
+                  AND (blob_key IS NOT NULL OR shards IS NOT NULL)
                 """
-            ).all().map { try $0.string("blob_key") }
+            ).all().flatMap { row -> [String] in
+                let shards = try row.optionalString("shards").map { try BackupRow.shards(json: $0) } ?? []
+                let keys = (try row.optionalString("blob_key").map { [$0] } ?? []) + shards.map(\.blobKey)
+                // A master/standby backup's one shard file is also its `blob_key`.
+                return keys.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+            }
             try await db.raw(
                 """
                 UPDATE dcs_backups SET status = 'deleted', is_support_restore = 0, updated_at = \(bind: millis(date))
@@ -244,7 +262,8 @@ package struct SQLDCSStore: DCSStore {
             password: try row.optionalString("password_sealed").map(self.secrets.open), description: try row.optionalString("description"),
             status: try row.string("status"), capacityGB: try row.decode(column: "capacity_gb", as: Double.self),
             specCode: try row.optionalString("spec_code"), backupPolicy: policy, extra: extra,
-            createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at"))
+            createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at"),
+            topology: try row.optionalString("topology").map { try JSONDecoder().decode(DCSTopology.self, from: Data($0.utf8)) })
     }
 
     private static func json(_ value: some Encodable) throws -> String {
@@ -283,12 +302,14 @@ struct BackupRow: Encodable, Sendable {
     var executionAt: Int64?
     var blobKey: String?
     var sha256: String?
+    /// JSON `[DCSBackupShard]`, or NULL.
+    var shards: String?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case id, projectID = "project_id", instanceID = "instance_id", name, backupType = "backup_type"
         case backupFormat = "backup_format", status, progress, size, remark, errorCode = "error_code", period
         case isSupportRestore = "is_support_restore", createdAt = "created_at", updatedAt = "updated_at"
-        case executionAt = "execution_at", blobKey = "blob_key", sha256
+        case executionAt = "execution_at", blobKey = "blob_key", sha256, shards
     }
 
     /// Set once at creation: `updateBackup` leaves them alone (the day counts rely on project, instance and
@@ -315,6 +336,12 @@ struct BackupRow: Encodable, Sendable {
         self.executionAt = millis(record.executionAt)
         self.blobKey = record.blobKey
         self.sha256 = record.sha256
+        // Encoding plain values cannot fail; a nil here would only lose the shard list of a record that has one.
+        self.shards = record.shards.flatMap { try? String(decoding: JSONEncoder().encode($0), as: UTF8.self) }
+    }
+
+    static func shards(json: String) throws -> [DCSBackupShard] {
+        try JSONDecoder().decode([DCSBackupShard].self, from: Data(json.utf8))
     }
 
     /// The columns a record is read from, in `record(from:)`'s terms.
@@ -346,6 +373,7 @@ struct BackupRow: Encodable, Sendable {
             createdAt: WireTime.date(epochMilliseconds: try value(.createdAt, Int64.self)),
             updatedAt: WireTime.date(epochMilliseconds: try value(.updatedAt, Int64.self)),
             executionAt: try optional(.executionAt, Int64.self).map { WireTime.date(epochMilliseconds: $0) },
-            blobKey: try optional(.blobKey, String.self), sha256: try optional(.sha256, String.self))
+            blobKey: try optional(.blobKey, String.self), sha256: try optional(.sha256, String.self),
+            shards: try optional(.shards, String.self).map(Self.shards(json:)))
     }
 }
