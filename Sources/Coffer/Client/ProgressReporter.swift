@@ -1,0 +1,83 @@
+import Foundation
+
+/// Shows how far a job or a download is: a bar redrawn in place on a terminal, plain lines otherwise (logs, CI,
+/// pipes), so `--wait` is readable in both places.
+///
+/// Bytes are known for downloads and restores (the backup's size) and for a backup only once it ends (the API
+/// reports a backup's percent while it runs, not its bytes); the rate and the ETA come from whichever is known.
+final class ProgressReporter {
+    let label: String
+    let isTerminal: Bool
+    private let start = Date()
+    private var lastPlain: String?
+    private var lastPlainAt = Date.distantPast
+    private var drewBar = false
+    /// The first sample with work done: the rate is measured from it, so a queue wait does not slow the ETA.
+    private var firstSample: (at: Date, fraction: Double, bytes: Double?)?
+
+    init(label: String, isTerminal: Bool = isatty(STDOUT_FILENO) == 1) {
+        self.label = label
+        self.isTerminal = isTerminal
+    }
+
+    /// - Parameters:
+    ///   - fraction: 0…1 when known.
+    ///   - bytes: bytes done, when known; `total` the bytes expected, when known.
+    func update(status: String, fraction: Double?, bytes: Int64? = nil, total: Int64? = nil) {
+        let now = Date()
+        var parts: [String] = [self.label, status]
+        let fraction = fraction.map { min(1, max(0, $0)) } ?? total.flatMap { total in bytes.map { total > 0 ? Double($0) / Double(total) : 0 } }
+        if let fraction, fraction > 0, self.firstSample == nil {
+            self.firstSample = (now, fraction, bytes.map(Double.init))
+        }
+        if let fraction { parts.append(String(format: "%5.1f%%", fraction * 100)) }
+        if let bytes {
+            parts.append(total.map { "\(ByteFormat.size(bytes))/\(ByteFormat.size($0))" } ?? ByteFormat.size(bytes))
+        } else if let total {
+            parts.append(ByteFormat.size(total))
+        }
+        var eta: Double?
+        if let first = self.firstSample, let fraction {
+            let elapsed = now.timeIntervalSince(first.at)
+            if elapsed > 0.2 {
+                let perSecond = (fraction - first.fraction) / elapsed
+                if let bytes, let firstBytes = first.bytes {
+                    parts.append(ByteFormat.size((Double(bytes) - firstBytes) / elapsed) + "/s")
+                } else if let total {
+                    parts.append(ByteFormat.size(perSecond * Double(total)) + "/s")
+                } else {
+                    parts.append(String(format: "%.1f%%/s", perSecond * 100))
+                }
+                if perSecond > 0 { eta = (1 - fraction) / perSecond }
+            }
+        }
+        parts.append("ETA " + ByteFormat.duration(eta ?? .nan))
+        parts.append("elapsed " + ByteFormat.duration(now.timeIntervalSince(self.start)))
+        if self.isTerminal {
+            let bar = fraction.map { Self.bar($0, width: 24) } ?? "[" + String(repeating: "·", count: 24) + "]"
+            let line = ([parts[0], bar] + parts.dropFirst()).joined(separator: "  ")
+            FileHandle.standardOutput.write(Data(("\r\u{1B}[K" + line).utf8))
+            self.drewBar = true
+        } else {
+            // One line when something changed, at most every two seconds (or at once when the status changes).
+            let key = status + (fraction.map { String(format: "%.1f", $0 * 100) } ?? "")
+            let statusChanged = self.lastPlain.map { !$0.hasPrefix(status) } ?? true
+            guard key != self.lastPlain, statusChanged || now.timeIntervalSince(self.lastPlainAt) >= 2 else { return }
+            self.lastPlain = key
+            self.lastPlainAt = now
+            print(parts.joined(separator: "  "))
+        }
+    }
+
+    /// Ends the bar's line, then prints `message` on its own line.
+    func finish(_ message: String) {
+        if self.drewBar { FileHandle.standardOutput.write(Data("\n".utf8)) }
+        self.drewBar = false
+        print(message + " (" + ByteFormat.duration(Date().timeIntervalSince(self.start)) + ")")
+    }
+
+    static func bar(_ fraction: Double, width: Int) -> String {
+        let filled = Int((fraction * Double(width)).rounded(.down))
+        return "[" + String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled) + "]"
+    }
+}
