@@ -66,6 +66,8 @@ final class ProgressReporter {
             self.lastPlain = key
             self.lastPlainAt = now
             print(parts.joined(separator: "  "))
+            // Seen at once in a log or a pipe, not when the buffer fills.
+            fflush(stdout)
         }
     }
 

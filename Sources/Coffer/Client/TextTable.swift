@@ -19,6 +19,8 @@ struct TextTable {
                 let last = index == cells.count - 1
                 out += last ? cell : cell + String(repeating: " ", count: widths[index] - cell.count + 2)
             }
+            // An empty last column leaves padding behind; no line ends in blanks.
+            while out.last == " " { out.removeLast() }
             return out
         }
         return ([line(self.headers)] + self.rows.map(line)).joined(separator: "\n")

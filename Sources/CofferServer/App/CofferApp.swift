@@ -51,7 +51,10 @@ package enum CofferApp {
             dcs: store.dcs, dcsAutoBackups: store.dcsAutoBackups, ddm: store.ddm, jobs: store.jobs, blobs: store.blobs, binlogs: store.binlogs,
             settings: settings, logger: logger, clock: clock,
             wakeWorker: { doorbell.ring() })
-        let worker = JobWorker(store: store.jobs, handlers: operations.jobHandlers, doorbell: doorbell, logger: logger, clock: clock)
+        let metricsStore = SQLBackupMetricsStore(provider: store.provider)
+        let backupMetrics = BackupMetrics(registry: metrics.registry, store: metricsStore, logger: logger, clock: clock)
+        let handlers = operations.jobHandlers.map { MeteredJobHandler.wrap($0, metrics: backupMetrics, store: metricsStore) }
+        let worker = JobWorker(store: store.jobs, handlers: handlers, doorbell: doorbell, logger: logger, clock: clock)
         let dcsInstances = DCSInstanceController(operations: operations.dcsInstances, clock: clock)
         let routes = RouteTable(
             IAMController(
@@ -64,7 +67,7 @@ package enum CofferApp {
                     clock: clock
                 ).routes
                 + DCSRestoreController(operations: operations.dcsRestores).routes
-                + OperationsController(metrics: metrics, database: { try await store.ping() }).routes
+                + OperationsController(metrics: metrics, backupMetrics: backupMetrics, database: { try await store.ping() }).routes
                 + DataNodeController(operations: operations.dataNodes, instances: operations.ddmInstances).routes
                 + DDMInstanceController(operations: operations.ddmInstances, clock: clock).routes
                 + DDMBackupController(operations: operations.ddmBackups, windows: operations.ddmRestoreWindows).routes
