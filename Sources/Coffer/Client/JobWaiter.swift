@@ -6,6 +6,8 @@ import Foundation
 struct JobWaiter {
     let client: CofferClient
     let deadline: Date
+    /// With `--json`, progress goes to standard error and standard output carries only the JSON.
+    var progressToStandardError = false
     var interval: Duration = .milliseconds(500)
 
     /// Polls `poll` until it returns a final state; `poll` returns (status, fraction, bytes, total, done, failureCode).
@@ -41,7 +43,7 @@ struct JobWaiter {
     /// A DCS backup: `waiting` → `backuping` → `succeed` | `failed` (the record's `error_code`).
     func dcsBackup(instanceID: String, backupID: String) async throws -> JSONValue {
         let lookup = ResourceLookup(client: self.client)
-        let reporter = ProgressReporter(label: "backup \(backupID.prefix(8))")
+        let reporter = ProgressReporter(label: "backup \(backupID.prefix(8))", toStandardError: self.progressToStandardError)
         let sample = try await self.loop(reporter, what: "backup \(backupID)") {
             guard let record = try await lookup.dcsBackup(instanceID: instanceID, backupID: backupID) else {
                 throw ClientError.usage("backup \(backupID) disappeared from instance \(instanceID)")
@@ -65,7 +67,7 @@ struct JobWaiter {
     /// A DCS restore: `waiting` → `restoring` → `succeed` | `failed`; bytes from the backup's size.
     func dcsRestore(instanceID: String, restoreID: String, backupSize: Int64?) async throws -> JSONValue {
         let lookup = ResourceLookup(client: self.client)
-        let reporter = ProgressReporter(label: "restore \(restoreID.prefix(8))")
+        let reporter = ProgressReporter(label: "restore \(restoreID.prefix(8))", toStandardError: self.progressToStandardError)
         let sample = try await self.loop(reporter, what: "restore \(restoreID)") {
             guard let record = try await lookup.dcsRestore(instanceID: instanceID, restoreID: restoreID) else {
                 throw ClientError.usage("restore \(restoreID) is not listed under instance \(instanceID)")
@@ -85,7 +87,7 @@ struct JobWaiter {
 
     /// A DCS migration task (a restore into another instance): `MIGRATING` → `SUCCESS` | `FAILED`.
     func migration(taskID: String) async throws -> JSONValue {
-        let reporter = ProgressReporter(label: "restore \(taskID.prefix(8))")
+        let reporter = ProgressReporter(label: "restore \(taskID.prefix(8))", toStandardError: self.progressToStandardError)
         let sample = try await self.loop(reporter, what: "restore task \(taskID)") {
             let task = try await self.client.send(.GET, self.client.path("v2", "/migration-task/\(taskID)")).json()
             let status = task["status"]?.text ?? "?"
@@ -102,7 +104,7 @@ struct JobWaiter {
 
     /// A DDM job: `Running` (with `process` "42%") → `Completed` | `Failed` (its `fail_reason` from the job list).
     func ddmJob(jobID: String, what: String) async throws -> JSONValue {
-        let reporter = ProgressReporter(label: "\(what) \(jobID.prefix(8))")
+        let reporter = ProgressReporter(label: "\(what) \(jobID.prefix(8))", toStandardError: self.progressToStandardError)
         let sample = try await self.loop(reporter, what: "\(what) job \(jobID)") {
             let answer = try await self.client.send(.GET, self.client.path("v3", "/jobs/\(jobID)")).json()
             let job = answer["job"] ?? answer

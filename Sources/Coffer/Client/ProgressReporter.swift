@@ -8,6 +8,8 @@ import Foundation
 final class ProgressReporter {
     let label: String
     let isTerminal: Bool
+    /// Standard output, or standard error when standard output carries `--json`.
+    private let output: FileHandle
     private let start = Date()
     private var lastPlain: String?
     private var lastPlainAt = Date.distantPast
@@ -15,9 +17,17 @@ final class ProgressReporter {
     /// The first sample with work done: the rate is measured from it, so a queue wait does not slow the ETA.
     private var firstSample: (at: Date, fraction: Double, bytes: Double?)?
 
-    init(label: String, isTerminal: Bool = isatty(STDOUT_FILENO) == 1) {
+    init(label: String, toStandardError: Bool = false) {
         self.label = label
-        self.isTerminal = isTerminal
+        let descriptor = toStandardError ? STDERR_FILENO : STDOUT_FILENO
+        self.isTerminal = isatty(descriptor) == 1
+        self.output = toStandardError ? FileHandle.standardError : FileHandle.standardOutput
+    }
+
+    private func write(_ text: String) {
+        // Whatever `print` buffered goes first, so lines keep their order.
+        fflush(nil)
+        self.output.write(Data(text.utf8))
     }
 
     /// - Parameters:
@@ -56,7 +66,7 @@ final class ProgressReporter {
         if self.isTerminal {
             let bar = fraction.map { Self.bar($0, width: 24) } ?? "[" + String(repeating: "·", count: 24) + "]"
             let line = ([parts[0], bar] + parts.dropFirst()).joined(separator: "  ")
-            FileHandle.standardOutput.write(Data(("\r\u{1B}[K" + line).utf8))
+            self.write("\r\u{1B}[K" + line)
             self.drewBar = true
         } else {
             // One line when something changed, at most every two seconds (or at once when the status changes).
@@ -65,17 +75,15 @@ final class ProgressReporter {
             guard key != self.lastPlain, statusChanged || now.timeIntervalSince(self.lastPlainAt) >= 2 else { return }
             self.lastPlain = key
             self.lastPlainAt = now
-            print(parts.joined(separator: "  "))
-            // Seen at once in a log or a pipe, not when the buffer fills.
-            fflush(stdout)
+            self.write(parts.joined(separator: "  ") + "\n")
         }
     }
 
     /// Ends the bar's line, then prints `message` on its own line.
     func finish(_ message: String) {
-        if self.drewBar { FileHandle.standardOutput.write(Data("\n".utf8)) }
+        if self.drewBar { self.write("\n") }
         self.drewBar = false
-        print(message + " (" + ByteFormat.duration(Date().timeIntervalSince(self.start)) + ")")
+        self.write(message + " (" + ByteFormat.duration(Date().timeIntervalSince(self.start)) + ")\n")
     }
 
     static func bar(_ fraction: Double, width: Int) -> String {

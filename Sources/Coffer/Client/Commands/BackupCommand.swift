@@ -29,7 +29,7 @@ struct BackupCommand: AsyncParsableCommand {
             guard self.waiting.wait else {
                 return self.options.json ? self.options.printJSON(response) : print("Backup \(backupID) queued on instance \(self.instance).")
             }
-            let record = try await JobWaiter(client: client, deadline: self.waiting.deadline).dcsBackup(instanceID: self.instance, backupID: backupID)
+            let record = try await JobWaiter(client: client, deadline: self.waiting.deadline, progressToStandardError: self.options.json).dcsBackup(instanceID: self.instance, backupID: backupID)
             if self.options.json { self.options.printJSON(record) }
         }
     }
@@ -76,7 +76,7 @@ struct BackupCommand: AsyncParsableCommand {
             }
             let file = self.output ?? link["file_name"]?.stringValue ?? "\(self.backup).rdb"
             let expected = record["size"]?.doubleValue.map { Int64($0) }
-            let reporter = ProgressReporter(label: "download \(self.backup.prefix(8))")
+            let reporter = ProgressReporter(label: "download \(self.backup.prefix(8))", toStandardError: self.options.json)
             var lastUpdate = Date.distantPast
             let written = try await client.download(link: url, to: file, expectedSize: expected) { bytes, total in
                 let now = Date()
@@ -84,10 +84,9 @@ struct BackupCommand: AsyncParsableCommand {
                 lastUpdate = now
                 reporter.update(status: "downloading", fraction: nil, bytes: bytes, total: total)
             }
+            reporter.finish("Downloaded backup \(self.backup) to \(file), \(ByteFormat.size(written)) (\(written) bytes, size checked)")
             if self.options.json {
                 self.options.printJSON(.object(["backup_id": .string(self.backup), "file": .string(file), "size": .number(Double(written))]))
-            } else {
-                reporter.finish("Downloaded backup \(self.backup) to \(file), \(ByteFormat.size(written)) (\(written) bytes, size checked)")
             }
         }
     }

@@ -33,7 +33,7 @@ struct DDMCommand: AsyncParsableCommand {
                 guard self.waiting.wait else {
                     return self.options.json ? self.options.printJSON(response) : print("DDM backup \(backupID) queued (job \(jobID)).")
                 }
-                let job = try await JobWaiter(client: client, deadline: self.waiting.deadline).ddmJob(jobID: jobID, what: "DDM backup")
+                let job = try await JobWaiter(client: client, deadline: self.waiting.deadline, progressToStandardError: self.options.json).ddmJob(jobID: jobID, what: "DDM backup")
                 if self.options.json { self.options.printJSON(.object(["backup_id": .string(backupID), "job": job])) }
             }
         }
@@ -92,7 +92,7 @@ struct DDMCommand: AsyncParsableCommand {
             guard self.waiting.wait else {
                 return self.options.json ? self.options.printJSON(response) : print("DDM recovery into \(self.into) queued (job \(jobID)).")
             }
-            let job = try await JobWaiter(client: client, deadline: self.waiting.deadline).ddmJob(jobID: jobID, what: "DDM recovery")
+            let job = try await JobWaiter(client: client, deadline: self.waiting.deadline, progressToStandardError: self.options.json).ddmJob(jobID: jobID, what: "DDM recovery")
             if self.options.json { self.options.printJSON(job) }
         }
 

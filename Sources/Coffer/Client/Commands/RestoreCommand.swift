@@ -19,7 +19,7 @@ struct RestoreCommand: AsyncParsableCommand {
         let client = try self.options.client()
         let (source, record) = try await ResourceLookup(client: client).findDCSBackup(self.backup, instanceID: self.instance)
         let size = record["size"]?.doubleValue.map { Int64($0) }
-        let waiter = JobWaiter(client: client, deadline: self.waiting.deadline)
+        let waiter = JobWaiter(client: client, deadline: self.waiting.deadline, progressToStandardError: self.options.json)
         if let target = self.into, target != source {
             var body: [String: JSONValue] = [
                 "task_name": .string("coffer-restore-\(self.backup.prefix(8))"), "migration_type": .string("backupfile_import"),
