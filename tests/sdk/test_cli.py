@@ -23,7 +23,7 @@ from typing import Optional
 import pytest
 import requests
 
-from conftest import Coffer, RedisFactory, RedisServer, stop_process
+from conftest import Coffer, RedisFactory, RedisServer, free_port, stop_process, tail
 
 CLI_TIMEOUT_S = 120
 # Backups start at once (no diskless delay); DEBUG POPULATE makes datasets quickly.
@@ -319,3 +319,69 @@ def test_metrics_failure_counter_grows_with_its_code(coffer: Coffer, cli: CLI, r
     assert sample(metrics(coffer), "coffer_job_failures_total", **labels) == 1
     cli.run("backup", "create", instance_id, "--wait", ok=False)
     assert sample(metrics(coffer), "coffer_job_failures_total", **labels) == 2
+
+
+def start_server(binary: str, data_dir: Path, log: Path) -> tuple[subprocess.Popen, str]:
+    """A coffer server of this test's own on a free port (the session's server cannot be restarted)."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COFFER_")}
+    env.update(COFFER_ADMIN_PASSWORD="Adm1n-" + uuid.uuid4().hex[:16])
+    with open(log, "ab") as out:
+        proc = subprocess.Popen([binary, "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir)],
+                                env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while True:
+        assert proc.poll() is None, f"coffer serve exited with {proc.returncode}:\n{tail(log)}"
+        try:
+            if requests.get(f"{url}/health", timeout=2).status_code == 200:
+                return proc, url
+        except requests.RequestException:
+            pass
+        assert time.monotonic() < deadline, f"coffer /health did not answer within 30 s:\n{tail(log)}"
+        time.sleep(0.1)
+
+
+def test_metrics_age_is_right_after_a_restart(coffer: Coffer, redis_factory: RedisFactory, tmp_path: Path):
+    """The age gauge comes from the store: a restarted server (a new process, nothing in memory) reports the
+    backup taken before the restart, and no event counters (those are per process)."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    log = tmp_path / "coffer.log"
+    server = redis_factory.start(password=None, extra_args=REDIS_ARGS)
+    proc, url = start_server(coffer.binary, data_dir, log)
+    try:
+        client = CLI(coffer.binary, tmp_path / "profile.json")
+        # The bootstrap names the endpoint the server was configured with; this server's URL is the one to use.
+        client.run("login", "--bootstrap", str(data_dir / "bootstrap.json"), "--endpoint", url)
+        instance_id = adopt(client, server, "cli-restart")
+        client.run("backup", "create", instance_id, "--wait")
+        record = client.json("backup", "list", instance_id)["backup_record_response"][0]
+    finally:
+        stop_process(proc)
+    proc, url = start_server(coffer.binary, data_dir, log)
+    try:
+        text = requests.get(f"{url}/metrics", timeout=10).text
+    finally:
+        stop_process(proc)
+    stamp = sample(text, "coffer_backup_last_success_timestamp_seconds", service="dcs", instance_id=instance_id)
+    whole = calendar.timegm(time.strptime(record["created_at"][:19], "%Y-%m-%dT%H:%M:%S"))
+    assert stamp is not None and abs(stamp - (whole + int(record["created_at"][20:23]) / 1000)) < 0.01, (stamp, record)
+    age = sample(text, "coffer_backup_last_success_age_seconds", service="dcs", instance_id=instance_id)
+    assert age is not None and 0 <= age < 120
+    assert sample(text, "coffer_backup_bytes_total", instance_id=instance_id) is None
+
+
+def test_shipped_rules_and_dashboard_name_real_metrics(coffer: Coffer):
+    """Every coffer_* metric the alert rules and the Grafana dashboard query is one /metrics exposes (runs after
+    the tests above, so the event metrics exist)."""
+    text = metrics(coffer)
+    exposed = {re.sub(r"_(bucket|sum|count)$", "", line.split("{")[0].split(" ")[0])
+               for line in text.splitlines() if line.startswith("coffer_")}
+    for path in (Path(__file__).resolve().parents[2] / "docs" / "alerts" / "coffer-rules.yml",
+                 Path(__file__).resolve().parents[2] / "docs" / "grafana" / "coffer-dashboard.json"):
+        names = {re.sub(r"_(bucket|sum|count)$", "", n) for n in re.findall(r"\bcoffer_[a-z_]+", path.read_text())}
+        names.discard("coffer_backups")  # the dashboard's uid
+        missing = names - exposed
+        assert not missing, f"{path.name} queries metrics /metrics does not expose: {missing}"
+    assert "26 * 3600" in (Path(__file__).resolve().parents[2] / "docs" / "alerts" / "coffer-rules.yml").read_text()

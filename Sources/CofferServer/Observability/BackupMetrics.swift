@@ -92,7 +92,7 @@ package final class BackupMetrics: Sendable {
 
     /// A code from a free-text failure reason (DDM jobs keep a reason, not a code): the first catalogue-shaped
     /// token (`DBS.280001`, `dcs.08.0002`, `DCS.4800`), else `unknown`, so the label stays bounded.
-    static func code(fromReason reason: String) -> String {
+    package static func code(fromReason reason: String) -> String {
         for token in reason.split(whereSeparator: { !($0.isLetter || $0.isNumber || $0 == ".") }) {
             let parts = token.split(separator: ".", omittingEmptySubsequences: false)
             guard parts.count >= 2, parts.count <= 3, parts[0].count >= 2, parts[0].count <= 6, parts[0].allSatisfy(\.isLetter),
