@@ -372,9 +372,14 @@ def test_metrics_age_is_right_after_a_restart(coffer: Coffer, redis_factory: Red
     assert sample(text, "coffer_backup_bytes_total", instance_id=instance_id) is None
 
 
-def test_shipped_rules_and_dashboard_name_real_metrics(coffer: Coffer):
-    """Every coffer_* metric the alert rules and the Grafana dashboard query is one /metrics exposes (runs after
-    the tests above, so the event metrics exist)."""
+def test_shipped_rules_and_dashboard_name_real_metrics(coffer: Coffer, cli: CLI, backed_up, redis_factory: RedisFactory):
+    """Every coffer_* metric the alert rules and the Grafana dashboard query is one /metrics exposes, once a
+    backup, a restore and a failure have happened (made here, so the test stands alone)."""
+    cli.run("restore", backed_up["backup_id"], "--wait")
+    stopped = redis_factory.start(password=None, extra_args=REDIS_ARGS)
+    stopped_id = adopt(cli, stopped, "cli-rules-fail")
+    stop_process(stopped.proc)
+    cli.run("backup", "create", stopped_id, "--wait", ok=False)
     text = metrics(coffer)
     exposed = {re.sub(r"_(bucket|sum|count)$", "", line.split("{")[0].split(" ")[0])
                for line in text.splitlines() if line.startswith("coffer_")}
