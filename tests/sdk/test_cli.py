@@ -262,6 +262,22 @@ def test_progress_bar_in_a_terminal(cli: CLI, redis_factory: RedisFactory, tmp_p
     bar = re.compile(r"backup \w{8}\s+\[[#-]{24}\]\s+\w+\s+\d+\.\d%.*ETA \d+:\d\d")
     moving = [f for f in frames if bar.search(f) and re.search(r"\[#+-*\]", f)]
     assert moving, "no frame showed a filled progress bar with an ETA:\n" + "\n----\n".join(frames[-5:])
+    # A first backup has no estimate of its size; a second one shows bytes estimated from the first.
+    subprocess.run(["tmux", "-L", socket_name, "new-session", "-d", "-s", "cli2", "-x", "160", "-y", "8",
+                    command.replace(str(done), str(done) + "-2")], check=True, timeout=10)
+    second: list[str] = []
+    try:
+        deadline = time.monotonic() + 90
+        while not Path(str(done) + "-2").exists() and time.monotonic() < deadline:
+            second.append(subprocess.run(["tmux", "-L", socket_name, "capture-pane", "-p", "-t", "cli2"],
+                                         capture_output=True, text=True, timeout=10).stdout)
+            time.sleep(0.2)
+    finally:
+        subprocess.run(["tmux", "-L", socket_name, "kill-server"], timeout=10)
+        (tmp_path / "frames-2.txt").write_text("\n----\n".join(second))
+    assert Path(str(done) + "-2").read_text().strip() == "0"
+    estimated = re.compile(r"\[[#-]{24}\].*~[\d.]+ (B|KiB|MiB)/[\d.]+ (B|KiB|MiB)\s+~[\d.]+ (B|KiB|MiB)/s\s+ETA \d+:\d\d")
+    assert any(estimated.search(f) for f in second), "no frame showed estimated bytes and rate:\n" + "\n----\n".join(second[-5:])
     final = frames[-1]
     assert re.search(r"succeed, \d", final), final
     # Redrawn in place: the bar never piles up one line per update.

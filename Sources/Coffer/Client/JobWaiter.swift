@@ -21,7 +21,8 @@ struct JobWaiter {
                 throw ClientError.jobFailed(what: what, code: code)
             }
             if sample.done { return sample }
-            reporter.update(status: sample.status, fraction: sample.fraction, bytes: sample.bytes, total: sample.total)
+            reporter.update(
+                status: sample.status, fraction: sample.fraction, bytes: sample.bytes, total: sample.total, approximate: sample.approximate)
             guard Date() < self.deadline else {
                 reporter.finish("\(what): still \(sample.status)")
                 throw ClientError.timedOut("\(what) did not end before the --timeout; it goes on in the server")
@@ -35,6 +36,7 @@ struct JobWaiter {
         var fraction: Double?
         var bytes: Int64? = nil
         var total: Int64? = nil
+        var approximate = false
         var done = false
         var failureCode: String? = nil
         var record: JSONValue = .null
@@ -44,6 +46,7 @@ struct JobWaiter {
     func dcsBackup(instanceID: String, backupID: String) async throws -> JSONValue {
         let lookup = ResourceLookup(client: self.client)
         let reporter = ProgressReporter(label: "backup \(backupID.prefix(8))", toStandardError: self.progressToStandardError)
+        let estimate = try await self.previousBackupSize(instanceID: instanceID, excluding: backupID)
         let sample = try await self.loop(reporter, what: "backup \(backupID)") {
             guard let record = try await lookup.dcsBackup(instanceID: instanceID, backupID: backupID) else {
                 throw ClientError.usage("backup \(backupID) disappeared from instance \(instanceID)")
@@ -56,12 +59,25 @@ struct JobWaiter {
             case "failed", "deleted":
                 return Sample(status: status, fraction: progress, failureCode: record["error_code"]?.stringValue ?? status, record: record)
             default:
-                return Sample(status: status, fraction: progress, record: record)
+                let bytes = estimate.flatMap { total in progress.map { Int64(Double(total) * $0) } }
+                return Sample(status: status, fraction: progress, bytes: bytes, total: estimate, approximate: true, record: record)
             }
         }
         let size = sample.bytes ?? 0
         reporter.finish("backup \(backupID) succeed, \(ByteFormat.size(size))")
         return sample.record
+    }
+
+    /// The size of the instance's newest successful backup other than `backupID`: the estimate of a running
+    /// backup's size (nil when there is none).
+    private func previousBackupSize(instanceID: String, excluding backupID: String) async throws -> Int64? {
+        let page = try await self.client.send(
+            .GET, self.client.path("v2", "/instances/\(instanceID)/backups"), query: [("offset", "0"), ("limit", "50")]
+        ).json()
+        let previous = (page["backup_record_response"]?.arrayValue ?? []).first {
+            $0["status"]?.stringValue == "succeed" && $0["backup_id"]?.stringValue != backupID
+        }
+        return previous?["size"]?.doubleValue.flatMap { $0 > 0 ? Int64($0) : nil }
     }
 
     /// A DCS restore: `waiting` → `restoring` → `succeed` | `failed`; bytes from the backup's size.

@@ -3,8 +3,9 @@ import Foundation
 /// Shows how far a job or a download is: a bar redrawn in place on a terminal, plain lines otherwise (logs, CI,
 /// pipes), so `--wait` is readable in both places.
 ///
-/// Bytes are known for downloads and restores (the backup's size) and for a backup only once it ends (the API
-/// reports a backup's percent while it runs, not its bytes); the rate and the ETA come from whichever is known.
+/// Bytes are known for downloads and restores (the backup's size). The API reports a running backup's percent,
+/// not its bytes, so a backup's bytes are estimated from the instance's previous successful backup (shown with
+/// `~`; none for a first backup); the rate and the ETA come from whichever is known.
 final class ProgressReporter {
     let label: String
     let isTerminal: Bool
@@ -33,7 +34,9 @@ final class ProgressReporter {
     /// - Parameters:
     ///   - fraction: 0…1 when known.
     ///   - bytes: bytes done, when known; `total` the bytes expected, when known.
-    func update(status: String, fraction: Double?, bytes: Int64? = nil, total: Int64? = nil) {
+    ///   - approximate: the bytes are an estimate (shown with `~`).
+    func update(status: String, fraction: Double?, bytes: Int64? = nil, total: Int64? = nil, approximate: Bool = false) {
+        let about = approximate ? "~" : ""
         let now = Date()
         var parts: [String] = [self.label, status]
         let fraction = fraction.map { min(1, max(0, $0)) } ?? total.flatMap { total in bytes.map { total > 0 ? Double($0) / Double(total) : 0 } }
@@ -42,19 +45,20 @@ final class ProgressReporter {
         }
         if let fraction { parts.append(String(format: "%5.1f%%", fraction * 100)) }
         if let bytes {
-            parts.append(total.map { "\(ByteFormat.size(bytes))/\(ByteFormat.size($0))" } ?? ByteFormat.size(bytes))
+            parts.append(about + (total.map { "\(ByteFormat.size(bytes))/\(ByteFormat.size($0))" } ?? ByteFormat.size(bytes)))
         } else if let total {
-            parts.append(ByteFormat.size(total))
+            parts.append(about + ByteFormat.size(total))
         }
         var eta: Double?
         if let first = self.firstSample, let fraction {
             let elapsed = now.timeIntervalSince(first.at)
-            if elapsed > 0.2 {
+            // No rate until the work moved past the first sample (progress is recorded about once a second).
+            if elapsed > 0.2, fraction > first.fraction {
                 let perSecond = (fraction - first.fraction) / elapsed
                 if let bytes, let firstBytes = first.bytes {
-                    parts.append(ByteFormat.size((Double(bytes) - firstBytes) / elapsed) + "/s")
+                    parts.append(about + ByteFormat.size((Double(bytes) - firstBytes) / elapsed) + "/s")
                 } else if let total {
-                    parts.append(ByteFormat.size(perSecond * Double(total)) + "/s")
+                    parts.append(about + ByteFormat.size(perSecond * Double(total)) + "/s")
                 } else {
                     parts.append(String(format: "%.1f%%/s", perSecond * 100))
                 }
