@@ -60,8 +60,11 @@ package enum CofferApp {
         if notifications != nil { workerConfiguration.pollInterval = .seconds(5) }
         workerConfiguration.leaseDuration = configuration.jobLease
         workerConfiguration.recoveryInterval = min(workerConfiguration.recoveryInterval, configuration.jobLease / 2)
+        let metricsStore = SQLBackupMetricsStore(provider: store.provider)
+        let backupMetrics = BackupMetrics(registry: metrics.registry, store: metricsStore, logger: logger, clock: clock)
+        let handlers = operations.jobHandlers.map { MeteredJobHandler.wrap($0, metrics: backupMetrics, store: metricsStore) }
         let worker = JobWorker(
-            store: store.jobs, handlers: operations.jobHandlers, configuration: workerConfiguration, doorbell: doorbell, logger: logger,
+            store: store.jobs, handlers: handlers, configuration: workerConfiguration, doorbell: doorbell, logger: logger,
             clock: clock,
             recoveryLeadership: leases.map {
                 // Recovery moves to a survivor as fast as the jobs it recovers expire.
@@ -79,7 +82,7 @@ package enum CofferApp {
                     clock: clock
                 ).routes
                 + DCSRestoreController(operations: operations.dcsRestores).routes
-                + OperationsController(metrics: metrics, database: { try await store.ping() }).routes
+                + OperationsController(metrics: metrics, backupMetrics: backupMetrics, database: { try await store.ping() }).routes
                 + DataNodeController(operations: operations.dataNodes, instances: operations.ddmInstances).routes
                 + DDMInstanceController(operations: operations.ddmInstances, clock: clock).routes
                 + DDMBackupController(operations: operations.ddmBackups, windows: operations.ddmRestoreWindows).routes

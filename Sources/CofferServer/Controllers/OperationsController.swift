@@ -6,6 +6,8 @@ import NIOCore
 /// Coffer's own endpoints: health, Prometheus metrics and the API contract.
 struct OperationsController: Sendable {
     let metrics: HTTPMetrics
+    /// The backup metrics' scrape-time gauges, appended to the registry's exposition.
+    let backupMetrics: BackupMetrics
     let database: @Sendable () async throws -> Void
 
     var routes: [Route] {
@@ -30,7 +32,7 @@ struct OperationsController: Sendable {
     @Sendable func prometheus(_ request: APIRequest) async throws -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
-        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: self.metrics.render())))
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: self.metrics.render() + (await self.backupMetrics.renderStoreGauges()))))
     }
 
     @Sendable func openAPI(_ request: APIRequest) async throws -> Response {
