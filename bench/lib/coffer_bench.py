@@ -82,6 +82,28 @@ def load_account(bootstrap):
         return json.load(f)
 
 
+def parse_wrk(path):
+    """A `wrk --latency` output's requests/s, p99 in ms, non-2xx/3xx answers and socket errors. wrk prints
+    latencies as 812.00us / 1.23ms / 2.01s / 1.00m."""
+    text = open(path).read()
+    rps = p99 = None
+    non2xx = sockets = 0
+    for line in text.splitlines():
+        words = line.split()
+        if line.startswith("Requests/sec:"):
+            rps = float(words[1])
+        elif len(words) == 2 and words[0] == "99%":
+            value, unit = float(words[1].rstrip("usmh")), words[1].lstrip("0123456789.")
+            p99 = value * {"us": 0.001, "ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}[unit]
+        elif "Non-2xx or 3xx responses" in line:
+            non2xx = int(words[-1])
+        elif line.strip().startswith("Socket errors"):  # "Socket errors: connect 0, read 0, write 0, timeout 12"
+            sockets = sum(int(part.split()[-1]) for part in line.split(":", 1)[1].split(","))
+    if rps is None or p99 is None:
+        die(f"cannot parse wrk output {path}:\n{text}")
+    return rps, p99, non2xx, sockets, text
+
+
 def cmd_port():
     """Prints a free TCP port on 127.0.0.1 (for the run.sh scripts, which cannot ask the kernel)."""
     with socket.socket() as s:

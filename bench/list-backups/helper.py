@@ -16,7 +16,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from coffer_bench import call, die, load_account, main, send, signed_request  # noqa: E402
+from coffer_bench import call, die, load_account, main, parse_wrk, send, signed_request  # noqa: E402
 
 DAY_MS = 86_400_000
 WINDOW_DAYS = 30  # the list query asks for "the last 30 days": what a console user typically looks at
@@ -118,26 +118,14 @@ def cmd_sign(endpoint, bootstrap, instance, db):
 
 
 def cmd_wrk(path):
-    """wrk prints latencies as 812.00us / 1.23ms / 2.01s / 1.00m; a run with any non-2xx answer
-    measured the error path, not the route, so it is rejected."""
-    text = open(path).read()
-    rps = p99 = None
-    for line in text.splitlines():
-        words = line.split()
-        if line.startswith("Requests/sec:"):
-            rps = float(words[1])
-        elif len(words) == 2 and words[0] == "99%":
-            value, unit = float(words[1].rstrip("usmh")), words[1].lstrip("0123456789.")
-            p99 = value * {"us": 0.001, "ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}[unit]
-        elif "Non-2xx or 3xx responses" in line:
-            die(f"wrk got error responses, so it did not measure the route:\n{text}")
-    if rps is None or p99 is None:
-        die(f"cannot parse wrk output {path}:\n{text}")
-    for line in text.splitlines():
-        if line.strip().startswith("Socket errors"):  # timeouts under overload: worth seeing, not fatal
-            print(f"WARNING: wrk {line.strip()} ({path})", file=sys.stderr)
+    """A run with any non-2xx answer measured the error path, not the route, so it is rejected; socket errors
+    (timeouts under overload) are worth seeing, not fatal."""
+    rps, p99, non2xx, sockets, text = parse_wrk(path)
+    if non2xx:
+        die(f"wrk got error responses, so it did not measure the route:\n{text}")
+    if sockets:
+        print(f"WARNING: wrk counted {sockets} socket errors ({path})", file=sys.stderr)
     print(f"{rps:.0f} {p99:.2f}")
-
 
 if __name__ == "__main__":
     main(__doc__, setup=cmd_setup, seed=cmd_seed, sign=cmd_sign, wrk=cmd_wrk)

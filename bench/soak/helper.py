@@ -14,7 +14,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from coffer_bench import call, die, load_account, main, signed_request  # noqa: E402
+from coffer_bench import call, die, load_account, main, parse_wrk, signed_request  # noqa: E402
 
 
 def cmd_setup(endpoint, bootstrap, redis_port):
@@ -99,25 +99,8 @@ def cmd_backups(bootstrap, instance, seconds, *endpoints):
 
 
 def cmd_wrk(path):
-    text = open(path).read()
-    rps = p99 = None
-    non2xx = sockets = 0
-    for line in text.splitlines():
-        words = line.split()
-        if line.startswith("Requests/sec:"):
-            rps = float(words[1])
-        elif len(words) == 2 and words[0] == "99%":
-            value, unit = float(words[1].rstrip("usmh")), words[1].lstrip("0123456789.")
-            p99 = value * {"us": 0.001, "ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}[unit]
-        elif "Non-2xx or 3xx responses" in line:
-            non2xx = int(words[-1])
-        elif line.strip().startswith("Socket errors"):
-            # Socket errors: connect 0, read 0, write 0, timeout 12
-            sockets = sum(int(part.split()[-1]) for part in line.split(":", 1)[1].split(","))
-    if rps is None or p99 is None:
-        die(f"cannot parse wrk output {path}:\n{text}")
+    rps, p99, non2xx, sockets, _ = parse_wrk(path)
     print(f"{rps:.0f} {p99:.2f} {non2xx} {sockets}")
-
 
 def cmd_rss(pid):
     with open(f"/proc/{pid}/status") as f:
