@@ -148,7 +148,9 @@ package final class RedisCluster: Sendable {
                 let replication = try? await connection.info("replication")
                 await connection.close()
                 _ = cluster
-                let ok = state?.contains("cluster_state:ok") == true
+                // Every node must know all the others: right after `--cluster create` gossip may not have told
+                // one node of a replica yet, and a topology read through it would miss that replica.
+                let ok = state?.contains("cluster_state:ok") == true && state?.contains("cluster_known_nodes:\(self.nodes.count)\r") == true
                 let role = replication?.value("role", in: "replication")
                 let linkUp = role == "master" || replication?.value("master_link_status", in: "replication") == "up"
                 if !ok || !linkUp {

@@ -56,7 +56,11 @@ def cluster(redis_factory: RedisFactory) -> list[RedisServer]:
     while True:
         infos = [n.command("CLUSTER", "INFO") for n in nodes]
         links = [n.command("INFO", "replication") for n in nodes]
-        if all("cluster_state:ok" in i for i in infos) and all("role:master" in r or "master_link_status:up" in r for r in links):
+        # Every node must also know all six: right after `--cluster create` gossip may not have told one node of a
+        # replica yet, and a topology read through it would miss that replica.
+        if all("cluster_state:ok" in i and "cluster_known_nodes:6\r" in i for i in infos) and \
+                sum("role:master" in r for r in links) == 3 and \
+                all("role:master" in r or "master_link_status:up" in r for r in links):
             break
         assert time.monotonic() < deadline, "the cluster did not become ready"
         time.sleep(0.2)
