@@ -21,16 +21,34 @@ struct BinlogArchiveStoreTests {
     func lease(database: TestDatabase) async throws {
         try await StoreFixtures.withStore(database) { store in
             let node = Identifiers.ddm(suffix: "in01")
-            #expect(try await store.binlogs.acquireLease(nodeID: node, projectID: "p", owner: "a", until: Self.now + 30, now: Self.now))
-            #expect(try await store.binlogs.acquireLease(nodeID: node, projectID: "p", owner: "b", until: Self.now + 30, now: Self.now + 10) == false)
-            #expect(try await store.binlogs.acquireLease(nodeID: node, projectID: "p", owner: "a", until: Self.now + 40, now: Self.now + 10))
-            #expect(try await store.binlogs.acquireLease(nodeID: node, projectID: "p", owner: "b", until: Self.now + 90, now: Self.now + 41))
+            // Real time and short leases: on PostgreSQL the database's clock judges expiry, not the times passed.
+            func take(_ owner: String, for seconds: TimeInterval) async throws -> Bool {
+                let now = Date()
+                return try await store.binlogs.acquireLease(nodeID: node, projectID: "p", owner: owner, until: now + seconds, now: now)
+            }
+            #expect(try await take("a", for: 0.5))
+            #expect(try await take("b", for: 30) == false)
+            #expect(try await take("a", for: 0.5))
+            try await Task.sleep(for: .milliseconds(900))
+            #expect(try await take("b", for: 30))
             // "a" lost it: its writes are refused.
             #expect(try await store.binlogs.setState(nodeID: node, owner: "a", state: .failing, detail: "x", now: Self.now + 42) == false)
             #expect(try await store.binlogs.appendSegment(Self.segment(node, 1, "binlog.000001", 0, 100), cursor: .init(file: "binlog.000001", position: 100), owner: "a", now: Self.now) == false)
             #expect(try await store.binlogs.segments(nodeID: node).isEmpty)
+            #expect(try await take("c", for: 30) == false)
             try await store.binlogs.releaseLease(nodeID: node, owner: "b")
-            #expect(try await store.binlogs.acquireLease(nodeID: node, projectID: "p", owner: "c", until: Self.now + 90, now: Self.now + 43))
+            #expect(try await take("c", for: 30))
+        }
+    }
+
+    @Test("A node clock far ahead does not take a live lease on PostgreSQL", .enabled(if: TestDatabase.available.contains(.postgres)))
+    func skewedClock() async throws {
+        try await StoreFixtures.withStore(.postgres) { (store: CofferStore) async throws -> Void in
+            let node = Identifiers.ddm(suffix: "in01")
+            let now = Date()
+            #expect(try await store.binlogs.acquireLease(nodeID: node, projectID: "p", owner: "a", until: now + 30, now: now))
+            let ahead = now + 120
+            #expect(try await store.binlogs.acquireLease(nodeID: node, projectID: "p", owner: "b", until: ahead + 30, now: ahead) == false)
         }
     }
 

@@ -3,7 +3,8 @@ import Foundation
 import SQLKit
 
 /// `BinlogArchiveStore` over SQL (migration 0110). The lease is a conditional UPDATE of the node's row, the same
-/// pattern as the automatic backup slots: whichever server's UPDATE matches owns the node until the lease expires.
+/// pattern as the automatic backup slots: whichever server's UPDATE matches owns the node until the lease expires
+/// (on PostgreSQL by the database's clock, so nodes with skewed clocks still agree).
 /// Segment and gap writes check the lease and the cursor in the same transaction that moves the cursor.
 package struct SQLBinlogArchiveStore: BinlogArchiveStore {
     private let provider: any DatabaseProvider
@@ -13,7 +14,9 @@ package struct SQLBinlogArchiveStore: BinlogArchiveStore {
     }
 
     package func acquireLease(nodeID: String, projectID: String, owner: String, until: Date, now: Date) async throws -> Bool {
-        try await self.provider.withTransaction { db in
+        // Timed and judged by the database's clock on PostgreSQL (`LeaseClock`), as job leases are.
+        let kind = self.provider.kind
+        return try await self.provider.withTransaction { db in
             try await db.raw(
                 """
                 INSERT INTO ddm_binlog_nodes (node_id, project_id, state, updated_at)
@@ -23,9 +26,9 @@ package struct SQLBinlogArchiveStore: BinlogArchiveStore {
             ).run()
             let taken = try await db.raw(
                 """
-                UPDATE ddm_binlog_nodes SET lease_owner = \(bind: owner), lease_expires_at = \(bind: millis(until))
+                UPDATE ddm_binlog_nodes SET lease_owner = \(bind: owner), lease_expires_at = \(kind.leaseEnd(until: until, now: now))
                 WHERE node_id = \(bind: nodeID)
-                  AND (lease_owner IS NULL OR lease_owner = \(bind: owner) OR lease_expires_at < \(bind: millis(now)))
+                  AND (lease_owner IS NULL OR lease_owner = \(bind: owner) OR lease_expires_at < \(kind.leaseNow(now)))
                 RETURNING node_id
                 """
             ).all().first
