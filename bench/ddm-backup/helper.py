@@ -12,7 +12,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from coffer_bench import call, die, load_account, main  # noqa: E402
+from coffer_bench import call, die, load_account, main, register_data_nodes  # noqa: E402
 
 
 # --- subcommands (and `port`, from coffer_bench) ---
@@ -20,12 +20,7 @@ from coffer_bench import call, die, load_account, main  # noqa: E402
 def cmd_setup(endpoint, bootstrap, ports, user, password):
     acct = load_account(bootstrap)
     p = acct["project_id"]
-    nodes = []
-    for i, port in enumerate(ports.split(",")):
-        status, body = call(endpoint, acct, "POST", f"/v3/{p}/data-nodes",
-                            body={"name": f"bench-dn-{i}", "private_ip": "127.0.0.1", "port": int(port)})
-        status == 201 or die(f"data node: {status} {body}")
-        nodes.append(body["id"])
+    nodes = register_data_nodes(endpoint, acct, ports)
     status, body = call(endpoint, acct, "POST", f"/v1/{p}/instances", body={"instance": {
         "name": "bench-ddm", "flavor_id": "f", "node_num": 1, "engine_id": "e", "available_zones": ["az1"],
         "vpc_id": "v", "security_group_id": "s", "subnet_id": "n"}})

@@ -20,7 +20,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from coffer_bench import call, die, load_account, main  # noqa: E402
+from coffer_bench import call, die, load_account, main, register_data_nodes  # noqa: E402
 
 
 def wait_job(endpoint, acct, job_id, poll=0.05, timeout=3600):
@@ -51,13 +51,7 @@ def instance_with_schema(endpoint, acct, name, schema, nodes, user, password):
 
 def cmd_setup(endpoint, bootstrap, ports, user, password):
     acct = load_account(bootstrap)
-    p = acct["project_id"]
-    nodes = []
-    for i, port in enumerate(ports.split(",")):
-        status, body = call(endpoint, acct, "POST", f"/v3/{p}/data-nodes",
-                            body={"name": f"bench-dn-{i}", "private_ip": "127.0.0.1", "port": int(port)})
-        status == 201 or die(f"data node: {status} {body}")
-        nodes.append(body["id"])
+    nodes = register_data_nodes(endpoint, acct, ports)
     half = len(nodes) // 2
     source = instance_with_schema(endpoint, acct, "bench-source", "bench", nodes[:half], user, password)
     target = instance_with_schema(endpoint, acct, "bench-target", "landing", nodes[half:], user, password)

@@ -104,6 +104,18 @@ def parse_wrk(path):
     return rps, p99, non2xx, sockets, text
 
 
+def register_data_nodes(endpoint, account, ports):
+    """Registers a DDM data node for each of the comma-separated loopback `ports`; returns their ids."""
+    nodes = []
+    for i, port in enumerate(ports.split(",")):
+        status, body = call(endpoint, account, "POST", f"/v3/{account['project_id']}/data-nodes",
+                            body={"name": f"bench-dn-{i}", "private_ip": "127.0.0.1", "port": int(port)})
+        if status != 201:
+            die(f"data node: {status} {body}")
+        nodes.append(body["id"])
+    return nodes
+
+
 def cmd_port():
     """Prints a free TCP port on 127.0.0.1 (for the run.sh scripts, which cannot ask the kernel)."""
     with socket.socket() as s:
