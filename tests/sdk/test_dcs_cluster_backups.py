@@ -84,7 +84,13 @@ def test_cluster_instance_backup_and_links(dcs, cluster: list[RedisServer], tmp_
     replica = next(n for n in cluster if "role:slave" in n.command("INFO", "replication"))
     instance_id = create_adopting_instance(dcs, unique_name("cluster"), replica).instances[0].instance_id
 
+    # Show reads the topology again each time. Right after `--cluster create` a node may not yet report every
+    # replica as online (gossip), so wait (bounded) until the shown deployment has all six nodes.
+    deadline = time.monotonic() + 20
     shown = show_raw(dcs, instance_id)
+    while len(shown["backend_addrs"].split(",")) < len(cluster) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        shown = show_raw(dcs, instance_id)
     assert shown["status"] == "RUNNING", shown
     assert shown["cache_mode"] == "cluster" and shown["sharding_count"] == 3 and shown["replica_count"] == 2, shown
     assert sorted(shown["backend_addrs"].split(",")) == sorted(n.address for n in cluster), shown
