@@ -10,10 +10,12 @@ package final class RedisCluster: Sendable {
     /// Every node, in the order given to `redis-cli --cluster create` (masters first).
     package let nodes: [RedisServer]
     package let password: String?
+    let replicasPerMaster: Int
 
-    private init(nodes: [RedisServer], password: String?) {
+    private init(nodes: [RedisServer], password: String?, replicasPerMaster: Int) {
         self.nodes = nodes
         self.password = password
+        self.replicasPerMaster = replicasPerMaster
     }
 
     /// Short node timeout: a killed node is marked failed within seconds. Diskless pulls without the 5 s wait.
@@ -37,7 +39,7 @@ package final class RedisCluster: Sendable {
                 let bus = ["--cluster-port", "\(try FreePort.next())"]
                 nodes.append(try await RedisServer.start(password: password, extraArguments: Self.arguments(extra: extra + bus)))
             }
-            let cluster = RedisCluster(nodes: nodes, password: password)
+            let cluster = RedisCluster(nodes: nodes, password: password, replicasPerMaster: replicasPerMaster)
             var arguments = ["--cluster", "create"] + nodes.map { "127.0.0.1:\($0.port)" }
             arguments += ["--cluster-replicas", "\(replicasPerMaster)", "--cluster-yes"]
             if let password { arguments += ["-a", password, "--no-auth-warning"] }
@@ -54,9 +56,10 @@ package final class RedisCluster: Sendable {
 
     /// Starts a cluster, runs `body`, stops the cluster whatever happens.
     package static func withCluster<Result: Sendable>(
-        password: String? = nil, extraArguments: [String] = [], _ body: (RedisCluster) async throws -> Result
+        masters: Int = 3, replicasPerMaster: Int = 1, password: String? = nil, extraArguments: [String] = [],
+        _ body: (RedisCluster) async throws -> Result
     ) async throws -> Result {
-        let cluster = try await Self.start(password: password, extraArguments: extraArguments)
+        let cluster = try await Self.start(masters: masters, replicasPerMaster: replicasPerMaster, password: password, extraArguments: extraArguments)
         do {
             let result = try await body(cluster)
             await cluster.stop()
@@ -101,6 +104,77 @@ package final class RedisCluster: Sendable {
         let topology = try RedisTopology.parseClusterShards(reply)
         guard let shard = topology.shards.first(where: { $0.slots.contains { $0.contains(slot) } }), let master = shard.master else { return nil }
         return self.nodes.first { $0.port == master.port }
+    }
+
+    /// The slot map as a running node sees it now (after a failover: the promoted replicas as masters).
+    package func currentTopology() async throws -> RedisTopology {
+        var lastError: (any Error)?
+        for node in self.nodes where node.isRunning {
+            do {
+                let connection = try await node.connect()
+                let reply = try await connection.command(["CLUSTER", "SHARDS"])
+                await connection.close()
+                return try RedisTopology.parseClusterShards(reply)
+            } catch {
+                lastError = error
+            }
+        }
+        throw lastError ?? RedisServerError.failedToStart("no running node")
+    }
+
+    /// The masters serving slots now, each with the slots it serves.
+    package func currentMasters() async throws -> [(server: RedisServer, slots: [ClosedRange<Int>])] {
+        try await self.currentTopology().shards.compactMap { shard in
+            guard let master = shard.master, !shard.slots.isEmpty, let server = self.nodes.first(where: { $0.port == master.port }) else { return nil }
+            return (server, shard.slots)
+        }
+    }
+
+    /// Runs each command (its key is its first argument) on the master that owns the key, pipelined per master.
+    package func run(_ commands: [[String]]) async throws {
+        let masters = try await self.currentMasters()
+        var byMaster: [Int: [[String]]] = [:]
+        for command in commands where command.count > 1 {
+            let slot = RedisSlot.slot(of: command[1])
+            guard let index = masters.firstIndex(where: { $0.slots.contains { $0.contains(slot) } }) else { continue }
+            byMaster[index, default: []].append(command)
+        }
+        for (index, commands) in byMaster {
+            let connection = try await masters[index].server.connect()
+            for batch in stride(from: 0, to: commands.count, by: 1000) {
+                let replies = try await connection.pipeline(Array(commands[batch..<min(batch + 1000, commands.count)]))
+                if let error = replies.first(where: { $0.errorMessage != nil }) { throw RedisError.server(error.errorMessage ?? "") }
+            }
+            await connection.close()
+        }
+    }
+
+    /// `count` keys of each kind under `prefix`: strings, lists, hashes, sets, sorted sets, keys with a TTL, and
+    /// keys sharing hash tags (several keys of one slot).
+    package func populateMixed(prefix: String, count: Int) async throws {
+        var commands: [[String]] = []
+        for i in 0..<count {
+            let p = "\(prefix):\(i)"
+            commands.append(["SET", "\(p):str", "value-\(i)"])
+            commands.append(["RPUSH", "\(p):list"] + (0..<(1 + i % 5)).map { "item-\($0)" })
+            commands.append(["HSET", "\(p):hash"] + (0..<(1 + i % 4)).flatMap { ["f\($0)", "v\($0)-\(i)"] })
+            commands.append(["SADD", "\(p):set"] + (0..<(1 + i % 3)).map { "m\($0)" })
+            commands.append(["ZADD", "\(p):zset"] + (0..<(1 + i % 3)).flatMap { ["\(Double($0) * 0.5)", "z\($0)"] })
+            commands.append(["SET", "\(p):ttl", "expiring", "PX", "\(3_600_000 + i)"])
+            commands.append(["SET", "{\(prefix)-tag\(i % 7)}:\(i)", "tagged-\(i)"])
+        }
+        try await self.run(commands)
+    }
+
+    /// Every key of the cluster now (database 0 of every serving master), by name.
+    package func snapshot() async throws -> [String: RedisDataset.KeyState] {
+        var keys: [String: RedisDataset.KeyState] = [:]
+        for master in try await self.currentMasters() {
+            let connection = try await master.server.connect()
+            keys.merge(try await RedisDataset.snapshot(connection, databases: 0..<1)[0] ?? [:]) { first, _ in first }
+            await connection.close()
+        }
+        return keys
     }
 
     /// Writes string keys `prefix:0` … through the masters that own them, pipelined per master.
@@ -166,7 +240,9 @@ package final class RedisCluster: Sendable {
                 {
                     await connection.close()
                     if let topology = try? RedisTopology.parseClusterShards(reply),
-                        topology.shards.allSatisfy({ ($0.master?.healthy ?? false) && $0.replicas.allSatisfy(\.healthy) && !$0.replicas.isEmpty })
+                        topology.shards.allSatisfy({
+                            ($0.master?.healthy ?? false) && $0.replicas.allSatisfy(\.healthy) && $0.replicas.count == self.replicasPerMaster
+                        })
                     {
                         return
                     }

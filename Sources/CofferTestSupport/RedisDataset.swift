@@ -102,10 +102,10 @@ package enum RedisDataset {
         }
     }
 
-    /// Every key of databases 0–15, by database and name.
-    package static func snapshot(_ connection: RedisConnection) async throws -> [Int: [String: KeyState]] {
+    /// Every key of `databases` (0–15; a cluster node has 0 only), by database and name.
+    package static func snapshot(_ connection: RedisConnection, databases: Range<Int> = 0..<16) async throws -> [Int: [String: KeyState]] {
         var result: [Int: [String: KeyState]] = [:]
-        for database in 0..<16 {
+        for database in databases {
             _ = try await connection.commandExpectingSuccess(["SELECT", "\(database)"])
             var cursor = "0"
             var names: [String] = []

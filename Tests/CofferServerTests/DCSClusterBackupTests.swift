@@ -163,12 +163,8 @@ struct DCSClusterBackupTests {
                 let ranges = try files.map { try Self.slotRange(of: $0.fileName) }
                 #expect(ranges.map(\.count).reduce(0, +) == 16384)
                 #expect(shards.map(\.keys).reduce(0, +) == union.count)
-                // Restoring by slot is not built yet: the backup says so and a restore of it is refused.
-                #expect(try await DCSBackupTests.record(server, instanceID, backupID)["is_support_restore"] as? String == "FALSE")
-                let restore = try await server.signed(
-                    .post, "/v2/\(server.projectID)/instances/\(instanceID)/restores", json: #"{"backup_id": "\#(backupID)"}"#)
-                #expect(restore.status == .badRequest)
-                #expect(restore.errorCode == "DCS.4087")
+                // Restored by slot (DCSClusterRestoreTests).
+                #expect(try await DCSBackupTests.record(server, instanceID, backupID)["is_support_restore"] as? String == "TRUE")
             }
         }
     }

@@ -67,6 +67,9 @@ package struct DCSBackupRecord: Sendable, Equatable {
     /// file is `blobKey`). A cluster backup has no `blobKey`: its files are these.
     package var shards: [DCSBackupShard]?
 
+    /// Whether a restore can start from this backup: it succeeded and its files are known (one, or one per shard).
+    package var isRestorable: Bool { self.status == .succeed && (self.blobKey != nil || !(self.shards ?? []).isEmpty) }
+
     package init(
         id: String, projectID: String, instanceID: String, name: String, backupType: BackupType, backupFormat: Format,
         status: Status, progress: Progress, size: Int64, remark: String?, errorCode: String?, period: String?,

@@ -93,7 +93,7 @@ package struct DCSRestoreOperations: Sendable {
     private func start(
         backup: DCSBackupRecord, target: DCSInstance, remark: String?, migrationTask: DCSRestoreRecord.MigrationTask?, logger: Logger
     ) async throws -> DCSRestoreRecord {
-        guard backup.status == .succeed, backup.blobKey != nil else { throw DCSError.backupNotRestorable }
+        guard backup.isRestorable else { throw DCSError.backupNotRestorable }
         let now = self.context.clock()
         let record = DCSRestoreRecord.new(backup: backup, target: target, remark: remark, migrationTask: migrationTask, now: now)
         // The unique index on active jobs decides between racing requests; the busy error comes from what it found.

@@ -18,7 +18,7 @@ extension DCSBackupJob {
     /// into `aof`; commits neither (the caller commits both once both are whole, or aborts both).
     ///
     /// A tee, not a second pass over the stored sidecar: each chunk the pull receives goes to the sidecar's writer
-    /// and into a ``BoundedChunkQueue`` of ``aofTeeLimit`` bytes, from which a second task reads the records
+    /// and into a ``BoundedQueue`` of ``aofTeeLimit`` bytes, from which a second task reads the records
     /// (``RDBRecordReader``: the same walker, with its own end and CRC-64 check) and writes their commands
     /// (``AOFCommandWriter``). The two tasks run on two cores; memory is flat: the queue, one decoded record, the
     /// AOF writer's 64 KiB buffer and the two blob writers' write-behind windows, whatever the dataset size.
@@ -37,7 +37,7 @@ extension DCSBackupJob {
     func pullWithAOF(
         endpoint: RedisEndpoint, record: DCSBackupRecord, snapshot: any BlobWriter, aof: any BlobWriter, progress: BackupProgress
     ) async throws -> (SnapshotSummary, AOFTeeSummary) {
-        let queue = BoundedChunkQueue(limit: Self.aofTeeLimit)
+        let queue = BoundedQueue<ByteBuffer>(limit: Self.aofTeeLimit, weight: { $0.readableBytes })
         let summary = try await withThrowingTaskGroup(of: SnapshotSummary?.self) { group in
             group.addTask {
                 do {
@@ -45,7 +45,7 @@ extension DCSBackupJob {
                         endpoint: endpoint, record: record, progress: progress,
                         sink: { chunk in
                             try await snapshot.write(chunk)
-                            try await queue.send(chunk)
+                            if chunk.readableBytes > 0 { try await queue.send(chunk) }
                         })
                     queue.finish()
                     return summary

@@ -143,8 +143,8 @@ extension DCSBackupJob {
             record.size = blobs.values.map(\.size).reduce(0, +)
             record.blobKey = nil
             record.sha256 = nil
-            // Restoring a cluster backup routes every key by its slot, which is not built yet: the files are for download.
-            record.isSupportRestore = false
+            // A restore routes every key of every shard's file by its slot (`RedisRestoreEngine+Shards.swift`).
+            record.isSupportRestore = true
             record.updatedAt = self.clock()
             try await self.store.updateBackup(record)
             self.logger.info(

@@ -107,8 +107,9 @@ package struct DCSRestoreJob: JobHandler {
         if toRecover {
             return RedisRestoreRequest(restoreID: record.id, backup: backup, backupBlobKey: snapshotKey ?? "", target: target)
         }
-        guard backup.status == .succeed, backup.blobKey != nil, let snapshotKey else { return nil }
-        return RedisRestoreRequest(restoreID: record.id, backup: backup, backupBlobKey: snapshotKey, target: target)
+        guard backup.isRestorable else { return nil }
+        // A cluster backup has no file of its own: the engine reads its shards' files.
+        return RedisRestoreRequest(restoreID: record.id, backup: backup, backupBlobKey: snapshotKey ?? "", target: target)
     }
 
     private func restore(_ record: inout DCSRestoreRecord, request: RedisRestoreRequest) async throws {

@@ -52,11 +52,18 @@ package struct RestoreWriter: Sendable {
     let stringsPerCommand: Int
     /// Bound for each write and for each batch's replies.
     let timeout: Duration
+    /// False for a Redis Cluster node, which has database 0 only: no `SELECT` is sent and every record lands in
+    /// database 0, whatever database it came from.
+    let keepsDatabases: Bool
+    /// Follows `MOVED`/`ASK` replies (a cluster node); nil refuses them like any other error.
+    let redirect: RestoreRedirectHandler?
 
     package init(
         connection: RedisConnection, target: RestoreTarget, batchCommands: Int = 1024, batchBytes: Int = 1 << 20, batchesInFlight: Int = 8,
-        stringsPerCommand: Int = 128, timeout: Duration = .seconds(60)
+        stringsPerCommand: Int = 128, timeout: Duration = .seconds(60), keepsDatabases: Bool = true, redirect: RestoreRedirectHandler? = nil
     ) {
+        self.keepsDatabases = keepsDatabases
+        self.redirect = redirect
         self.connection = connection
         self.target = target
         self.batchCommands = max(1, batchCommands)
@@ -71,7 +78,7 @@ package struct RestoreWriter: Sendable {
     ///   - nowMilliseconds: the current Unix time in ms; a record whose deadline is not after it is skipped.
     ///   - progress: called after each batch with the bytes of the RDB read so far.
     package func write(
-        from reader: inout RDBRecordReader, nowMilliseconds: () -> Int64, progress: (Int64) async -> Void
+        from reader: inout some RestoreRecordSource, nowMilliseconds: () -> Int64, progress: (Int64) async -> Void
     ) async throws -> RestoreWriteSummary {
         let pipeline = try await self.connection.beginPipeline()
         do {
@@ -87,7 +94,7 @@ package struct RestoreWriter: Sendable {
     /// The producer (this task: read, encode, send) and the checker (a child task: read and check replies), with
     /// the window between them as two streams: sent batches one way, answered bytes the other.
     private func stream(
-        from reader: inout RDBRecordReader, into pipeline: RedisPipeline, nowMilliseconds: () -> Int64, progress: (Int64) async -> Void
+        from reader: inout some RestoreRecordSource, into pipeline: RedisPipeline, nowMilliseconds: () -> Int64, progress: (Int64) async -> Void
     ) async throws -> RestoreWriteSummary {
         let (sent, sentInput) = AsyncStream.makeStream(of: SentBatch.self)
         let (answered, answeredInput) = AsyncStream.makeStream(of: Int.self)
@@ -95,7 +102,7 @@ package struct RestoreWriter: Sendable {
             group.addTask {
                 defer { answeredInput.finish() }
                 for await batch in sent {
-                    try Self.check(batch, replies: try await pipeline.receive(batch.commands, timeout: self.timeout))
+                    try await self.check(batch, replies: try await pipeline.receive(batch.commands, timeout: self.timeout))
                     answeredInput.yield(batch.bytes)
                 }
             }
@@ -104,7 +111,10 @@ package struct RestoreWriter: Sendable {
                 let summary = try await self.produce(from: &reader, nowMilliseconds: nowMilliseconds, progress: progress) { batch in
                     try await window.reserve(bytes: batch.buffer.readableBytes, batches: self.batchesInFlight, bytesLimit: self.batchesInFlight * self.batchBytes)
                     try await pipeline.send(batch.buffer, timeout: self.timeout)
-                    sentInput.yield(SentBatch(commands: batch.commands, bytes: batch.buffer.readableBytes, what: batch.what))
+                    sentInput.yield(
+                        SentBatch(
+                            commands: batch.commands, bytes: batch.buffer.readableBytes, what: batch.what,
+                            sent: self.redirect == nil ? nil : (batch.buffer, batch.starts)))
                 }
                 sentInput.finish()
                 try await group.waitForAll()
@@ -124,7 +134,7 @@ package struct RestoreWriter: Sendable {
 
     /// Reads, encodes and hands each batch to `send`.
     private func produce(
-        from reader: inout RDBRecordReader, nowMilliseconds: () -> Int64, progress: (Int64) async -> Void,
+        from reader: inout some RestoreRecordSource, nowMilliseconds: () -> Int64, progress: (Int64) async -> Void,
         send: (Batch) async throws -> Void
     ) async throws -> RestoreWriteSummary {
         var summary = RestoreWriteSummary()
@@ -151,7 +161,7 @@ package struct RestoreWriter: Sendable {
                 guard self.target.knows(type: record.type) else {
                     throw RestoreWriteError.unknownType(key: record.printableKey, type: record.type, target: self.target)
                 }
-                if record.database != database {
+                if self.keepsDatabases, record.database != database {
                     batch.append(["SELECT".buffer, String(record.database).buffer], what: "SELECT \(record.database)")
                     database = record.database
                 }
@@ -174,15 +184,29 @@ package struct RestoreWriter: Sendable {
         return summary
     }
 
-    private static func check(_ batch: SentBatch, replies: [RESPValue]) throws {
+    /// Checks every reply of a batch; a redirect is followed (when this writer follows them) and its final reply
+    /// checked in its place.
+    private func check(_ batch: SentBatch, replies: [RESPValue]) async throws {
         for (index, reply) in replies.enumerated() {
-            let what = { index < batch.what.count ? batch.what[index].description : "a command" }
-            // `SET … NX` answers nil and `MSETNX` 0 (nothing set) when a key was there, as `BUSYKEY` says for `RESTORE`.
-            if reply.isNull || reply.integer == 0 { throw RestoreWriteError.fenceLeaked(what: what()) }
-            guard let message = reply.errorMessage else { continue }
-            if message.hasPrefix("BUSYKEY") { throw RestoreWriteError.fenceLeaked(what: what()) }
-            throw RestoreWriteError.refused(what: what(), reply: String(message.prefix(200)))
+            if let redirect = self.redirect, let sent = batch.sent, let message = reply.errorMessage,
+                let target = RestoreRedirect(errorMessage: message), index < sent.starts.count
+            {
+                let end = index + 1 < sent.starts.count ? sent.starts[index + 1] : sent.buffer.writerIndex
+                let command = sent.buffer.getSlice(at: sent.starts[index], length: end - sent.starts[index]) ?? ByteBuffer()
+                try Self.check(batch, index: index, reply: try await redirect(target, command))
+                continue
+            }
+            try Self.check(batch, index: index, reply: reply)
         }
+    }
+
+    private static func check(_ batch: SentBatch, index: Int, reply: RESPValue) throws {
+        let what = { index < batch.what.count ? batch.what[index].description : "a command" }
+        // `SET … NX` answers nil and `MSETNX` 0 (nothing set) when a key was there, as `BUSYKEY` says for `RESTORE`.
+        if reply.isNull || reply.integer == 0 { throw RestoreWriteError.fenceLeaked(what: what()) }
+        guard let message = reply.errorMessage else { return }
+        if message.hasPrefix("BUSYKEY") { throw RestoreWriteError.fenceLeaked(what: what()) }
+        throw RestoreWriteError.refused(what: what(), reply: String(message.prefix(200)))
     }
 
     /// A batch on the wire: what its replies are checked against.
@@ -190,6 +214,9 @@ package struct RestoreWriter: Sendable {
         var commands: Int
         var bytes: Int
         var what: [Batch.Command]
+        /// The batch's bytes and where each command starts in them, kept only by a writer that follows redirects
+        /// (to send a redirected command again).
+        var sent: (buffer: ByteBuffer, starts: [Int])?
     }
 
     /// The checker ended before the producer did: the producer stops and reports the checker's error.
@@ -226,6 +253,8 @@ package struct RestoreWriter: Sendable {
         var buffer = ByteBuffer()
         var commands = 0
         var what: [Command] = []
+        /// Where each command starts in `buffer` (what a redirect sends again).
+        var starts: [Int] = []
 
         /// What a command wrote, kept as bytes until a refusal needs it as text: making the message for
         /// every key would cost more than the `RESTORE` itself.
@@ -262,6 +291,7 @@ package struct RestoreWriter: Sendable {
         /// LOAD` close it (and the end of the batch): other keys' commands go before it, and groups stay full.
         mutating func closeGroup() {
             guard self.groupKeys > 0 else { return }
+            self.starts.append(self.buffer.writerIndex)
             let header = 24
             self.buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: header + self.group.readableBytes) { memory in
                 var writer = RawBytesWriter(memory)
@@ -279,6 +309,7 @@ package struct RestoreWriter: Sendable {
 
         mutating func append(_ arguments: [ByteBuffer], what: String) {
             self.closeGroup()
+            self.starts.append(self.buffer.writerIndex)
             RESPEncoder().encode(arguments, into: &self.buffer)
             self.commands += 1
             self.what.append(.named(what))
@@ -350,6 +381,7 @@ package struct RestoreWriter: Sendable {
                 self.groupKeys += 1
                 if self.groupKeys >= self.stringsPerCommand || self.group.readableBytes >= 64 * 1024 { self.closeGroup() }
             } else {
+                self.starts.append(self.buffer.writerIndex)
                 write(into: &self.buffer)
                 self.commands += 1
                 self.what.append(.record(key: record.key, type: record.type))
@@ -361,6 +393,7 @@ package struct RestoreWriter: Sendable {
         /// of the command's room (its pieces other than key and value take at most 160 bytes), then raw writes.
         mutating func appendRestore(_ record: RDBRecord, version: Int) {
             let payloadLength = DumpPayload.length(valueLength: record.value.readableBytes)
+            self.starts.append(self.buffer.writerIndex)
             self.buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: record.key.readableBytes + payloadLength + 160) { memory in
                 var writer = RawBytesWriter(memory)
                 let policy = record.idle != nil || record.freq != nil ? 2 : 0

@@ -61,6 +61,8 @@ extension RedisRestoreEngine {
         // `swapdb` keeps the old dataset aside until the new one has loaded, so a file the target refuses half-way
         // (or a transfer cut after the flush) gives the old data back; the default (`disabled`) would leave it empty.
         var state = RedisRestoreState(phase: .replicating, disabledUsers: [], temporaryUser: nil, safetyBlobKey: Self.safetyBlobKey(request))
+        state.targetHost = request.target.host
+        state.targetPort = request.target.port
         let original: String
         do {
             original = try await self.disklessLoad(request, set: nil)

@@ -66,6 +66,18 @@ package struct RedisRestoreEngine: RedisRestoring {
         _ request: RedisRestoreRequest, save: @escaping @Sendable (RestoreCheckpoint) async throws -> Void,
         progress: @escaping @Sendable (Double) async -> Void
     ) async throws -> RestoreSummary {
+        // The deployment as it is now: a cluster (or a cluster's backup) is restored by slot; a master/standby
+        // instance is written through its master, whichever node it was adopted by, and its replicas follow.
+        let topology = try await self.redis(phase: .fencing) {
+            try await RedisInspector(timeout: self.connectTimeout, logger: self.logger).topology(of: request.target, now: self.clock())
+        }
+        if Self.isSharded(request, topology: topology) {
+            return try await self.restoreSharded(request, topology: topology, save: save, progress: progress)
+        }
+        var request = request
+        if let master = try Self.writeTargets(topology).first?.node {
+            request = Self.nodeRequest(request, host: master.host, port: master.port)
+        }
         let probe = try await self.probe(request)
         guard let backup = try await self.storage({ try await self.blobs.open(key: request.backupBlobKey) }) else {
             throw RedisRestoreError(.storage, "the backup file \(request.backupBlobKey) is missing from the blob store")
@@ -83,7 +95,7 @@ package struct RedisRestoreEngine: RedisRestoring {
     /// The plan: when the backup's format is newer than the target's, it may hold types the target cannot
     /// load; one reading pass finds the first such key before anything on the target changes. (When the
     /// formats agree the pass is skipped: it would double the reading for nothing.)
-    private func checkTypes(_ backup: any BlobReader, target: RestoreTarget) async throws {
+    func checkTypes(_ backup: any BlobReader, target: RestoreTarget) async throws {
         let header = try await self.storage { try await backup.read(at: 0, upTo: 9) }
         guard let version = header.getString(at: header.readerIndex + 5, length: 4).flatMap({ Int($0) }), version > target.rdbVersion else { return }
         let chunks = BlobChunks(blob: backup)
@@ -108,7 +120,7 @@ package struct RedisRestoreEngine: RedisRestoring {
     }
 
     /// Connects with the instance's credentials and reads the server version and the ACL users.
-    private func probe(_ request: RedisRestoreRequest) async throws -> Probe {
+    func probe(_ request: RedisRestoreRequest) async throws -> Probe {
         try await self.redis(phase: .fencing) {
             try await RedisConnection.withConnection(to: Self.endpoint(request.target), timeout: self.connectTimeout, logger: self.logger) { connection in
                 let info = try await connection.info("server", timeout: self.commandTimeout)
@@ -131,6 +143,8 @@ package struct RedisRestoreEngine: RedisRestoring {
             phase: .fencing,
             disabledUsers: probe.users.filter { $0.isOn && $0.name != worker }.map(\.name),
             temporaryUser: temporary, safetyBlobKey: Self.safetyBlobKey(request))
+        state.targetHost = request.target.host
+        state.targetPort = request.target.port
         try await self.checkpoint(state, save)
         let summary: RestoreWriteSummary
         var timings: (fence: Duration, snapshot: Duration) = (.zero, .zero)
@@ -199,12 +213,16 @@ package struct RedisRestoreEngine: RedisRestoring {
     // MARK: - Recovery
 
     package func recover(_ request: RedisRestoreRequest, from checkpoint: RestoreCheckpoint) async throws -> RestoreRecovery {
+        if let sharded = ShardedRestoreState(checkpoint) { return try await self.recoverSharded(request, state: sharded) }
         let state: RedisRestoreState
         do {
             state = try RedisRestoreState(checkpoint)
         } catch {
             throw RedisRestoreError(.synchronization, "the restore checkpoint is unreadable: \(error)")
         }
+        // The server the restore wrote to (a master/standby instance's master), not necessarily the adopted address.
+        var request = request
+        if let host = state.targetHost, let port = state.targetPort { request = Self.nodeRequest(request, host: host, port: port) }
         if state.phase == .replicating { return try await self.recoverReplication(request, state: state) }
         if state.phase == .completed {
             try await self.redis(phase: .fencing) { try await self.cleanUp(request, state: state) }
@@ -220,7 +238,7 @@ package struct RedisRestoreEngine: RedisRestoring {
 
     // MARK: - Steps
 
-    private func fence(_ request: RedisRestoreRequest, state: RedisRestoreState) async throws {
+    func fence(_ request: RedisRestoreRequest, state: RedisRestoreState) async throws {
         try await self.redis(phase: .fencing) {
             if let temporary = state.temporaryUser {
                 try await RedisConnection.withConnection(to: Self.endpoint(request.target), timeout: self.connectTimeout, logger: self.logger) {
@@ -234,7 +252,7 @@ package struct RedisRestoreEngine: RedisRestoring {
     }
 
     /// Pulls the target's own snapshot into the blob store and commits it before the checkpoint says so.
-    private func takeSafetySnapshot(
+    func takeSafetySnapshot(
         _ request: RedisRestoreRequest, state: inout RedisRestoreState, save: @escaping @Sendable (RestoreCheckpoint) async throws -> Void
     ) async throws {
         let original: String? = try await self.redis(phase: .snapshotting) {
@@ -307,7 +325,7 @@ package struct RedisRestoreEngine: RedisRestoring {
     /// is set): the server's lazy-free thread frees the old keys while the new ones arrive, and its main thread
     /// is back at once (1M small keys: 0.88 s synchronous, 15 ms asynchronous, bench/restore's dataset). Near the
     /// limit the old memory must be gone before the first write, so the flush stays synchronous.
-    private func flush(_ connection: RedisConnection, target: RestoreTarget) async throws {
+    func flush(_ connection: RedisConnection, target: RestoreTarget) async throws {
         let memory = try await connection.info("memory", timeout: self.commandTimeout)
         let used = memory.value("used_memory").flatMap(Int64.init) ?? .max
         let limit = memory.value("maxmemory").flatMap(Int64.init) ?? 1
@@ -319,7 +337,7 @@ package struct RedisRestoreEngine: RedisRestoring {
     }
 
     /// Streams an RDB blob into the target with the pipelined writer.
-    private func write(
+    func write(
         _ blob: any BlobReader, into connection: RedisConnection, target: RestoreTarget, progress: @escaping @Sendable (Double) async -> Void
     ) async throws -> RestoreWriteSummary {
         let chunks = BlobChunks(blob: blob)
@@ -335,7 +353,7 @@ package struct RedisRestoreEngine: RedisRestoring {
     /// Puts the target back as the checkpoint says it was: data from the safety snapshot (when the flush may
     /// have run and the snapshot is still stored), the diskless delay, the fence, the temporaries. Every step
     /// is harmless when repeated, and the safety snapshot is deleted last, only once the data is back.
-    private func rollBack(_ request: RedisRestoreRequest, state: RedisRestoreState) async throws {
+    func rollBack(_ request: RedisRestoreRequest, state: RedisRestoreState) async throws {
         if state.phase == .writing, state.safetyCommitted {
             if let safety = try await self.storage({ try await self.blobs.open(key: state.safetyBlobKey) }) {
                 defer { safety.close() }
@@ -357,7 +375,7 @@ package struct RedisRestoreEngine: RedisRestoring {
     }
 
     /// Puts the backlog TTL back, unfences, deletes the temporary user, then the safety snapshot.
-    private func cleanUp(_ request: RedisRestoreRequest, state: RedisRestoreState) async throws {
+    func cleanUp(_ request: RedisRestoreRequest, state: RedisRestoreState) async throws {
         try await self.withWorkConnection(request, state: state) { connection in
             if let original = state.backlogTTL {
                 try await connection.commandExpectingSuccess(["CONFIG", "SET", "repl-backlog-ttl", original], timeout: self.commandTimeout)
@@ -388,7 +406,7 @@ package struct RedisRestoreEngine: RedisRestoring {
 
     /// Runs `body` on a connection as the work user; when that user does not exist (a crash before it was
     /// created), as Coffer's own user, which was then never switched off.
-    private func withWorkConnection<Result: Sendable>(
+    func withWorkConnection<Result: Sendable>(
         _ request: RedisRestoreRequest, state: RedisRestoreState, _ body: (RedisConnection) async throws -> Result
     ) async throws -> Result {
         let connection: RedisConnection
@@ -410,15 +428,7 @@ package struct RedisRestoreEngine: RedisRestoring {
     // MARK: - Errors
 
     func checkpoint(_ state: RedisRestoreState, _ save: @Sendable (RestoreCheckpoint) async throws -> Void) async throws {
-        do {
-            try await save(state.checkpoint)
-        } catch let error as RedisRestoreError {
-            throw error
-        } catch is CancellationError {
-            throw CancellationError()
-        } catch {
-            throw RedisRestoreError(.storage, "could not save the restore checkpoint: \(error)")
-        }
+        try await self.saving { try await save(state.checkpoint) }
     }
 
     /// Runs a blob store operation; its failures become `.storage`.
@@ -435,7 +445,7 @@ package struct RedisRestoreEngine: RedisRestoring {
     }
 
     /// Runs Redis work; its failures become the code of `phase`.
-    private func redis<Result>(phase: RedisRestoreState.Phase, _ body: () async throws -> Result) async throws -> Result {
+    func redis<Result>(phase: RedisRestoreState.Phase, _ body: () async throws -> Result) async throws -> Result {
         do {
             return try await body()
         } catch {

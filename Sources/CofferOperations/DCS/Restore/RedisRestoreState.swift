@@ -35,6 +35,10 @@ struct RedisRestoreState: Codable, Equatable {
     var replicaLink: ReplicaLink?
     /// The target's `repl-diskless-load` before the fast path set it to `swapdb`, to put back.
     var disklessLoad: String?
+    /// The server written to when it is not the instance's adopted address (a master/standby instance adopted
+    /// through its standby: the restore goes to the master), so that a recovery puts back the same server.
+    var targetHost: String?
+    var targetPort: Int?
 
     enum CodingKeys: String, CodingKey {
         case phase
@@ -46,6 +50,8 @@ struct RedisRestoreState: Codable, Equatable {
         case backlogTTL = "backlog_ttl"
         case replicaLink = "replica_link"
         case disklessLoad = "diskless_load"
+        case targetHost = "target_host"
+        case targetPort = "target_port"
     }
 
     var checkpoint: RestoreCheckpoint {

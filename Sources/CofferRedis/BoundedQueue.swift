@@ -1,79 +1,90 @@
 import NIOCore
 import Synchronization
 
-/// The tee between an AOF backup's pull and its AOF writer: one producer (the replication pull, handing over
-/// the RDB chunks it also writes to the sidecar) and one consumer (the RDB reader that feeds the AOF writer).
+/// A queue between one producer and one consumer that never holds more than `limit` bytes (one element more when a
+/// single element is larger than the limit), so memory stays flat whatever the dataset: ``send(_:)`` waits while it
+/// is full. Used for the tee between an AOF backup's pull and its AOF writer (chunks of the RDB), and between a
+/// cluster restore's router and each node's writer (batches of records).
 ///
-/// Bounded so memory stays flat whatever the dataset: at most `limit` bytes wait in the queue (one chunk more
-/// when a single chunk is larger than the limit). When the AOF side falls that far behind, ``send(_:)`` waits,
-/// which slows the pull to the AOF side's pace — the master's side of that is discussed in
-/// `DCSBackupJob+AOF.swift`. The time the producer spent waiting is counted (``producerWait``) so a backup's
-/// log line says whether the AOF side ever held the pull back.
+/// The time the producer spent waiting is counted (``producerWait``), so a log line can say whether the consumer
+/// ever held the producer back.
 ///
 /// Either side ends both: ``finish()`` after the last chunk, ``fail(_:)`` on any error (the other side's next
 /// call throws it), and cancelling a task parked in ``send(_:)`` or ``next()`` fails the queue with
 /// `CancellationError`.
-final class BoundedChunkQueue: Sendable {
+package final class BoundedQueue<Element: Sendable>: Sendable {
     private struct State {
-        var chunks = CircularBuffer<ByteBuffer>()
+        var chunks = CircularBuffer<Element>()
         var bytes = 0
         var peakBytes = 0
         var finished = false
         var failure: (any Error)?
         /// The producer parked with the chunk that did not fit yet.
-        var producer: (continuation: CheckedContinuation<Bool, any Error>, chunk: ByteBuffer)?
-        var consumer: CheckedContinuation<ByteBuffer?, any Error>?
+        var producer: (continuation: CheckedContinuation<Bool, any Error>, chunk: Element, weight: Int)?
+        var consumer: CheckedContinuation<Element?, any Error>?
         var producerWait: Duration = .zero
 
-        mutating func append(_ chunk: ByteBuffer) {
+        mutating func append(_ chunk: Element, weight: Int) {
             self.chunks.append(chunk)
-            self.bytes += chunk.readableBytes
+            self.bytes += weight
             self.peakBytes = max(self.peakBytes, self.bytes)
         }
 
-        func fits(_ chunk: ByteBuffer, limit: Int) -> Bool {
-            self.bytes == 0 || self.bytes + chunk.readableBytes <= limit
+        func fits(_ weight: Int, limit: Int) -> Bool {
+            self.bytes == 0 || self.bytes + weight <= limit
         }
+    }
+
+    /// What `send` does once the lock is released.
+    private enum SendAction {
+        case fail(any Error)
+        case accepted(CheckedContinuation<Element?, any Error>?, Element?)
+        case parked
+    }
+
+    /// What `next` does once the lock is released.
+    private enum NextAction {
+        case fail(any Error)
+        case chunk(Element?, CheckedContinuation<Bool, any Error>?)
+        case parked
     }
 
     /// Bytes the queue holds at most (plus one oversized chunk).
     let limit: Int
+    /// An element's size in bytes.
+    private let weight: @Sendable (Element) -> Int
     private let state = Mutex(State())
 
-    init(limit: Int) {
+    package init(limit: Int, weight: @escaping @Sendable (Element) -> Int) {
         self.limit = max(1, limit)
+        self.weight = weight
     }
 
     /// The most bytes the queue ever held.
-    var peakBytes: Int { self.state.withLock { $0.peakBytes } }
+    package var peakBytes: Int { self.state.withLock { $0.peakBytes } }
 
     /// How long the producer waited, in total, for the consumer to make room.
-    var producerWait: Duration { self.state.withLock { $0.producerWait } }
+    package var producerWait: Duration { self.state.withLock { $0.producerWait } }
 
     /// Queues `chunk`, waiting while the queue is full.
     /// - Throws: the failure the queue ended with (the consumer's error, or `CancellationError`).
-    func send(_ chunk: ByteBuffer) async throws {
-        guard chunk.readableBytes > 0 else { return }
+    package func send(_ chunk: Element) async throws {
+        let weight = self.weight(chunk)
         let started = ContinuousClock.now
         let waited = try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Bool, any Error>) in
-                enum Action {
-                    case fail(any Error)
-                    case accepted(CheckedContinuation<ByteBuffer?, any Error>?, ByteBuffer?)
-                    case parked
-                }
-                let action: Action = self.state.withLock { state in
+                let action: SendAction = self.state.withLock { state in
                     if let failure = state.failure { return .fail(failure) }
                     precondition(!state.finished && state.producer == nil, "one producer, nothing sent after finish()")
-                    guard state.fits(chunk, limit: self.limit) else {
-                        state.producer = (continuation, chunk)
+                    guard state.fits(weight, limit: self.limit) else {
+                        state.producer = (continuation, chunk, weight)
                         return .parked
                     }
-                    state.append(chunk)
+                    state.append(chunk, weight: weight)
                     guard let consumer = state.consumer else { return .accepted(nil, nil) }
                     state.consumer = nil
                     let first = state.chunks.removeFirst()
-                    state.bytes -= first.readableBytes
+                    state.bytes -= self.weight(first)
                     return .accepted(consumer, first)
                 }
                 switch action {
@@ -94,8 +105,8 @@ final class BoundedChunkQueue: Sendable {
     }
 
     /// Says that no chunk follows: the consumer's ``next()`` returns nil once the queue is empty.
-    func finish() {
-        let consumer: CheckedContinuation<ByteBuffer?, any Error>? = self.state.withLock { state in
+    package func finish() {
+        let consumer: CheckedContinuation<Element?, any Error>? = self.state.withLock { state in
             guard state.failure == nil else { return nil }
             state.finished = true
             guard state.chunks.isEmpty, let consumer = state.consumer else { return nil }
@@ -106,8 +117,8 @@ final class BoundedChunkQueue: Sendable {
     }
 
     /// Ends the queue with `error` (the first failure wins): both sides' waiting and later calls throw it.
-    func fail(_ error: any Error) {
-        let (producer, consumer) = self.state.withLock { state -> (CheckedContinuation<Bool, any Error>?, CheckedContinuation<ByteBuffer?, any Error>?) in
+    package func fail(_ error: any Error) {
+        let (producer, consumer) = self.state.withLock { state -> (CheckedContinuation<Bool, any Error>?, CheckedContinuation<Element?, any Error>?) in
             guard state.failure == nil else { return (nil, nil) }
             state.failure = error
             state.chunks.removeAll()
@@ -123,15 +134,10 @@ final class BoundedChunkQueue: Sendable {
 
     /// The next chunk in order; nil after ``finish()`` once every chunk was taken.
     /// - Throws: the failure the queue ended with (the producer's error, or `CancellationError`).
-    func next() async throws -> ByteBuffer? {
+    package func next() async throws -> Element? {
         try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ByteBuffer?, any Error>) in
-                enum Action {
-                    case fail(any Error)
-                    case chunk(ByteBuffer?, CheckedContinuation<Bool, any Error>?)
-                    case parked
-                }
-                let action: Action = self.state.withLock { state in
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Element?, any Error>) in
+                let action: NextAction = self.state.withLock { state in
                     if let failure = state.failure { return .fail(failure) }
                     guard !state.chunks.isEmpty else {
                         if state.finished { return .chunk(nil, nil) }
@@ -140,10 +146,10 @@ final class BoundedChunkQueue: Sendable {
                         return .parked
                     }
                     let first = state.chunks.removeFirst()
-                    state.bytes -= first.readableBytes
-                    guard let producer = state.producer, state.fits(producer.chunk, limit: self.limit) else { return .chunk(first, nil) }
+                    state.bytes -= self.weight(first)
+                    guard let producer = state.producer, state.fits(producer.weight, limit: self.limit) else { return .chunk(first, nil) }
                     state.producer = nil
-                    state.append(producer.chunk)
+                    state.append(producer.chunk, weight: producer.weight)
                     return .chunk(first, producer.continuation)
                 }
                 switch action {
