@@ -1,7 +1,8 @@
 """A Redis Cluster instance through the official SDK: create_instance adopts a 3-master + 3-replica cluster by one
 replica's address, show_instance reports it (`cache_mode` cluster, `sharding_count` 3, `replica_count` 2), and
 copy_instance makes one backup whose list_backup_file_links gives three links, one per shard, named
-`redis_<ip>_<port>_<start>-<end>_<time>.rdb`; each download is a valid RDB holding exactly its shard's keys."""
+`redis_<ip>_<port>_<start>-<end>_<time>.rdb`; each download is a valid RDB holding exactly its shard's keys; and
+restore_instance puts the backup back by hash slot after the keys were changed."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import requests
 
 from conftest import RedisFactory, RedisServer, create_adopting_instance, free_port, redis_command
 from test_dcs_backups import copy_instance, create_links, show_raw, unique_name, wait_for_backup
+from test_dcs_restores import restore, wait_for_restore
 
 PASSWORD = "cluster-pw"
 LINK_NAME = re.compile(r"^redis_127\.0\.0\.1_(\d+)_(\d+)-(\d+)_(\d{14})\.rdb$")
@@ -130,3 +132,20 @@ def test_cluster_instance_backup_and_links(dcs, cluster: list[RedisServer], tmp_
     assert covered == 16384
     assert sorted(seen) == sorted(keys) and set(seen.values()) == {1}
     assert total == rec["size"], (total, rec["size"])
+    assert rec["is_support_restore"] == "TRUE", rec
+
+    # Changes after the backup on every shard, then the restore through the SDK: every key as it was, no other.
+    for key in keys[:500]:
+        owner = next(server for slots, server in owners if key_slot(key) in slots)
+        assert redis_command(owner.port, "DEL", key, password=PASSWORD) == 1
+    for i in range(300):
+        key = f"after:{i}"
+        owner = next(server for slots, server in owners if key_slot(key) in slots)
+        assert redis_command(owner.port, "SET", key, "new", password=PASSWORD) == "OK"
+    restore_id = restore(dcs, instance_id, backup_id, remark="by slot")
+    record, _ = wait_for_restore(dcs, instance_id, restore_id)
+    assert record["status"] == "succeed" and record["progress"] == "100.00", record
+    restored: set[str] = set()
+    for _, master in owners:
+        restored.update(master.command("KEYS", "*"))
+    assert restored == set(keys)
