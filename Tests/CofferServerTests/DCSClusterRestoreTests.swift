@@ -162,6 +162,22 @@ struct DCSClusterRestoreTests {
                         let merged = (singleBefore[0] ?? [:]).merging(singleBefore[3] ?? [:]) { first, _ in first }
                         #expect(merged.count == (singleBefore[0]?.count ?? 0) + (singleBefore[3]?.count ?? 0))
                         Self.expectSame(try await three.snapshot(), merged)
+
+                        // One name in two databases cannot become one key of database 0: the restore fails and the
+                        // cluster keeps what it held.
+                        let duplicating = try await single.connect()
+                        _ = try await duplicating.commandExpectingSuccess(["SET", "twice", "in-0"])
+                        _ = try await duplicating.commandExpectingSuccess(["SELECT", "5"])
+                        _ = try await duplicating.commandExpectingSuccess(["SET", "twice", "in-5"])
+                        await duplicating.close()
+                        let twiceBackup = try await Self.backUp(server, singleID)
+                        let refused = try await Self.restore(server, backupID: twiceBackup, of: singleID, into: threeID)
+                        #expect(refused.status == .succeeded, "the job ends; its record says failed")
+                        let payload = try #require(try JSONSerialization.jsonObject(with: Data(refused.payload.utf8)) as? [String: Any])
+                        let task = try await server.parts.store.dcs.restore(projectID: server.projectID, id: try #require(payload["restore_id"] as? String))
+                        #expect(task?.status == .failed)
+                        #expect(task?.errorCode == .synchronization)
+                        Self.expectSame(try await three.snapshot(), merged)
                     }
                 }
             }

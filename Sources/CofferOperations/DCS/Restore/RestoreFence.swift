@@ -38,11 +38,17 @@ enum RestoreFence {
         try await connection.commandExpectingSuccess(["ACL", "SETUSER", name, "reset", "on", credential, "~*", "&*", "+@all"])
     }
 
-    /// Switches `users` off and closes their connections (never the caller's own: `CLIENT KILL` skips it).
+    /// Switches `users` off and closes their client connections (never the caller's own: `CLIENT KILL` skips it).
+    ///
+    /// Only `normal` and `pubsub` clients: a replica's link to this master (often as `default`) stays up, so the
+    /// replicas follow the restore as it is written instead of being cut off (they could not log in again while
+    /// their user is off) and fully resynchronising afterwards.
     static func disable(_ users: [String], on connection: RedisConnection) async throws {
         for user in users {
             try await connection.commandExpectingSuccess(["ACL", "SETUSER", user, "off"])
-            try await connection.commandExpectingSuccess(["CLIENT", "KILL", "USER", user])
+            for type in ["normal", "pubsub"] {
+                try await connection.commandExpectingSuccess(["CLIENT", "KILL", "USER", user, "TYPE", type])
+            }
         }
     }
 
