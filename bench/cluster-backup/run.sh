@@ -104,4 +104,5 @@ for RUN in $(seq "$RUNS"); do
     printf '%-9s %3s %8s %12s\n' coffer "$RUN" $OUT
 done
 "${HELPER[@]}" summary "$ROWS"
+echo "coffer server-side seconds per backup (claim → record succeed, from its log): $(grep -o 'backup.seconds=[0-9.]*' "$LOG" | cut -d= -f2 | xargs)"
 debug_warning
