@@ -154,6 +154,8 @@ def test_console_end_to_end(coffer: Coffer, browser: WebDriver, console_user: di
     finally:
         server.command("CONFIG", "SET", "rdb-key-save-delay", "0")
     assert browser.execute_script("return window.__sameDocument === true;"), "the page reloaded"
+    wait_for(browser, "the instance's badge to leave BACKUPING",
+             lambda d: d.find_element(By.ID, "instance-state").text.upper() == "RUNNING")
     done = browser.find_element(By.CSS_SELECTOR, f"#backup-rows tr[data-id='{backup_id}']")
     assert "100.00%" in done.text and "from the console" in done.text
     backup_time = done.find_element(By.CSS_SELECTOR, "td:nth-child(2)").text

@@ -140,6 +140,9 @@ struct ConsoleController: Sendable {
         let context: [String: Any] = ["backups": tables.backups, "restores": tables.restores, "csrf": session.csrf]
         let body: [String: Any] = [
             "running": tables.running,
+            // The instance's task while one of its backups or restores runs (the DCS word), else null.
+            "task": tables.backups.contains { $0["running"] as? Bool == true } ? DCSInstanceDTO.taskName(.backup) as Any
+                : tables.restores.contains { $0["running"] as? Bool == true } ? DCSInstanceDTO.taskName(.restore) : NSNull() as Any,
             "backups": tables.backups.map { ["backup_id": $0["backup_id"] ?? "", "status": $0["status"] ?? "", "progress": $0["progress"] ?? ""] },
             "restores": tables.restores.map { ["restore_id": $0["restore_id"] ?? "", "status": $0["status"] ?? "", "progress": $0["progress"] ?? ""] },
             "backups_html": self.templates.render("backup-rows", context) ?? "",

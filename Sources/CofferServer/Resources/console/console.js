@@ -50,6 +50,13 @@
     document.getElementById("backup-rows").innerHTML = state.backups_html;
     document.getElementById("restore-rows").innerHTML = state.restores_html;
     section.dataset.running = String(state.running);
+    const badge = document.getElementById("instance-state");
+    if (badge) {
+      // What runs on the instance now, else its own status (as on the instances page).
+      const word = state.task || badge.dataset.idle;
+      badge.textContent = word;
+      badge.className = "badge " + (state.task ? "busy" : (word === "RUNNING" ? "ok" : "fail"));
+    }
     if (live) live.hidden = !state.running;
     if (state.running) schedule(1500);
   }
