@@ -1,5 +1,6 @@
 import CofferCore
 import CofferServer
+import CofferStorage
 import Foundation
 import HTTPTypes
 import NIOCore
@@ -128,6 +129,36 @@ struct ConsoleTests {
                 #expect(reply.status == .ok && reply.headers[.contentType] == type && reply.body.readableBytes > 1000, "\(asset)")
             }
             #expect(try await server.raw(.get, "/console/assets/header.mustache").status == .notFound)
+        }
+    }
+
+    @Test("DDM jobs of the project are listed with DDM's names and statuses; another project's are not")
+    func ddmJobs() async throws {
+        try await TestServer.run { server in
+            let ours = Job.new(kind: JobKind.ddmBackup.rawValue, projectID: server.projectID, resourceID: UUID().uuidString.lowercased(), now: Date())
+            let theirs = Job.new(kind: JobKind.ddmBackup.rawValue, projectID: String(repeating: "f", count: 32), resourceID: "x", now: Date())
+            try await server.parts.store.jobs.enqueue(ours)
+            try await server.parts.store.jobs.enqueue(theirs)
+            let (cookie, _) = try await Self.signIn(server)
+            let html = String(buffer: try await server.raw(.get, "/console/ddm/jobs", headers: [.cookie: cookie]).body)
+            #expect(html.contains("data-id=\"\(ours.id)\""))
+            #expect(html.contains("createConsistentBackup"))
+            #expect(html.contains("<span class=\"badge busy\">Running</span>"), "\(html)")
+            #expect(!html.contains(theirs.id))
+            #expect(!html.contains("<div class=\"sub err\"></div>"), "an empty failure reason is not shown")
+        }
+    }
+
+    @Test("The instances state endpoint answers both tables' rows for console.js")
+    func instancesState() async throws {
+        try await TestServer.run { server in
+            let (cookie, _) = try await Self.signIn(server)
+            let reply = try await server.raw(.get, "/console/instances/state", headers: [.cookie: cookie])
+            #expect(reply.status == .ok)
+            let html = try #require(reply.json["html"] as? [String: String])
+            #expect(html["dcs-rows"]?.contains("No DCS instances in this project.") == true)
+            #expect(html["ddm-rows"]?.contains("No DDM instances in this project.") == true)
+            #expect(reply.json["running"] as? Bool == false)
         }
     }
 }

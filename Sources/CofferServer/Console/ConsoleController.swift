@@ -36,6 +36,7 @@ struct ConsoleController: Sendable {
             Route(.post, "/console/login", access: .open, handler: self.login),
             Route(.post, "/console/logout", access: .open, handler: self.action(self.logout)),
             Route(.get, "/console/instances", access: .open, handler: self.page(self.instances)),
+            Route(.get, "/console/instances/state", access: .open, handler: self.state(self.instancesState)),
             Route(.get, "/console/dcs/{instance_id}", access: .open, handler: self.page(self.dcsInstance)),
             Route(.get, "/console/dcs/{instance_id}/state", access: .open, handler: self.state(self.dcsState)),
             Route(.post, "/console/dcs/{instance_id}/backups", access: .open, handler: self.action(self.createBackup)),
@@ -95,17 +96,21 @@ struct ConsoleController: Sendable {
 
     /// DCS and DDM instances of the caller's project, with what runs on each.
     @Sendable func instances(_ request: APIRequest, _ session: Session) async throws -> Response {
-        let projectID = session.principal.project.id
-        let dcs = try await self.operations.dcsInstances.list(projectID: projectID, filter: DCSInstanceFilter(offset: 0, limit: Self.pageSize))
-        let ddm = try await self.operations.ddmInstances.list(projectID: projectID, offset: 0, limit: Self.pageSize)
+        let tables = try await self.instanceTables(projectID: session.principal.project.id)
         return try self.html(
             "instances",
             self.context(
                 session, title: "Instances", nav: "instances",
-                [
-                    "dcs": dcs.items.map(ConsoleViews.dcsInstance), "dcs_total": dcs.total,
-                    "ddm": ddm.items.map { ConsoleViews.ddmInstance($0.0, activity: $0.1) }, "ddm_total": ddm.total,
-                ]))
+                ["dcs": tables.dcs, "dcs_total": tables.dcsTotal, "ddm": tables.ddm, "ddm_total": tables.ddmTotal, "running": tables.busy]))
+    }
+
+    private func instanceTables(projectID: String) async throws
+        -> (dcs: [[String: Any]], dcsTotal: Int, ddm: [[String: Any]], ddmTotal: Int, busy: Bool)
+    {
+        let dcs = try await self.operations.dcsInstances.list(projectID: projectID, filter: DCSInstanceFilter(offset: 0, limit: Self.pageSize))
+        let ddm = try await self.operations.ddmInstances.list(projectID: projectID, offset: 0, limit: Self.pageSize)
+        let busy = dcs.items.contains { $0.activity != nil } || ddm.items.contains { $0.1 != nil }
+        return (dcs.items.map(ConsoleViews.dcsInstance), dcs.total, ddm.items.map { ConsoleViews.ddmInstance($0.0, activity: $0.1) }, ddm.total, busy)
     }
 
     /// One DCS instance: its live facts, its backups and its restore records.
@@ -134,20 +139,38 @@ struct ConsoleController: Sendable {
     // MARK: - Live state (polled by console.js)
 
     /// `GET /console/dcs/{id}/state`: the backups and restores (each row's status and progress, and the tables'
-    /// bodies rendered by the same partials as the page), and whether anything still runs.
+    /// bodies rendered by the same partials as the page, by element id), and whether anything still runs.
     @Sendable func dcsState(_ request: APIRequest, _ session: Session) async throws -> Response {
         let tables = try await self.dcsTables(projectID: session.principal.project.id, instanceID: request.path("instance_id"))
         let context: [String: Any] = ["backups": tables.backups, "restores": tables.restores, "csrf": session.csrf]
-        let body: [String: Any] = [
+        let running = { (rows: [[String: Any]]) in rows.contains { $0["running"] as? Bool == true } }
+        return try Self.json([
             "running": tables.running,
             // The instance's task while one of its backups or restores runs (the DCS word), else null.
-            "task": tables.backups.contains { $0["running"] as? Bool == true } ? DCSInstanceDTO.taskName(.backup) as Any
-                : tables.restores.contains { $0["running"] as? Bool == true } ? DCSInstanceDTO.taskName(.restore) : NSNull() as Any,
+            "task": running(tables.backups) ? DCSInstanceDTO.taskName(.backup) as Any
+                : running(tables.restores) ? DCSInstanceDTO.taskName(.restore) as Any : NSNull() as Any,
             "backups": tables.backups.map { ["backup_id": $0["backup_id"] ?? "", "status": $0["status"] ?? "", "progress": $0["progress"] ?? ""] },
             "restores": tables.restores.map { ["restore_id": $0["restore_id"] ?? "", "status": $0["status"] ?? "", "progress": $0["progress"] ?? ""] },
-            "backups_html": self.templates.render("backup-rows", context) ?? "",
-            "restores_html": self.templates.render("restore-rows", context) ?? "",
-        ]
+            "html": [
+                "backup-rows": self.templates.render("backup-rows", context) ?? "",
+                "restore-rows": self.templates.render("restore-rows", context) ?? "",
+            ],
+        ])
+    }
+
+    /// `GET /console/instances/state`: the instance tables' bodies again, so the states on the list stay live.
+    @Sendable func instancesState(_ request: APIRequest, _ session: Session) async throws -> Response {
+        let tables = try await self.instanceTables(projectID: session.principal.project.id)
+        return try Self.json([
+            "running": tables.busy,
+            "html": [
+                "dcs-rows": self.templates.render("dcs-rows", ["dcs": tables.dcs]) ?? "",
+                "ddm-rows": self.templates.render("ddm-rows", ["ddm": tables.ddm]) ?? "",
+            ],
+        ])
+    }
+
+    private static func json(_ body: [String: Any]) throws -> Response {
         let data = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])
         var headers = HTTPFields()
         headers[.contentType] = "application/json; charset=utf-8"

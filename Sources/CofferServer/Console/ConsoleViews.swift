@@ -60,8 +60,18 @@ enum ConsoleViews {
     /// One DDM job.
     static func ddmJob(_ job: Job) -> [String: Any] {
         var row = self.dictionary(DDMJobSummaryDTO(job))
-        row["badge"] = self.badge(row["status"] as? String ?? "")
+        // By the job's own state: DDM says `Running` for a job at work, which is no health word here.
+        row["badge"] = switch job.status {
+        case .queued, .running: "busy"
+        case .succeeded: "ok"
+        case .failed: "fail"
+        }
+        // Empty strings are "something" to Mustache: drop them so that their sections stay out.
+        for key in ["fail_reason", "end_time", "process", "instance_name"] where (row[key] as? String)?.isEmpty == true {
+            row.removeValue(forKey: key)
+        }
         row["created_display"] = self.display(job.createdAt)
+        row["ended_display"] = job.finishedAt.map(self.display) ?? "—"
         return row
     }
 

@@ -23,19 +23,39 @@
     document.getElementById("restore-cancel").addEventListener("click", () => dialog.close());
   }
 
-  // ---- Live tables: poll the state endpoint every 1.5 s while a backup or restore runs.
+  // ---- Live tables: poll the page's state endpoint every 1.5 s while a backup or restore runs (and, slower, while
+  // idle, so that work started elsewhere shows up); the endpoint answers the tables' rows rendered by the server.
   const section = document.querySelector("[data-poll]");
   if (!section) return;
   const url = section.dataset.poll;
+  const idlePoll = Number(section.dataset.idlePoll || "0");
   const live = document.getElementById("live");
+  const busyPoll = 1500;
   let timer = null;
 
   function schedule(delay) {
-    if (timer === null) timer = window.setTimeout(poll, delay);
+    if (timer === null && delay > 0) timer = window.setTimeout(poll, delay);
+  }
+
+  function render(state) {
+    for (const [id, html] of Object.entries(state.html || {})) {
+      const element = document.getElementById(id);
+      if (element) element.innerHTML = html;
+    }
+    section.dataset.running = String(state.running);
+    if (live) live.hidden = !state.running;
+    const badge = document.getElementById("instance-state");
+    if (badge && "task" in state) {
+      // What runs on the instance now, else its own status (as on the instances page).
+      const word = state.task || badge.dataset.idle;
+      badge.textContent = word;
+      badge.className = "badge " + (state.task ? "busy" : (word === "RUNNING" ? "ok" : "fail"));
+    }
   }
 
   async function poll() {
     timer = null;
+    if (document.hidden) { schedule(busyPoll); return; }
     let state;
     try {
       const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
@@ -47,22 +67,11 @@
       return;
     }
     // A dialog open on a row keeps working: it lives outside the tables.
-    document.getElementById("backup-rows").innerHTML = state.backups_html;
-    document.getElementById("restore-rows").innerHTML = state.restores_html;
-    section.dataset.running = String(state.running);
-    const badge = document.getElementById("instance-state");
-    if (badge) {
-      // What runs on the instance now, else its own status (as on the instances page).
-      const word = state.task || badge.dataset.idle;
-      badge.textContent = word;
-      badge.className = "badge " + (state.task ? "busy" : (word === "RUNNING" ? "ok" : "fail"));
-    }
-    if (live) live.hidden = !state.running;
-    if (state.running) schedule(1500);
+    render(state);
+    schedule(state.running ? busyPoll : idlePoll);
   }
 
-  if (section.dataset.running === "true") {
-    if (live) live.hidden = false;
-    schedule(1000);
-  }
+  const running = section.dataset.running === "true";
+  if (live) live.hidden = !running;
+  schedule(running ? 1000 : idlePoll);
 })();
