@@ -9,6 +9,8 @@ selenium, against the suite's Coffer server and a real redis-server.
 * A POST carrying the session cookie but no CSRF token (or a wrong one) is refused with 403 and changes nothing.
 * Signing out ends the session: the old cookie no longer opens the console.
 * Another project's user sees none of our instances and gets 404 on our ids (page, state and action).
+* A DDM instance over two real mariadbd nodes is listed with its state, and its backup job on the DDM jobs page;
+  another project's user sees neither.
 
 Screenshots go to ``$COFFER_CONSOLE_SCREENSHOTS`` (default ``tests/sdk/.screenshots``, not committed).
 """
@@ -31,7 +33,18 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
+from huaweicloudsdkddm.v1 import (
+    CreateDatabaseDetail,
+    CreateDatabaseReq,
+    CreateDatabaseRequest,
+    CreateInstanceDetail,
+    CreateInstanceReq,
+    CreateInstanceRequest,
+    DatabaseInstabcesParam,
+)
+
 from conftest import DOMAIN, REPO_ROOT, Coffer, RedisFactory, Tenant, create_adopting_instance, random_secret
+from ddm_support import ADMIN_PASSWORD, ADMIN_USER, call, ddm_client, mariadb_nodes, wait_job  # noqa: F401  (fixture)
 from test_dcs_backups import SLOW_DELAY_US, fill_slow
 
 CONSOLE_USER = "console-user"
@@ -240,5 +253,50 @@ def test_console_end_to_end(coffer: Coffer, browser: WebDriver, console_user: di
                  f"/console/dcs/{instance_id}/backups/{backup_id}/download"):
         answer = requests.post(url + path, data={"csrf_token": other_csrf}, cookies=other, allow_redirects=False, timeout=10)
         assert answer.status_code == 404, (path, answer.status_code)
+    browser.find_element(By.ID, "logout").click()
+    wait_for(browser, "the login page", lambda d: d.current_url.endswith("/console/login"))
+
+
+def test_console_ddm_instances_and_jobs(coffer: Coffer, browser: WebDriver, console_user: dict, mariadb_nodes,
+                                         second_tenant: Tenant, screenshots: Path):
+    p = coffer.project_id
+    node_ids = []
+    for i, node in enumerate(mariadb_nodes):
+        r = call(coffer, "POST", f"/v3/{p}/data-nodes", {"name": f"console-dn-{i}", "private_ip": "127.0.0.1", "port": node.port})
+        assert r.status_code == 201, r.text
+        node_ids.append(r.json()["id"])
+    ddm = ddm_client(coffer.url, coffer.admin_access_key, coffer.admin_secret_key, p)
+    name = "console-ddm-" + random_secret(4).lower()
+    created = ddm.create_instance(CreateInstanceRequest(body=CreateInstanceReq(instance=CreateInstanceDetail(
+        name=name, flavor_id="ddm.c6.large.2", node_num=2, engine_id="engine", available_zones=["az1"],
+        vpc_id="vpc", security_group_id="sg", subnet_id="subnet"))))
+    used = [DatabaseInstabcesParam(id=n, admin_user=ADMIN_USER, admin_password=ADMIN_PASSWORD) for n in node_ids]
+    ddm.create_database(CreateDatabaseRequest(instance_id=created.id, body=CreateDatabaseReq(databases=[
+        CreateDatabaseDetail(name="consoledb", shard_mode="cluster", shard_number=2, used_rds=used)])))
+    r = call(coffer, "POST", f"/v3/{p}/instances/{created.id}/backups", {"name": "console-ddm-backup", "description": "console"})
+    assert r.status_code == 202, r.text
+    job_id = r.json()["job_id"]
+    assert wait_job(ddm, job_id).status == "Completed"
+
+    sign_in(browser, coffer.url, console_user["name"], console_user["password"])
+    wait_for(browser, "the instances page", lambda d: d.current_url.endswith("/console/instances"))
+    row = browser.find_element(By.CSS_SELECTOR, f"#ddm-rows tr[data-id='{created.id}']")
+    assert name in row.text and row.get_attribute("data-state") == "RUNNING", row.text
+    browser.save_screenshot(str(screenshots / "10-ddm-instances.png"))
+    browser.get(coffer.url + "/console/ddm/jobs")
+    job = wait_for(browser, "the backup job's row", lambda d: d.find_element(By.CSS_SELECTOR, f"#ddm-jobs tr[data-id='{job_id}']"))
+    # The badges show every status in lower case (CSS), whichever service's word it is.
+    assert "createConsistentBackup" in job.text and "completed" in job.text.lower() and name in job.text, job.text
+    browser.save_screenshot(str(screenshots / "11-ddm-jobs.png"))
+    browser.find_element(By.ID, "logout").click()
+    wait_for(browser, "the login page", lambda d: d.current_url.endswith("/console/login"))
+
+    sign_in(browser, coffer.url, second_tenant.user["name"], second_tenant.password)
+    wait_for(browser, "the other project's instances page", lambda d: d.current_url.endswith("/console/instances"))
+    assert not browser.find_elements(By.CSS_SELECTOR, "#ddm-rows tr[data-id]")
+    browser.get(coffer.url + "/console/ddm/jobs")
+    wait_for(browser, "the other project's DDM jobs page", lambda d: d.find_elements(By.ID, "ddm-jobs"))
+    assert not browser.find_elements(By.CSS_SELECTOR, "#ddm-jobs tr[data-id]")
+    assert job_id not in browser.page_source
     browser.find_element(By.ID, "logout").click()
     wait_for(browser, "the login page", lambda d: d.current_url.endswith("/console/login"))

@@ -290,6 +290,15 @@ struct ConsoleController: Sendable {
                     session, title: error.status == 404 ? "Not found" : "Refused", nav: "",
                     ["status": error.status, "code": error.code, "message": error.message]),
                 status: .init(code: error.status))
+        } catch {
+            // No detail on the page; the log has it, under the request id.
+            request.logger.error("Console request failed", metadata: ["error": "\(String(reflecting: error))"])
+            return try self.html(
+                "error",
+                self.context(
+                    session, title: "Something went wrong", nav: "",
+                    ["status": 500, "code": "CONSOLE.500", "message": "The server could not answer this page. Try again in a moment."]),
+                status: .internalServerError)
         }
     }
 
