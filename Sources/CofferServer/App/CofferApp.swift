@@ -90,7 +90,7 @@ package enum CofferApp {
                 + DDMJobController(queries: operations.ddmJobs).routes
                 + ConsoleController(
                     identities: IdentityService(store: store.identities, hasher: hasher), tokens: tokens, authenticator: authenticator,
-                    session: ConsoleSession(csrfKey: store.masterKey.derive(purpose: "coffer-console-csrf-v1")), templates: ConsoleTemplates(),
+                    session: ConsoleSession(csrfKey: store.masterKey.derive(purpose: "coffer-console-csrf-v1")),
                     operations: operations, links: DownloadLinks(key: store.masterKey.derive(purpose: "coffer-download-link-v1")), clock: clock
                 ).routes)
         let responder = CofferResponder(routes: routes, authenticator: authenticator, metrics: metrics, clock: clock)

@@ -18,10 +18,13 @@ struct ConsoleController: Sendable {
     let tokens: TokenService
     let authenticator: Authenticator
     let session: ConsoleSession
-    let templates: ConsoleTemplates
     let operations: Operations
     let links: DownloadLinks
     let clock: @Sendable () -> Date
+
+    /// Loaded at the first console request, not at start: a binary copied without its resource bundle still
+    /// serves the API (`Bundle.module` stops the process when the bundle is missing).
+    var templates: ConsoleTemplates { ConsoleTemplates.shared }
 
     /// How many rows a table shows (the newest).
     static let pageSize = 100

@@ -15,6 +15,9 @@ struct ConsoleTemplates: Sendable {
     private let library: MustacheLibrary
     private let assets: [String: Asset]
 
+    /// The one copy, loaded on first use (a `static let` is initialized once, thread-safely).
+    static let shared = ConsoleTemplates()
+
     /// Loads every `*.mustache` template and the assets. Synchronous, because the application is wired
     /// synchronously; a file that is missing or does not parse is left out, so its page fails (the console tests
     /// render every page).
