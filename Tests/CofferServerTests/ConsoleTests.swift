@@ -8,7 +8,7 @@ import Testing
 
 /// The web console's server side (the browser flows are in tests/sdk/test_console.py): the session cookie, CSRF,
 /// logout, escaping, and that every page and asset is served.
-@Suite("Web console")
+@Suite("Web console", .timeLimit(.minutes(1)))
 struct ConsoleTests {
     static let form: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
 
