@@ -26,7 +26,8 @@ struct SpecAndOperationsTests {
         let expected = documented
         try await TestServer.run { server in
             let documented = expected
-            let served = Set(server.parts.routes.routes.map { $0.method.rawValue + " " + $0.template })
+            // The web console (`/console…`) is Coffer's own UI, not part of the Huawei API contract: not in the spec.
+            let served = Set(server.parts.routes.routes.filter { !$0.template.hasPrefix("/console") }.map { $0.method.rawValue + " " + $0.template })
             #expect(served == documented, "served but undocumented: \(served.subtracting(documented)); documented but not served: \(documented.subtracting(served))")
         }
     }
@@ -80,7 +81,7 @@ struct SpecAndOperationsTests {
                     }
                 }
             }
-            #expect(operations == server.parts.routes.routes.count)
+            #expect(operations == server.parts.routes.routes.filter { !$0.template.hasPrefix("/console") }.count)
         }
     }
 

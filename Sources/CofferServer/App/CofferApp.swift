@@ -87,7 +87,12 @@ package enum CofferApp {
                 + DDMInstanceController(operations: operations.ddmInstances, clock: clock).routes
                 + DDMBackupController(operations: operations.ddmBackups, windows: operations.ddmRestoreWindows).routes
                 + DDMRecoveryController(operations: operations.ddmRecovery).routes
-                + DDMJobController(queries: operations.ddmJobs).routes)
+                + DDMJobController(queries: operations.ddmJobs).routes
+                + ConsoleController(
+                    identities: IdentityService(store: store.identities, hasher: hasher), tokens: tokens, authenticator: authenticator,
+                    session: ConsoleSession(csrfKey: store.masterKey.derive(purpose: "coffer-console-csrf-v1")),
+                    operations: operations, links: DownloadLinks(key: store.masterKey.derive(purpose: "coffer-download-link-v1")), clock: clock
+                ).routes)
         let responder = CofferResponder(routes: routes, authenticator: authenticator, metrics: metrics, clock: clock)
         let ready = StartSignal()
         var services: [any Service] = [store]
