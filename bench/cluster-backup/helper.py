@@ -9,12 +9,13 @@ Subcommands:
   setup    ENDPOINT BOOTSTRAP PORT                 adopt the cluster through PORT as instance bench-cluster;
                                                     print "project instance"
   rediscli FILE_PREFIX PORT...                     time `redis-cli --rdb` against every PORT at once (all started
-                                                    together, wall = until the last ends); print "wall_s bytes"
-  coffer   ENDPOINT BOOTSTRAP INSTANCE             time one Coffer backup (POST → succeed), check it has one shard
-                                                    per master, delete it; print "wall_s bytes"
+                                                    together, wall = until the last ends); print "wall_s bytes cpu_s"
+  coffer   ENDPOINT BOOTSTRAP INSTANCE SERVER_PID  time one Coffer backup (POST → succeed), check it has one shard
+                                                    per master, delete it; print "wall_s bytes cpu_s" (the server's CPU)
   summary  ROWS                                    medians of each tool and the ratio coffer / redis-cli
 """
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -108,7 +109,15 @@ def cmd_setup(endpoint, bootstrap, port):
     print(account["project_id"], payload["instances"][0]["instance_id"])
 
 
+def proc_cpu_s(pid):
+    """User + system CPU seconds of a process so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def cmd_rediscli(prefix, *ports):
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     procs = [subprocess.Popen(["redis-cli", "-p", port, "--rdb", f"{prefix}-{port}.rdb"],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for port in ports]
@@ -121,12 +130,15 @@ def cmd_rediscli(prefix, *ports):
         path = f"{prefix}-{port}.rdb"
         size += os.path.getsize(path)
         os.unlink(path)
-    print(f"{wall:.3f} {size}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    print(f"{wall:.3f} {size} {cpu:.2f}")
 
 
-def cmd_coffer(endpoint, bootstrap, instance):
+def cmd_coffer(endpoint, bootstrap, instance, server_pid):
     account = load_account(bootstrap)
     base = f"/v2/{account['project_id']}/instances/{instance}/backups"
+    cpu_before = proc_cpu_s(server_pid)
     started = time.monotonic()
     status, payload = call(endpoint, account, "POST", base, body={})
     if status != 200 or "backup_id" not in payload:
@@ -139,6 +151,7 @@ def cmd_coffer(endpoint, bootstrap, instance):
         record = next((r for r in payload.get("backup_record_response") or [] if r.get("backup_id") == backup_id), None)
         if record and record["status"] == "succeed":
             wall = time.monotonic() - started
+            cpu = proc_cpu_s(server_pid) - cpu_before
             break
         if record is None or record["status"] not in ("waiting", "backuping"):
             die(f"backup {backup_id}: {record}")
@@ -151,18 +164,22 @@ def cmd_coffer(endpoint, bootstrap, instance):
     status, payload = call(endpoint, account, "DELETE", f"{base}/{backup_id}")
     if status not in (200, 204):
         die(f"DELETE {base}/{backup_id}: HTTP {status}: {payload}")
-    print(f"{wall:.3f} {record['size']}")
+    print(f"{wall:.3f} {record['size']} {cpu:.2f}")
 
 
 def cmd_summary(rows):
     walls = {"redis-cli": [], "coffer": []}
+    cpus = {"redis-cli": [], "coffer": []}
     with open(rows) as f:
         for line in f:
-            tool, wall, _ = line.split()
+            tool, wall, _, cpu = line.split()
             walls[tool].append(float(wall))
+            cpus[tool].append(float(cpu))
     cli, coffer = statistics.median(walls["redis-cli"]), statistics.median(walls["coffer"])
-    print(f"median wall: redis-cli ×{len(walls['redis-cli'])} in parallel {cli:.3f} s, coffer {coffer:.3f} s;"
+    print(f"median wall: redis-cli ×3 in parallel {cli:.3f} s, coffer {coffer:.3f} s;"
           f" ratio coffer / redis-cli = {coffer / cli:.2f} (goal ≤ 1.10)")
+    print(f"median client CPU: redis-cli ×3 {statistics.median(cpus['redis-cli']):.2f} s, coffer server"
+          f" {statistics.median(cpus['coffer']):.2f} s (on {os.cpu_count()} cores, shared with the 3 fork children)")
 
 
 if __name__ == "__main__":

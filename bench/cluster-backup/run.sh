@@ -94,14 +94,14 @@ echo "coffer: POST …/backups → 'succeed' seen (polled every 50 ms); it pulls
 echo "NOTE: $(nproc) core(s) shared by 3 fork children, the clients and this script; load before: $(cut -d' ' -f1 /proc/loadavg)"
 ROWS="$WORK/rows"
 : >"$ROWS"
-printf '%-9s %3s %8s %12s\n' tool run wall_s bytes
+printf '%-9s %3s %8s %12s %6s\n' tool run wall_s bytes cpu_s
 for RUN in $(seq "$RUNS"); do
     OUT=$("${HELPER[@]}" rediscli "$WORK/cli" "${REPLICAS[@]}")
     echo "redis-cli $OUT" >>"$ROWS"
-    printf '%-9s %3s %8s %12s\n' redis-cli "$RUN" $OUT
-    OUT=$("${HELPER[@]}" coffer "$ENDPOINT" "$DATA/bootstrap.json" "$INSTANCE")
+    printf '%-9s %3s %8s %12s %6s\n' redis-cli "$RUN" $OUT
+    OUT=$("${HELPER[@]}" coffer "$ENDPOINT" "$DATA/bootstrap.json" "$INSTANCE" "$SERVER_PID")
     echo "coffer $OUT" >>"$ROWS"
-    printf '%-9s %3s %8s %12s\n' coffer "$RUN" $OUT
+    printf '%-9s %3s %8s %12s %6s\n' coffer "$RUN" $OUT
 done
 "${HELPER[@]}" summary "$ROWS"
 echo "coffer server-side seconds per backup (claim → record succeed, from its log): $(grep -o 'backup.seconds=[0-9.]*' "$LOG" | cut -d= -f2 | xargs)"
