@@ -124,31 +124,9 @@ extension RedisRestoreEngine {
             try await self.saving { try await log.set(phase: .completed) }
         } catch {
             let state = await log.state
-            let failure = Self.restoreError(error, phase: state.phase)
-            if error is CancellationError || Task.isCancelled {
-                self.logger.warning("DCS restore cancelled", metadata: ["restore.id": "\(request.restoreID)", "restore.phase": "\(state.phase)"])
-                throw RedisRestoreError(.timedOut, "the restore was cancelled in phase \(state.phase.rawValue)")
-            }
-            self.logger.error("DCS restore by slot failed, rolling every shard back", metadata: ["restore.id": "\(request.restoreID)", "error": "\(failure)"])
-            do {
-                try await self.rollBackSharded(request, state: state)
-            } catch {
-                self.logger.error(
-                    "DCS restore rollback failed; the checkpoint still names what to undo",
-                    metadata: ["restore.id": "\(request.restoreID)", "error": "\(error)"])
-            }
-            throw failure
+            throw await self.failed(request, error: error, phase: state.phase) { try await self.rollBackSharded(request, state: state) }
         }
-        for attempt in 1...3 {
-            do {
-                try await self.cleanUpSharded(request, state: await log.state)
-                break
-            } catch {
-                self.logger.warning("DCS restore clean-up failed", metadata: ["restore.id": "\(request.restoreID)", "attempt": "\(attempt)", "error": "\(error)"])
-                guard attempt < 3 else { throw RedisRestoreError(.redis, "the data is restored but unfencing failed: \(error)") }
-                try? await Task.sleep(for: .seconds(1))
-            }
-        }
+        try await self.cleanUpRetrying(request) { try await self.cleanUpSharded(request, state: await log.state) }
         self.logger.info(
             "DCS restore by slot succeeded",
             metadata: [

@@ -170,36 +170,9 @@ package struct RedisRestoreEngine: RedisRestoring {
             state.phase = .completed
             try await self.checkpoint(state, save)
         } catch {
-            let failure = Self.restoreError(error, phase: state.phase)
-            if error is CancellationError || Task.isCancelled {
-                // The process is going away: the checkpoint's recovery puts the target back.
-                self.logger.warning("DCS restore cancelled", metadata: ["restore.id": "\(request.restoreID)", "restore.phase": "\(state.phase)"])
-                throw RedisRestoreError(.timedOut, "the restore was cancelled in phase \(state.phase.rawValue)")
-            }
-            self.logger.error("DCS restore failed, rolling back", metadata: ["restore.id": "\(request.restoreID)", "error": "\(failure)"])
-            do {
-                try await self.rollBack(request, state: state)
-            } catch {
-                self.logger.error(
-                    "DCS restore rollback failed; the checkpoint still names what to undo",
-                    metadata: ["restore.id": "\(request.restoreID)", "error": "\(error)"])
-            }
-            throw failure
+            throw await self.failed(request, error: error, phase: state.phase) { try await self.rollBack(request, state: state) }
         }
-        // The data is in: a fence left up would lock the application out, so the clean-up is retried a few
-        // times before the failure is reported (recovery from the `completed` checkpoint finishes it too).
-        for attempt in 1...3 {
-            do {
-                try await self.cleanUp(request, state: state)
-                break
-            } catch {
-                self.logger.warning("DCS restore clean-up failed", metadata: ["restore.id": "\(request.restoreID)", "attempt": "\(attempt)", "error": "\(error)"])
-                guard attempt < 3 else {
-                    throw RedisRestoreError(.redis, "the data is restored but unfencing failed (users \(state.disabledUsers) still off): \(error)")
-                }
-                try? await Task.sleep(for: .seconds(1))
-            }
-        }
+        try await self.cleanUpRetrying(request) { try await self.cleanUp(request, state: state) }
         self.logger.info(
             "DCS restore succeeded",
             metadata: [
@@ -208,6 +181,43 @@ package struct RedisRestoreEngine: RedisRestoring {
                 "restore.safety_snapshot_s": "\(timings.snapshot)", "restore.write_s": "\(writing)",
             ])
         return RestoreSummary(path: .restoreCommands, keys: summary.keys)
+    }
+
+    /// The error to throw for a restore that failed in `phase`: a cancelled one (the process going away) leaves the
+    /// rollback to the checkpoint's recovery; any other is rolled back now (`rollBack`), its own failure only logged
+    /// (the checkpoint still names what to undo).
+    func failed(
+        _ request: RedisRestoreRequest, error: any Error, phase: RedisRestoreState.Phase, rollBack: () async throws -> Void
+    ) async -> RedisRestoreError {
+        let failure = Self.restoreError(error, phase: phase)
+        if error is CancellationError || Task.isCancelled {
+            self.logger.warning("DCS restore cancelled", metadata: ["restore.id": "\(request.restoreID)", "restore.phase": "\(phase)"])
+            return RedisRestoreError(.timedOut, "the restore was cancelled in phase \(phase.rawValue)")
+        }
+        self.logger.error("DCS restore failed, rolling back", metadata: ["restore.id": "\(request.restoreID)", "error": "\(failure)"])
+        do {
+            try await rollBack()
+        } catch {
+            self.logger.error(
+                "DCS restore rollback failed; the checkpoint still names what to undo",
+                metadata: ["restore.id": "\(request.restoreID)", "error": "\(error)"])
+        }
+        return failure
+    }
+
+    /// The data is in: a fence left up would lock the application out, so the clean-up is tried three times before
+    /// the failure is reported (recovery from the `completed` checkpoint finishes it too).
+    func cleanUpRetrying(_ request: RedisRestoreRequest, _ cleanUp: () async throws -> Void) async throws {
+        for attempt in 1...3 {
+            do {
+                try await cleanUp()
+                return
+            } catch {
+                self.logger.warning("DCS restore clean-up failed", metadata: ["restore.id": "\(request.restoreID)", "attempt": "\(attempt)", "error": "\(error)"])
+                guard attempt < 3 else { throw RedisRestoreError(.redis, "the data is restored but unfencing failed: \(error)") }
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
     }
 
     // MARK: - Recovery
