@@ -18,6 +18,9 @@ package actor PairWriter {
         self.databases = databases
     }
 
+    /// Pairs committed so far (while ``run()`` goes on).
+    package var progress: Int { self.written }
+
     /// Writes until the task is cancelled; returns how many pairs were written whole.
     package func run() async -> Int {
         var k = 10

@@ -37,11 +37,16 @@ struct DDMRecoveryHardCaseTests {
 
                 let writer = try await PairWriter(nodes: Array(servers[0..<2]), databases: databases)
                 let writing = Task { await writer.run() }
-                try await Task.sleep(for: .milliseconds(300))
+                // Pairs before the cut and after it, however slow a busy machine makes the writer (bounded waits).
+                func waitForPairs(_ count: Int) async throws {
+                    let deadline = ContinuousClock.now + .seconds(30)
+                    while await writer.progress < count, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+                }
+                try await waitForPairs(10)
                 let started = try await server.signed(.post, "/v3/\(p)/instances/\(source)/backups", json: #"{"name": "under-load"}"#)
                 #expect(started.status == .accepted, "\(started.json)")
                 try await DDMBackupTests.drain(server)
-                try await Task.sleep(for: .milliseconds(300))
+                try await waitForPairs(await writer.progress + 12)
                 writing.cancel()
                 let written = await writing.value
                 #expect(written > 20, "the writer made too little progress to prove anything (\(written) pairs)")
