@@ -7,7 +7,12 @@ import Logging
 
 /// `coffer serve`: runs the API server until SIGTERM/SIGINT, then shuts down gracefully.
 struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run the Coffer API server.")
+    static let configuration = CommandConfiguration(
+        abstract: "Run the Coffer API server.",
+        discussion: """
+            Environment: COFFER_METRICS_TOKEN, the bearer token /metrics asks for (its per-instance series are left \
+            out without one); COFFER_ADMIN_PASSWORD / _ACCESS_KEY / _SECRET_KEY for the first start's account.
+            """)
 
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
     @Option(help: "Port to listen on.") var port = 8080

@@ -100,6 +100,32 @@ struct SpecAndOperationsTests {
         }
     }
 
+    @Test("Per-instance series: hidden from an open /metrics, served only to the bearer of COFFER_METRICS_TOKEN")
+    func metricsToken() async throws {
+        let instanceLine = "coffer_backup_last_success_age_seconds{service=\"dcs\",instance_id="
+        try await TestServer.run { server in
+            _ = try await DCSBackupListTests.seed(server)
+            let open = try await server.raw(.get, "/metrics")
+            #expect(open.status == .ok)
+            let text = String(buffer: open.body)
+            #expect(!text.contains("instance_id="), "an open /metrics names no instance")
+            #expect(text.contains("# TYPE coffer_backup_last_success_age_seconds gauge"))
+            #expect(text.contains(#"coffer_job_queue_depth{kind="dcs.backup",state="queued"} 0"#))
+        }
+        try await TestServer.run(configure: { $0.metricsToken = "scrape-secret-1" }) { server in
+            _ = try await DCSBackupListTests.seed(server)
+            for headers: HTTPFields in [[:], [.authorization: "Bearer scrape-secret-2"], [.authorization: "Bearer scrape-secret-1x"], [.authorization: "scrape-secret-1"]] {
+                let refused = try await server.raw(.get, "/metrics", headers: headers)
+                #expect(refused.status == .unauthorized)
+                #expect(refused.errorCode == "APIGW.0301")
+                #expect(!String(buffer: refused.body).contains("coffer_"))
+            }
+            let scraped = try await server.raw(.get, "/metrics", headers: [.authorization: "Bearer scrape-secret-1"])
+            #expect(scraped.status == .ok)
+            #expect(String(buffer: scraped.body).contains(instanceLine))
+        }
+    }
+
     @Test("Unknown URLs and methods answer in each service's error form, with a request id")
     func unknownRoutes() async throws {
         try await TestServer.run { server in

@@ -18,6 +18,7 @@ import shutil
 import signal
 import socket
 import sqlite3
+import random
 import string
 import subprocess
 import time
@@ -368,6 +369,10 @@ def redis_nopw(redis_factory: RedisFactory) -> RedisServer:
 # --------------------------------------------------------------------------------------------------- coffer
 
 
+# The bearer token /metrics asks for (without it, per-instance series are left out).
+METRICS_TOKEN = "metrics-" + "".join(random.choice(string.ascii_lowercase) for _ in range(16))
+
+
 @dataclass
 class Coffer:
     binary: str
@@ -424,7 +429,7 @@ def coffer(coffer_bin: str, tmp_path_factory: pytest.TempPathFactory):
     admin_sk = random_secret(40)
     env = dict(os.environ)
     env.update(COFFER_ADMIN_PASSWORD=admin_password, COFFER_ADMIN_ACCESS_KEY=admin_ak,
-               COFFER_ADMIN_SECRET_KEY=admin_sk)
+               COFFER_ADMIN_SECRET_KEY=admin_sk, COFFER_METRICS_TOKEN=METRICS_TOKEN)
     cmd = [coffer_bin, "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir),
            "--region", REGION]
     with open(log, "wb") as out:

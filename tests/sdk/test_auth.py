@@ -37,6 +37,7 @@ from huaweicloudsdkiam.v3 import (
 from huaweicloudsdkiam.v3.iam_credentials import IamCredentials
 
 from conftest import (
+    METRICS_TOKEN,
     ADMIN_USER,
     DOMAIN,
     IAM_TIME_RE,
@@ -83,12 +84,15 @@ def second_client(coffer, second_tenant) -> DcsClient:
 # ----------------------------------------------------------------------------------------------- operations
 
 
-def test_health_metrics_and_openapi_need_no_auth(coffer):
+def test_health_and_openapi_need_no_auth_metrics_its_bearer_token(coffer):
     health = requests.get(f"{coffer.url}/health", timeout=10)
     assert health.status_code == 200 and health.json() == {"status": "ok"}
     assert health.headers.get("X-Request-Id")
 
-    metrics = requests.get(f"{coffer.url}/metrics", timeout=10)
+    # The session's server runs with COFFER_METRICS_TOKEN: /metrics names instances, so it wants the bearer.
+    refused = requests.get(f"{coffer.url}/metrics", timeout=10)
+    assert refused.status_code == 401 and refused.json()["error_code"] == "APIGW.0301", refused.text
+    metrics = requests.get(f"{coffer.url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=10)
     assert metrics.status_code == 200 and metrics.headers.get("X-Request-Id")
     assert "# TYPE" in metrics.text, metrics.text[:500]
 

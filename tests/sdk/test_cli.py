@@ -23,7 +23,7 @@ from typing import Optional
 import pytest
 import requests
 
-from conftest import Coffer, RedisFactory, RedisServer, free_port, stop_process, tail
+from conftest import METRICS_TOKEN, Coffer, RedisFactory, RedisServer, free_port, stop_process, tail
 
 CLI_TIMEOUT_S = 120
 # Backups start at once (no diskless delay); DEBUG POPULATE makes datasets quickly.
@@ -62,7 +62,7 @@ class CLI:
 
 
 def metrics(coffer: Coffer) -> str:
-    response = requests.get(f"{coffer.url}/metrics", timeout=10)
+    response = requests.get(f"{coffer.url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=10)
     assert response.status_code == 200
     return response.text
 
@@ -345,7 +345,7 @@ def start_server(binary: str, data_dir: Path, log: Path) -> tuple[subprocess.Pop
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("COFFER_")}
-    env.update(COFFER_ADMIN_PASSWORD="Adm1n-" + uuid.uuid4().hex[:16])
+    env.update(COFFER_ADMIN_PASSWORD="Adm1n-" + uuid.uuid4().hex[:16], COFFER_METRICS_TOKEN=METRICS_TOKEN)
     with open(log, "ab") as out:
         proc = subprocess.Popen([binary, "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir)],
                                 env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -380,7 +380,7 @@ def test_metrics_age_is_right_after_a_restart(coffer: Coffer, redis_factory: Red
         stop_process(proc)
     proc, url = start_server(coffer.binary, data_dir, log)
     try:
-        text = requests.get(f"{url}/metrics", timeout=10).text
+        text = requests.get(f"{url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=10).text
     finally:
         stop_process(proc)
     stamp = sample(text, "coffer_backup_last_success_timestamp_seconds", service="dcs", instance_id=instance_id)

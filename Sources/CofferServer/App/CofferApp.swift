@@ -82,7 +82,9 @@ package enum CofferApp {
                     clock: clock
                 ).routes
                 + DCSRestoreController(operations: operations.dcsRestores).routes
-                + OperationsController(metrics: metrics, backupMetrics: backupMetrics, database: { try await store.ping() }).routes
+                + OperationsController(
+                    metrics: metrics, backupMetrics: backupMetrics, metricsToken: configuration.metricsToken, database: { try await store.ping() }
+                ).routes
                 + DataNodeController(operations: operations.dataNodes, instances: operations.ddmInstances).routes
                 + DDMInstanceController(operations: operations.ddmInstances, clock: clock).routes
                 + DDMBackupController(operations: operations.ddmBackups, windows: operations.ddmRestoreWindows).routes

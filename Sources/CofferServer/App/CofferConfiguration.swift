@@ -17,6 +17,9 @@ package struct CofferConfiguration: Sendable {
     package var adminPassword: String?
     package var adminAccessKey: String?
     package var adminSecretKey: String?
+    /// `COFFER_METRICS_TOKEN`: the bearer token `/metrics` asks for. Without it `/metrics` stays open but leaves out
+    /// every series labelled with an instance id (another project's ids must not be readable without credentials).
+    package var metricsToken: String?
     /// Whether the job worker runs (tests drive jobs by hand).
     package var runsWorker: Bool = true
     /// Period of the automatic DDM backup (`auto_metadata`); daily, as Huawei's. Runs only with the worker.
@@ -42,6 +45,7 @@ package struct CofferConfiguration: Sendable {
         self.adminPassword = environment["COFFER_ADMIN_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
         self.adminAccessKey = environment["COFFER_ADMIN_ACCESS_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         self.adminSecretKey = environment["COFFER_ADMIN_SECRET_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        self.metricsToken = environment["COFFER_METRICS_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
     /// The endpoint users point the SDK at.
