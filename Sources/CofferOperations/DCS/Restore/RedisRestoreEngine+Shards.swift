@@ -188,8 +188,18 @@ extension RedisRestoreEngine {
             guard state.nodes.allSatisfy(\.state.safetyCommitted) else {
                 throw RedisRestoreError(.synchronization, "a safety snapshot is missing: the target cannot be put back")
             }
-            let blobs = try await self.openAll(state.nodes.map(\.state.safetyBlobKey))
+            // The snapshots are deleted only once the data is back: one missing means a rollback (or the clean-up
+            // after it) already ran, and writing the others again would undo nothing; only the clean-up is left.
+            var blobs: [any BlobReader] = []
             defer { for blob in blobs { blob.close() } }
+            for node in state.nodes {
+                guard let blob = try await self.storage({ try await self.blobs.open(key: node.state.safetyBlobKey) }) else {
+                    self.logger.notice(
+                        "DCS restore rollback: the safety snapshots were written back already", metadata: ["restore.id": "\(request.restoreID)"])
+                    return try await self.cleanUpAfterRollback(request, state: state)
+                }
+                blobs.append(blob)
+            }
             let deadline = ContinuousClock.now + Self.rollbackWait
             while true {
                 do {
@@ -204,6 +214,11 @@ extension RedisRestoreEngine {
                 }
             }
         }
+        try await self.cleanUpAfterRollback(request, state: state)
+    }
+
+    /// Each node's settings, fence and temporaries, then every safety snapshot.
+    private func cleanUpAfterRollback(_ request: RedisRestoreRequest, state: ShardedRestoreState) async throws {
         for node in state.nodes {
             var nodeState = node.state
             nodeState.phase = .fencing
