@@ -114,7 +114,7 @@ package struct RestoreWriter: Sendable {
                     sentInput.yield(
                         SentBatch(
                             commands: batch.commands, bytes: batch.buffer.readableBytes, what: batch.what,
-                            sent: self.redirect == nil ? nil : (batch.buffer, batch.starts)))
+                            sent: batch.starts.map { (batch.buffer, $0) }))
                 }
                 sentInput.finish()
                 try await group.waitForAll()
@@ -138,7 +138,7 @@ package struct RestoreWriter: Sendable {
         send: (Batch) async throws -> Void
     ) async throws -> RestoreWriteSummary {
         var summary = RestoreWriteSummary()
-        var batch = Batch(stringsPerCommand: self.stringsPerCommand)
+        var batch = Batch(stringsPerCommand: self.stringsPerCommand, tracksStarts: self.redirect != nil)
         var database: Int?
         while true {
             let item: RDBRecordReader.Item
@@ -173,7 +173,7 @@ package struct RestoreWriter: Sendable {
             if batch.commands >= self.batchCommands || batch.buffer.readableBytes + batch.group.readableBytes >= self.batchBytes {
                 batch.closeGroup()
                 try await send(batch)
-                batch = Batch(stringsPerCommand: self.stringsPerCommand)
+                batch = Batch(stringsPerCommand: self.stringsPerCommand, tracksStarts: self.redirect != nil)
                 await progress(reader.bytesRead)
             }
         }
@@ -253,8 +253,9 @@ package struct RestoreWriter: Sendable {
         var buffer = ByteBuffer()
         var commands = 0
         var what: [Command] = []
-        /// Where each command starts in `buffer` (what a redirect sends again).
-        var starts: [Int] = []
+        /// Where each command starts in `buffer` (what a redirect sends again); nil when redirects are not
+        /// followed, so the hot path of a single server's restore does not keep it.
+        var starts: [Int]?
 
         /// What a command wrote, kept as bytes until a refusal needs it as text: making the message for
         /// every key would cost more than the `RESTORE` itself.
@@ -280,7 +281,10 @@ package struct RestoreWriter: Sendable {
         private var groupFirst = ByteBuffer()
         let stringsPerCommand: Int
 
-        init(stringsPerCommand: Int) { self.stringsPerCommand = stringsPerCommand }
+        init(stringsPerCommand: Int, tracksStarts: Bool = false) {
+            self.stringsPerCommand = stringsPerCommand
+            self.starts = tracksStarts ? [] : nil
+        }
         init(commands: Int, what: [Command]) {
             self.commands = commands
             self.what = what
@@ -291,7 +295,7 @@ package struct RestoreWriter: Sendable {
         /// LOAD` close it (and the end of the batch): other keys' commands go before it, and groups stay full.
         mutating func closeGroup() {
             guard self.groupKeys > 0 else { return }
-            self.starts.append(self.buffer.writerIndex)
+            self.starts?.append(self.buffer.writerIndex)
             let header = 24
             self.buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: header + self.group.readableBytes) { memory in
                 var writer = RawBytesWriter(memory)
@@ -309,7 +313,7 @@ package struct RestoreWriter: Sendable {
 
         mutating func append(_ arguments: [ByteBuffer], what: String) {
             self.closeGroup()
-            self.starts.append(self.buffer.writerIndex)
+            self.starts?.append(self.buffer.writerIndex)
             RESPEncoder().encode(arguments, into: &self.buffer)
             self.commands += 1
             self.what.append(.named(what))
@@ -381,7 +385,7 @@ package struct RestoreWriter: Sendable {
                 self.groupKeys += 1
                 if self.groupKeys >= self.stringsPerCommand || self.group.readableBytes >= 64 * 1024 { self.closeGroup() }
             } else {
-                self.starts.append(self.buffer.writerIndex)
+                self.starts?.append(self.buffer.writerIndex)
                 write(into: &self.buffer)
                 self.commands += 1
                 self.what.append(.record(key: record.key, type: record.type))
@@ -393,7 +397,7 @@ package struct RestoreWriter: Sendable {
         /// of the command's room (its pieces other than key and value take at most 160 bytes), then raw writes.
         mutating func appendRestore(_ record: RDBRecord, version: Int) {
             let payloadLength = DumpPayload.length(valueLength: record.value.readableBytes)
-            self.starts.append(self.buffer.writerIndex)
+            self.starts?.append(self.buffer.writerIndex)
             self.buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: record.key.readableBytes + payloadLength + 160) { memory in
                 var writer = RawBytesWriter(memory)
                 let policy = record.idle != nil || record.freq != nil ? 2 : 0

@@ -80,9 +80,6 @@ extension RedisRestoreEngine {
         if let oldest = probes.map(\.target).min(by: { $0.rdbVersion < $1.rdbVersion }) {
             for blob in blobs { try await self.checkTypes(blob, target: oldest) }
         }
-        _ = try self.plannedWriter(
-            request, clusterMode: clusterMode, nodes: [],
-            targets: targets.indices.map { ClusterRestoreWriter.Node(endpoint: Self.endpoint(requests[$0].target), slots: targets[$0].slots, target: probes[$0].target) })
         let nodes = zip(requests, probes).enumerated().map { index, pair in
             let (nodeRequest, probe) = pair
             let temporary = probe.user == "default" ? RestoreFence.temporaryUserName(restoreID: request.restoreID) : nil
@@ -92,6 +89,15 @@ extension RedisRestoreEngine {
                 safetyBlobKey: Self.safetyBlobKey(request, node: index))
             return ShardedRestoreState.Node(host: nodeRequest.target.host, port: nodeRequest.target.port, state: state)
         }
+        // Planned before anything changes (every slot must have a master); each node is written as its work user,
+        // which the fence step creates where Coffer's own user is `default`.
+        let writer = try self.plannedWriter(
+            request, clusterMode: clusterMode, nodes: nodes,
+            targets: targets.indices.map { index in
+                ClusterRestoreWriter.Node(
+                    endpoint: Self.workEndpoint(requests[index], state: nodes[index].state), slots: targets[index].slots,
+                    target: probes[index].target)
+            })
         let log = ShardedCheckpointLog(ShardedRestoreState(phase: .fencing, nodes: nodes, clusterMode: clusterMode), save: save)
         try await self.saving { try await log.store() }
         let summary: RestoreWriteSummary
@@ -112,13 +118,6 @@ extension RedisRestoreEngine {
                         try await self.flush($0, target: probes[index].target)
                     }
                 }
-                let writer = try self.plannedWriter(
-                    request, clusterMode: clusterMode, nodes: state.nodes,
-                    targets: targets.enumerated().map { index, target in
-                        ClusterRestoreWriter.Node(
-                            endpoint: Self.workEndpoint(requests[index], state: state.nodes[index].state), slots: target.slots,
-                            target: probes[index].target)
-                    })
                 return try await self.writeRouted(blobs, with: writer, progress: progress)
             }
             try await self.saving { try await log.set(phase: .completed) }
@@ -161,9 +160,7 @@ extension RedisRestoreEngine {
             return try ClusterRestoreWriter(
                 nodes: targets, clusterMode: clusterMode, connectTimeout: self.connectTimeout, commandTimeout: self.commandTimeout,
                 logger: self.logger,
-                endpointFor: { host, port in
-                    Self.endpoint(forNode: host, port, request: request, state: ShardedRestoreState(phase: .writing, nodes: nodes, clusterMode: clusterMode))
-                })
+                endpointFor: { host, port in Self.endpoint(forNode: host, port, request: request, nodes: nodes) })
         } catch let error as ClusterRestoreWriter.PlanError {
             throw RedisRestoreError(.redis, "the target cluster cannot take the restore: \(error)")
         }
@@ -246,7 +243,7 @@ extension RedisRestoreEngine {
             guard let master = shard.master, master.healthy else {
                 throw RedisRestoreError(.redis, "the shard of slots \(shard.slots) has no healthy master yet")
             }
-            let endpoint = Self.endpoint(forNode: master.host, master.port, request: request, state: state)
+            let endpoint = Self.endpoint(forNode: master.host, master.port, request: request, nodes: state.nodes)
             let server = try await RedisConnection.withConnection(to: endpoint, timeout: self.connectTimeout, logger: self.logger) { connection in
                 let info = try await connection.info("server", timeout: self.commandTimeout)
                 let server = RestoreTarget(redisVersion: info.redisVersion, valkeyVersion: info.value("valkey_version"))
@@ -270,7 +267,7 @@ extension RedisRestoreEngine {
         var lastError: (any Error)?
         for (host, port) in candidates {
             do {
-                let endpoint = Self.endpoint(forNode: host, port, request: request, state: state)
+                let endpoint = Self.endpoint(forNode: host, port, request: request, nodes: state.nodes)
                 return try await RedisTopologyReader.read(from: endpoint, timeout: self.connectTimeout, logger: self.logger)
             } catch {
                 lastError = error
@@ -280,9 +277,9 @@ extension RedisRestoreEngine {
     }
 
     /// How to reach a node: as its work user when the restore fenced it, as Coffer's own user otherwise.
-    static func endpoint(forNode host: String, _ port: Int, request: RedisRestoreRequest, state: ShardedRestoreState) -> RedisEndpoint {
+    static func endpoint(forNode host: String, _ port: Int, request: RedisRestoreRequest, nodes: [ShardedRestoreState.Node]) -> RedisEndpoint {
         let nodeRequest = Self.nodeRequest(request, host: host, port: port)
-        guard let node = state.nodes.first(where: { $0.host == host && $0.port == port }) else { return Self.endpoint(nodeRequest.target) }
+        guard let node = nodes.first(where: { $0.host == host && $0.port == port }) else { return Self.endpoint(nodeRequest.target) }
         return Self.workEndpoint(nodeRequest, state: node.state)
     }
 
