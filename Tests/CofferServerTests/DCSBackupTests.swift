@@ -1,5 +1,6 @@
 import CofferCore
 import CofferJobs
+import CofferOperations
 import CofferRedis
 import CofferServer
 import CofferStorage
@@ -319,6 +320,42 @@ struct DCSBackupTests {
                 #expect(listed["error_code"] as? String == "dcs.08.0002")
                 #expect(!(await store.blobs.exists(key: key)), "no file outlives a failed backup")
                 #expect(try await Self.requestBackup(server, instanceID).status == .ok, "the instance is free again")
+            }
+        }
+    }
+
+    /// A node stalled past its job's lease: recovery (another node) fails the backup while the job still runs, and the
+    /// job then commits. Before, recovery removed the file and the job, resuming, wrote `succeed`: a record whose
+    /// object is gone (the chaos campaign's "object of a finished record is missing"). Now the first to change the
+    /// record decides; the job that lost removes what it committed.
+    @Test("A job that outlived its lease: recovery's failure stands and the file committed after it goes")
+    func stalledJobLosesToRecovery() async throws {
+        try await RedisServer.withServer(extraArguments: Self.redisArguments(diskless: "yes")) { redis in
+            let writer = try await redis.connect()
+            try await RedisDataset.populate(writer, scale: 20)
+            await writer.close()
+            try await TestServer.run { server in
+                let instanceID = try await Self.adopt(server, redis)
+                let backupID = try #require(try await Self.requestBackup(server, instanceID).json["backup_id"] as? String)
+                let store = server.parts.store
+                let now = Date()
+                // Claimed by a node whose lease then ran out while it worked.
+                let job = try #require(
+                    try await store.jobs.claim(kinds: ["dcs.backup"], owner: "stalled", now: now, leaseUntil: now.addingTimeInterval(-1)))
+                let gated = CommitGate(store.blobs)
+                let stalled = DCSBackupJob(store: store.dcs, blobs: gated, logger: JobRecoveryTests.logger, clock: { Date() })
+                let run = Task { try await stalled.run(job) }
+                try await gated.waitUntilCommitted()
+                let key = "dcs/\(server.projectID)/\(instanceID)/\(backupID).rdb"
+                #expect(await store.blobs.exists(key: key), "the stalled job's file is visible")
+                // Recovery on another node, then the stalled job goes on.
+                #expect(try await server.parts.worker.recoverExpiredJobs() == 1)
+                gated.release()
+                await #expect(throws: (any Error).self, "the stalled job learns it lost") { try await run.value }
+                let listed = try await Self.record(server, instanceID, backupID)
+                #expect(listed["status"] as? String == "failed")
+                #expect(listed["error_code"] as? String == "dcs.08.0002")
+                #expect(!(await store.blobs.exists(key: key)), "no file outlives a failed backup")
             }
         }
     }

@@ -335,4 +335,36 @@ struct DDMBackupTests {
             #expect(again.status == .accepted)
         }
     }
+
+    /// A node stalled past its job's lease: recovery fails the backup while the dump still runs, and the job then
+    /// commits the rest and would have written `normal` over `createfail` (or kept files recovery had just removed).
+    @Test("A DDM job that outlived its lease: recovery's createfail stands and every file committed goes")
+    func stalledJobLosesToRecovery() async throws {
+        try await MariaDBServer.withServers(2) { nodes in
+            try await TestServer.run { server in
+                let p = server.projectID
+                let store = server.parts.store
+                let (instance, _) = try await Self.setUp(server, nodes: nodes)
+                let accepted = try await server.signed(.post, "/v3/\(p)/instances/\(instance)/backups", json: #"{"name": "stalled"}"#)
+                #expect(accepted.status == .accepted)
+                let backupID = try #require(accepted.json["backup_id"] as? String)
+                let now = Date()
+                let job = try #require(
+                    try await store.jobs.claim(kinds: [JobKind.ddmBackup.rawValue], owner: "stalled", now: now, leaseUntil: now.addingTimeInterval(-1)))
+                let gated = CommitGate(store.blobs)
+                let logger = JobRecoveryTests.logger
+                let stalled = DDMBackupJob(store: store.ddm, blobs: gated, dumper: ConsistentDumper(logger: logger), logger: logger, clock: { Date() })
+                let run = Task { try await stalled.run(job) }
+                try await gated.waitUntilCommitted()
+                #expect(Self.ddmFiles(server).count == 1, "the first node's dump is visible")
+                #expect(try await server.parts.worker.recoverExpiredJobs() == 1)
+                gated.release()
+                await #expect(throws: (any Error).self, "the stalled job learns it lost") { try await run.value }
+                let failed = try #require(try await store.ddm.backup(projectID: p, id: backupID))
+                #expect(failed.status == .createfail)
+                #expect(failed.error?.contains("lease expired") == true)
+                #expect(Self.ddmFiles(server).isEmpty, "\(Self.ddmFiles(server))")
+            }
+        }
+    }
 }

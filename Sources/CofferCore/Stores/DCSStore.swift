@@ -22,6 +22,10 @@ package protocol DCSStore: DCSRestoreStore {
     func insertBackup(_ record: DCSBackupRecord, job: Job) async throws -> EnqueueResult
     func backup(projectID: String, instanceID: String, id: String) async throws -> DCSBackupRecord?
     func updateBackup(_ record: DCSBackupRecord) async throws
+    /// Writes `record` only if the stored status is one of `expected`: the compare-and-set by which a backup job and the
+    /// recovery of its expired lease (another node, maybe) never both decide how the backup ended.
+    /// - Returns: whether it was written.
+    func updateBackup(_ record: DCSBackupRecord, ifStatusIn expected: Set<DCSBackupRecord.Status>) async throws -> Bool
     /// Records progress of a running backup (a narrow write, so it never overwrites a final state).
     func updateBackupProgress(projectID: String, id: String, progress: DCSBackupRecord.Progress, at: Date) async throws
     /// A page, newest first, with the exact number of matching records (every status, `deleted` included);

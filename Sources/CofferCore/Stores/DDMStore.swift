@@ -33,6 +33,9 @@ package protocol DDMStore: Sendable {
     func insertBackup(_ backup: DDMBackup, job: Job) async throws -> EnqueueResult
     func backup(projectID: String, id: String) async throws -> DDMBackup?
     func updateBackup(_ backup: DDMBackup) async throws
+    /// Writes `backup` only if the stored status is one of `expected` (the compare-and-set between a backup job and the
+    /// recovery of its expired lease). - Returns: whether it was written.
+    func updateBackup(_ backup: DDMBackup, ifStatusIn expected: Set<DDMBackup.Status>) async throws -> Bool
     /// Matching backups, newest first; `total` counts every match.
     func backups(_ query: DDMBackupQuery) async throws -> Page<DDMBackup>
     /// The newest backup of the instance of `backupType`, any status but `deleted`.

@@ -89,7 +89,7 @@ extension DCSBackupJob {
         guard record.backupFormat == .rdb, topology.shards.count <= DCSBackupFiles.maximumShards else {
             // The request path refuses AOF for clusters; an instance that became one since gets a clean failure.
             self.logger.error("DCS backup failed: a cluster is backed up as RDB, at most 64 shards", metadata: ["backup.id": "\(record.id)"])
-            try? await self.fail(&record, .redis)
+            _ = try? await self.fail(&record, .redis)
             throw DCSError.invalidParameter("backup_format", "A cluster instance is backed up as rdb.")
         }
         let shards = topology.shards
@@ -146,7 +146,7 @@ extension DCSBackupJob {
             // A restore routes every key of every shard's file by its slot (`RedisRestoreEngine+Shards.swift`).
             record.isSupportRestore = true
             record.updatedAt = self.clock()
-            try await self.store.updateBackup(record)
+            try await self.publish(record, shardCount: shards.count)
             self.logger.info(
                 "DCS cluster backup succeeded",
                 metadata: [
@@ -159,8 +159,6 @@ extension DCSBackupJob {
             let (writers, connections) = inFlight.drain()
             for connection in connections { await connection.close() }
             for writer in writers { await writer.abort() }
-            // A commit that succeeded before another failed left a file: remove every shard's.
-            await self.removeFiles(record, shardCount: shards.count)
             let cause: BackupFailure =
                 switch error {
                 case RedisError.timedOut, is CancellationError: .timedOut
@@ -168,7 +166,9 @@ extension DCSBackupJob {
                 default: .storage
                 }
             self.logger.error("DCS cluster backup failed", metadata: ["backup.id": "\(record.id)", "error": "\(error)"])
-            try? await self.fail(&record, cause)
+            // A commit that succeeded before another failed left a file: every shard's goes (unless the record says
+            // `succeed` after all).
+            await self.failAndRemoveFiles(&record, cause, shardCount: shards.count)
             throw error
         }
     }

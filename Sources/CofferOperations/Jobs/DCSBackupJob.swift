@@ -64,7 +64,8 @@ package struct DCSBackupJob: JobHandler {
         record.progress = .zero
         record.executionAt = started
         record.updatedAt = started
-        try await self.store.updateBackup(record)
+        // Only a waiting record starts: one the recovery of an expired lease failed meanwhile stays failed.
+        guard try await self.store.updateBackup(record, ifStatusIn: [.waiting]) else { throw Superseded() }
         // The deployment now, not as adopted: a failover or a resharding since then moves where each shard's data is.
         let topology: DCSTopology
         do {
@@ -72,12 +73,12 @@ package struct DCSBackupJob: JobHandler {
             try await self.store.updateInstanceTopology(projectID: instance.projectID, id: instance.id, topology: topology)
         } catch {
             self.logger.error("DCS backup failed: the topology cannot be read", metadata: ["backup.id": "\(record.id)", "error": "\(error)"])
-            try? await self.fail(&record, .redis)
+            _ = try? await self.fail(&record, .redis)
             throw error
         }
         if let reason = topology.unreachableReason {
             self.logger.error("DCS backup failed", metadata: ["backup.id": "\(record.id)", "error": "\(reason)"])
-            try? await self.fail(&record, .redis)
+            _ = try? await self.fail(&record, .redis)
             throw DCSError.redisUnreachable(instance.address, reason)
         }
         if topology.kind == .cluster {
@@ -114,7 +115,7 @@ package struct DCSBackupJob: JobHandler {
                             keys: summary.keys)
                     ]
                 }
-                try await self.store.updateBackup(record)
+                try await self.publish(record)
                 var metadata: Logger.Metadata = [
                     "backup.id": "\(record.id)", "backup.format": "\(record.backupFormat.rawValue)", "backup.bytes": "\(blob.size)",
                     "backup.keys": "\(summary.keys)", "backup.diskless": "\(summary.diskless)", "backup.source": "\(source.address)",
@@ -147,9 +148,7 @@ package struct DCSBackupJob: JobHandler {
             default: .storage
             }
         self.logger.error("DCS backup failed", metadata: ["backup.id": "\(record.id)", "error": "\(error)"])
-        // The record may not have been written after the commit (the database went away): the file goes too.
-        await self.removeFiles(record)
-        try? await self.fail(&record, cause)
+        await self.failAndRemoveFiles(&record, cause)
         throw error
     }
 
@@ -187,8 +186,8 @@ package struct DCSBackupJob: JobHandler {
             }
             return (try await writer.commit(), summary, tee)
         } catch {
-            // Nothing committed yet, unless a commit failed after the other succeeded or the record could not be
-            // written after the commits (the database went away): abort both, remove whatever became visible.
+            // Nothing committed yet, unless a commit failed after the other succeeded: abort both, remove whatever
+            // became visible (no record says `succeed` before this returns, so nothing refers to it).
             await writer.abort()
             await aofWriter?.abort()
             await self.removeFiles(record)
@@ -206,17 +205,56 @@ package struct DCSBackupJob: JobHandler {
         // cluster backup's shard commits leaves files no record points at: nothing may outlive the failure. A record
         // that failed lists no shard file: every index a cluster backup could have used (the instance may have been
         // resharded since), none for other instances.
+        //
+        // The record is failed first, and only if it still ran: a job whose lease expired may be alive (a stalled node)
+        // and commit meanwhile; its own `succeed` is a compare-and-set too, so exactly one side decides, and a job that
+        // loses removes what it committed itself (`publish`).
         let kind = (try? await self.store.instance(projectID: job.projectID, id: job.resourceID))?.topology?.kind
+        guard (try? await self.fail(&record, .timedOut)) == true else { return }
         await self.removeFiles(record, shardCount: kind == .cluster || kind == nil ? DCSBackupFiles.maximumShards : 0)
-        try? await self.fail(&record, .timedOut)
     }
 
-    func fail(_ record: inout DCSBackupRecord, _ cause: BackupFailure) async throws {
+    /// The recovery of this job's expired lease failed the backup while the job still ran (a node stalled past its
+    /// lease): that outcome stands, and whatever this run committed is removed.
+    struct Superseded: Error, CustomStringConvertible {
+        var description: String { "the backup was failed by the recovery of this job's expired lease" }
+    }
+
+    /// Marks the backup `succeed` with its files, only if it is still `backuping`.
+    /// - Throws: ``Superseded`` (after removing the files) when recovery failed it meanwhile.
+    func publish(_ record: DCSBackupRecord, shardCount: Int = 0) async throws {
+        guard try await self.store.updateBackup(record, ifStatusIn: [.backuping]) else {
+            await self.removeFiles(record, shardCount: shardCount)
+            throw Superseded()
+        }
+    }
+
+    /// Marks the backup `failed` if it still runs. - Returns: whether this call failed it.
+    @discardableResult
+    func fail(_ record: inout DCSBackupRecord, _ cause: BackupFailure) async throws -> Bool {
         record.status = .failed
         record.errorCode = cause.rawValue
         record.isSupportRestore = false
         record.updatedAt = self.clock()
-        try await self.store.updateBackup(record)
+        return try await self.store.updateBackup(record, ifStatusIn: [.waiting, .backuping])
+    }
+
+    /// Ends a failed run: the record says `failed`, then the files this run may have committed go, unless the record
+    /// says `succeed` (a write whose answer was lost, the database going away after it committed). When the record
+    /// cannot be read or written, the files stay: an object without a record is a leftover, a `succeed` record without
+    /// its object is a lost backup.
+    func failAndRemoveFiles(_ record: inout DCSBackupRecord, _ cause: BackupFailure, shardCount: Int = 0) async {
+        do {
+            if try await !self.fail(&record, cause) {
+                let stored = try await self.store.backup(projectID: record.projectID, instanceID: record.instanceID, id: record.id)
+                guard stored?.status != .succeed else { return }
+            }
+            await self.removeFiles(record, shardCount: shardCount)
+        } catch {
+            self.logger.error(
+                "A failed DCS backup's files are kept: its record cannot be read or written",
+                metadata: ["backup.id": "\(record.id)", "error": "\(error)"])
+        }
     }
 
     /// Removes every file the backup may have written; errors only logged (the blob sweep cannot find committed ones).

@@ -18,6 +18,14 @@ package struct DDMBackupJob: JobHandler {
     let logger: Logger
     let clock: @Sendable () -> Date
 
+    package init(store: any DDMStore, blobs: any BlobStore, dumper: ConsistentDumper, logger: Logger, clock: @escaping @Sendable () -> Date) {
+        self.store = store
+        self.blobs = blobs
+        self.dumper = dumper
+        self.logger = logger
+        self.clock = clock
+    }
+
     package var kind: String { JobKind.ddmBackup.rawValue }
     package var isIdempotent: Bool { false }
 
@@ -102,7 +110,9 @@ package struct DDMBackupJob: JobHandler {
             // The consistent point is when the locks were held, not when the request came in (`createdAt`).
             backup.cutAt = outcomes.first?.cutAt
             backup.updatedAt = self.clock()
-            try await self.store.updateBackup(backup)
+            // Only a backup still `creating`: the recovery of this job's expired lease (a node stalled past it) may have
+            // failed it meanwhile, and that outcome stands; the files committed here go in the catch below.
+            guard try await self.store.updateBackup(backup, ifStatusIn: [.creating]) else { throw Superseded() }
             self.logger.info(
                 "DDM backup finished",
                 metadata: [
@@ -111,23 +121,27 @@ package struct DDMBackupJob: JobHandler {
                 ])
         } catch {
             for writer in writers { await writer.abort() }
-            for key in committed { try? await self.blobs.delete(key: key) }
+            // Unless the record says `normal` after all (its write committed and the answer was lost): then they are
+            // the backup. Unreadable, they stay: an object without a record beats a record without its objects.
+            if !committed.isEmpty, let stored = try? await self.store.backup(projectID: backup.projectID, id: backup.id), stored.status != .normal {
+                for key in committed { try? await self.blobs.delete(key: key) }
+            }
             throw error
         }
+    }
+
+    /// The recovery of this job's expired lease failed the backup while the job still ran.
+    struct Superseded: Error, CustomStringConvertible {
+        var description: String { "the backup was failed by the recovery of this job's expired lease" }
     }
 
     /// Marks the backup `createfail` and removes every file it may have written (also after a crash, when
     /// nothing in memory remembers them: the keys are derived from the backup and its instance's nodes).
     package func jobFailed(_ job: Job, reason: String) async {
         guard let backupID = DDMJobPayload.decode(job.payload)?.backupID,
-            var backup = try? await self.store.backup(projectID: job.projectID, id: backupID)
+            var backup = try? await self.store.backup(projectID: job.projectID, id: backupID), backup.status == .creating
         else { return }
-        let schemas = (try? await self.store.schemas(projectID: job.projectID, instanceID: backup.instanceID)) ?? []
-        let nodeIDs = Set(schemas.flatMap { $0.parts.map(\.nodeID) } + backup.files.map(\.nodeID))
-        for id in nodeIDs {
-            for part in 0..<max(1, schemas.count) { try? await self.blobs.delete(key: Self.dumpKey(backupID: backup.id, nodeID: id, part: part)) }
-        }
-        try? await self.blobs.delete(key: Self.metadataKey(backupID: backup.id))
+        let files = backup.files
         backup.status = .createfail
         backup.files = []
         backup.size = 0
@@ -135,7 +149,15 @@ package struct DDMBackupJob: JobHandler {
         backup.metadataSHA256 = nil
         backup.error = String(reason.prefix(2000))
         backup.updatedAt = self.clock()
-        try? await self.store.updateBackup(backup)
+        // The record first, and only if it is still `creating`: a job whose lease expired may be alive and finish
+        // meanwhile; its `normal` is a compare-and-set too, so exactly one side decides (and removes what it must).
+        guard (try? await self.store.updateBackup(backup, ifStatusIn: [.creating])) == true else { return }
+        let schemas = (try? await self.store.schemas(projectID: job.projectID, instanceID: backup.instanceID)) ?? []
+        let nodeIDs = Set(schemas.flatMap { $0.parts.map(\.nodeID) } + files.map(\.nodeID))
+        for id in nodeIDs {
+            for part in 0..<max(1, schemas.count) { try? await self.blobs.delete(key: Self.dumpKey(backupID: backup.id, nodeID: id, part: part)) }
+        }
+        try? await self.blobs.delete(key: Self.metadataKey(backupID: backup.id))
         self.logger.error("DDM backup failed", metadata: ["ddm.backup.id": "\(backup.id)", "error": "\(reason)"])
     }
 

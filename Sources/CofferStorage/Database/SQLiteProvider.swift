@@ -85,9 +85,12 @@ package final class SQLiteProvider: DatabaseProvider {
         await self.close()
     }
 
-    private func close() async {
+    /// Waits for the queries in flight to finish (later ones fail with ``StorageError/closed``), then closes every
+    /// connection and its threads. Closing a connection a query still runs on frees the SQLite handle under it.
+    package func close() async {
+        let drained = await self.pool.drain()
         // `close().get()` rather than the async `close()`, which throws in a cancelled task (style guide 1.5).
-        for connection in self.connections { try? await connection.close().get() }
+        for connection in drained { try? await connection.close().get() }
         try? await self.threads.shutdownGracefully()
     }
 
@@ -104,12 +107,15 @@ package enum StorageError: Error, CustomStringConvertible {
     case corrupt(String)
     /// The master key does not match the one the database was set up with; names where the key came from.
     case masterKeyMismatch(keySource: String)
+    /// The database service has stopped (the server is shutting down): no connection is handed out any more.
+    case closed
 
     package var description: String {
         switch self {
         case .cannotOpen(let path, let reason): "cannot open \(path): \(reason)"
         case .invalidDatabaseURL(let url): "invalid --database value \(url): expected sqlite:///path or postgres://user:pass@host:port/db"
         case .corrupt(let detail): "stored data is corrupt: \(detail)"
+        case .closed: "the database is closed (the server is stopping)"
         case .masterKeyMismatch(let source):
             """
             the master key (\(source)) does not match the one this database was set up with: every node sharing the \

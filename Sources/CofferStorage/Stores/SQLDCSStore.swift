@@ -177,6 +177,18 @@ package struct SQLDCSStore: DCSStore {
         }
     }
 
+    package func updateBackup(_ record: DCSBackupRecord, ifStatusIn expected: Set<DCSBackupRecord.Status>) async throws -> Bool {
+        let columns = try SQLQueryEncoder(nilEncodingStrategy: .asNil).encode(BackupRow(record))
+            .filter { !BackupRow.fixedColumns.contains($0.0) }
+        return try await self.provider.withDatabase { db in
+            try await columns.reduce(db.update("dcs_backups")) { $0.set(SQLColumn($1.0), to: $1.1) }
+                .where("project_id", .equal, record.projectID).where("id", .equal, record.id)
+                .where("status", .in, expected.map(\.rawValue).sorted())
+                .returning("id")
+                .all().count == 1
+        }
+    }
+
     package func updateBackupProgress(projectID: String, id: String, progress: DCSBackupRecord.Progress, at date: Date) async throws {
         try await self.provider.withDatabase { db in
             try await db.raw(

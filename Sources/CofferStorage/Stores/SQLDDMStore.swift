@@ -255,18 +255,24 @@ package struct SQLDDMStore: DDMStore {
     }
 
     package func updateBackup(_ backup: DDMBackup) async throws {
+        _ = try await self.updateBackup(backup, ifStatusIn: Set(DDMBackup.Status.allCases))
+    }
+
+    package func updateBackup(_ backup: DDMBackup, ifStatusIn expected: Set<DDMBackup.Status>) async throws -> Bool {
         let related = try Self.json(backup.relatedNodes)
         let files = try Self.json(backup.files)
-        try await self.provider.withDatabase { db in
+        let statuses = expected.map(\.rawValue).sorted()
+        return try await self.provider.withDatabase { db in
             try await db.raw(
                 """
                 UPDATE ddm_backups SET status = \(bind: backup.status.rawValue), size = \(bind: backup.size),
                   related_nodes = \(bind: related), files = \(bind: files), metadata_key = \(bind: backup.metadataKey),
                   metadata_sha256 = \(bind: backup.metadataSHA256), error = \(bind: backup.error),
                   updated_at = \(bind: millis(backup.updatedAt)), cut_at = \(bind: millis(backup.cutAt))
-                WHERE project_id = \(bind: backup.projectID) AND id = \(bind: backup.id)
+                WHERE project_id = \(bind: backup.projectID) AND id = \(bind: backup.id) AND status IN (\(binds: statuses))
+                RETURNING id
                 """
-            ).run()
+            ).all().count == 1
         }
     }
 
