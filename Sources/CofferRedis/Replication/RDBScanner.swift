@@ -128,7 +128,7 @@ extension ReplicationSource {
                 guard capture else {
                     try await self.skipString()
                     try await self.skipValue(type: opcode)
-                    continue
+                    return .skipped
                 }
                 let key = try await self.readStringBytes()
                 self.startCapture()

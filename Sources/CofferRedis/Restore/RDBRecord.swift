@@ -48,6 +48,9 @@ enum RDBItem {
     case record(RDBRecord)
     /// A Redis 7 function library (`FUNCTION2`): its source, for `FUNCTION LOAD`.
     case function(ByteBuffer)
+    /// A key record walked over without capture (a backup's scan), so that the caller goes back to its buffered
+    /// fast path (``ReplicationSource/nextBufferedRecord(_:)``) for the records after it.
+    case skipped
     case end(RDBScanResult)
 }
 

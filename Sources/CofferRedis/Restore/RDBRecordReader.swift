@@ -58,12 +58,15 @@ package struct RDBRecordReader {
             walk = try await self.source.beginRDB()
         }
         defer { self.walk = walk }
-        switch try await self.source.nextRDBItem(&walk, capture: true) {
-        case .record(let record): return .record(record)
-        case .function(let source): return .function(source)
-        case .end(let result):
-            self.finished = result
-            return nil
+        while true {
+            switch try await self.source.nextRDBItem(&walk, capture: true) {
+            case .record(let record): return .record(record)
+            case .function(let source): return .function(source)
+            case .skipped: continue  // only a walk without capture skips
+            case .end(let result):
+                self.finished = result
+                return nil
+            }
         }
     }
 }
