@@ -110,38 +110,6 @@ struct SnapshotTests {
         }
     }
 
-    /// A stand-in master that takes `REPLCONF rdb-only` but, unlike Redis, keeps the connection open after the RDB
-    /// (diskless form, `$EOF:` mark). It writes its port to `argv[2]`.
-    static let masterThatStaysOpen = """
-        import socket, sys, time
-        data = open(sys.argv[1], 'rb').read()
-        server = socket.socket()
-        server.bind(('127.0.0.1', 0))
-        server.listen(1)
-        open(sys.argv[2], 'w').write(str(server.getsockname()[1]))
-        conn, _ = server.accept()
-        stream = conn.makefile('rb')
-        mark = b'0123456789abcdef0123456789abcdef01234567'
-        while True:
-            header = stream.readline()
-            if not header:
-                break
-            words = []
-            for _ in range(int(header[1:])):
-                length = int(stream.readline()[1:])
-                words.append(stream.read(length + 2)[:-2].decode().upper())
-            if words[0] == 'PING':
-                conn.sendall(b'+PONG\\r\\n')
-            elif words[0] == 'SYNC':
-                conn.sendall(b'$EOF:' + mark + b'\\r\\n' + data[:len(data) // 2])
-                time.sleep(0.5)
-                conn.sendall(data[len(data) // 2:] + mark)
-                time.sleep(60)
-                break
-            else:
-                conn.sendall(b'+OK\\r\\n')
-        """
-
     /// The pull reads in large chunks (`SO_RCVLOWAT`) and counts on the master closing after the RDB for the last
     /// bytes below the mark. A master that pauses mid-payload, then keeps the connection open after it, must still
     /// end the pull at once: the mark drops after 100 ms of silence.
@@ -160,17 +128,10 @@ struct SnapshotTests {
         }
         let size = try #require(try FileManager.default.attributesOfItem(atPath: dump.path)[.size] as? NSNumber).intValue
         #expect(size < 256 * 1024, "smaller than the read mark: only the drop (or a close) delivers its end")
-        let portFile = directory.file("port")
-        let python = try #require(ProcessRunner.locate("python3"))
-        let master = try ProcessRunner(executable: python, arguments: ["-c", Self.masterThatStaysOpen, dump.path, portFile.path])
-        defer { Task { await master.terminate(gracePeriod: .seconds(1)) } }
-        var port: Int?
-        for _ in 0..<200 where port == nil {
-            port = (try? String(contentsOf: portFile, encoding: .utf8)).flatMap { Int($0) }
-            if port == nil { try await Task.sleep(for: .milliseconds(25)) }
-        }
+        let master = try await StandInMaster(serving: dump, form: .pausing, directory: directory)
+        defer { Task { await master.stop() } }
         let connection = try await RedisConnection.connect(
-            to: RedisEndpoint(host: "127.0.0.1", port: try #require(port)), timeout: .seconds(5), logger: testLogger)
+            to: RedisEndpoint(host: "127.0.0.1", port: master.port), timeout: .seconds(5), logger: testLogger)
         let started = ContinuousClock.now
         let summary = try await connection.pullSnapshot(idleTimeout: .seconds(30), sink: { _ in })
         let took = ContinuousClock.now - started
@@ -178,6 +139,6 @@ struct SnapshotTests {
         #expect(summary.bytes == Int64(size))
         #expect(summary.checksumVerified)
         #expect(took < .seconds(10), "ended by the dropped mark, not by the idle timeout (30 s): \(took)")
-        await master.terminate(gracePeriod: .seconds(1))
+        await master.stop()
     }
 }

@@ -281,41 +281,6 @@ struct DCSAOFBackupTests {
         }
     }
 
-    /// A stand-in master on `port` that answers `PING` and `REPLCONF`, refuses `INFO`, and serves `rdb` to `SYNC`
-    /// in the disk form (`$<length>`), then closes: it lets a test hand the backup a corrupt snapshot.
-    static let fakeMaster = """
-        import socket, sys
-        port, data = int(sys.argv[1]), open(sys.argv[2], 'rb').read()
-        server = socket.socket()
-        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        server.bind(('127.0.0.1', port))
-        server.listen(8)
-        while True:
-            conn, _ = server.accept()
-            stream = conn.makefile('rb')
-            try:
-                while True:
-                    header = stream.readline()
-                    if not header:
-                        break
-                    words = []
-                    for _ in range(int(header[1:])):
-                        length = int(stream.readline()[1:])
-                        words.append(stream.read(length + 2)[:-2].decode().upper())
-                    if words[0] == 'PING':
-                        conn.sendall(b'+PONG\\r\\n')
-                    elif words[0] == 'INFO':
-                        conn.sendall(b'-ERR not here\\r\\n')
-                    elif words[0] == 'SYNC':
-                        conn.sendall(b'$%d\\r\\n' % len(data) + data)
-                        break
-                    else:
-                        conn.sendall(b'+OK\\r\\n')
-            except Exception:
-                pass
-            conn.close()
-        """
-
     @Test("A snapshot whose checksum is wrong or whose record is malformed fails the AOF backup: dcs.08.0001, neither file", arguments: ["crc", "record"])
     func corruptSnapshot(corruption: String) async throws {
         try await RedisServer.withServer(extraArguments: DCSBackupTests.redisArguments(diskless: "no")) { redis in
@@ -343,19 +308,9 @@ struct DCSAOFBackupTests {
             try await TestServer.run { server in
                 let instanceID = try await DCSBackupTests.adopt(server, redis)
                 await redis.stop()
-                let python = try #require(ProcessRunner.locate("python3"))
-                let master = try ProcessRunner(executable: python, arguments: ["-c", Self.fakeMaster, "\(redis.port)", corrupt.path])
-                defer { Task { await master.terminate(gracePeriod: .seconds(1)) } }
-                var listening = false
-                for _ in 0..<100 where !listening {
-                    if let probe = try? await redis.connect(timeout: .seconds(1)) {
-                        await probe.close()
-                        listening = true
-                    } else {
-                        try await Task.sleep(for: .milliseconds(50))
-                    }
-                }
-                #expect(listening)
+                // A disk-form stand-in on the adopted port, serving the corrupt file.
+                let master = try await StandInMaster(serving: corrupt, form: .disk, port: redis.port, directory: directory)
+                defer { Task { await master.stop() } }
                 let backupID = try #require(
                     try await DCSBackupTests.requestBackup(server, instanceID, json: #"{"backup_format": "aof"}"#).json["backup_id"] as? String)
                 #expect(try await server.parts.worker.runOnce()?.status == .failed)
@@ -366,7 +321,7 @@ struct DCSAOFBackupTests {
                 #expect(!(await server.parts.store.blobs.exists(key: keys.aof)))
                 #expect(!(await server.parts.store.blobs.exists(key: keys.rdb)))
                 #expect(try FileManager.default.contentsOfDirectory(atPath: server.dataDirectory + "/blobs/incoming").isEmpty, "no half-written file")
-                await master.terminate(gracePeriod: .seconds(1))
+                await master.stop()
             }
         }
     }
