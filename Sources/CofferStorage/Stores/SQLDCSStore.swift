@@ -168,13 +168,7 @@ package struct SQLDCSStore: DCSStore {
     }
 
     package func updateBackup(_ record: DCSBackupRecord) async throws {
-        let columns = try SQLQueryEncoder(nilEncodingStrategy: .asNil).encode(BackupRow(record))
-            .filter { !BackupRow.fixedColumns.contains($0.0) }
-        try await self.provider.withDatabase { db in
-            try await columns.reduce(db.update("dcs_backups")) { $0.set(SQLColumn($1.0), to: $1.1) }
-                .where("project_id", .equal, record.projectID).where("id", .equal, record.id)
-                .run()
-        }
+        _ = try await self.updateBackup(record, ifStatusIn: Set(DCSBackupRecord.Status.allCases))
     }
 
     package func updateBackup(_ record: DCSBackupRecord, ifStatusIn expected: Set<DCSBackupRecord.Status>) async throws -> Bool {
