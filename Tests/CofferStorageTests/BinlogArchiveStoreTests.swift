@@ -21,15 +21,15 @@ struct BinlogArchiveStoreTests {
     func lease(database: TestDatabase) async throws {
         try await StoreFixtures.withStore(database) { store in
             let node = Identifiers.ddm(suffix: "in01")
-            // Real time and short leases: on PostgreSQL the database's clock judges expiry, not the times passed.
+            var clock = LeaseClock(database)
             func take(_ owner: String, for seconds: TimeInterval) async throws -> Bool {
-                let now = Date()
-                return try await store.binlogs.acquireLease(nodeID: node, projectID: "p", owner: owner, until: now + seconds, now: now)
+                let at = clock.now
+                return try await store.binlogs.acquireLease(nodeID: node, projectID: "p", owner: owner, until: at + seconds, now: at)
             }
-            #expect(try await take("a", for: 0.5))
+            #expect(try await take("a", for: clock.shortLease))
             #expect(try await take("b", for: 30) == false)
-            #expect(try await take("a", for: 0.5))
-            try await Task.sleep(for: .milliseconds(900))
+            #expect(try await take("a", for: clock.shortLease))
+            try await clock.passShortLease()
             #expect(try await take("b", for: 30))
             // "a" lost it: its writes are refused.
             #expect(try await store.binlogs.setState(nodeID: node, owner: "a", state: .failing, detail: "x", now: Self.now + 42) == false)

@@ -55,14 +55,14 @@ struct JobStoreTests {
     @Test("Expired leases are found and resolved once, as retry or failure", arguments: TestDatabase.available)
     func expiry(database: TestDatabase) async throws {
         try await StoreFixtures.withStore(database) { store in
-            // Real time and a short lease: on PostgreSQL the database clock judges leases, not the `now` passed in.
-            let now = Date()
+            var clock = LeaseClock(database)
+            let now = clock.now
             let job = Job.new(kind: "k", projectID: "P", resourceID: "R", now: now)
             try await store.jobs.enqueue(job)
-            _ = try await store.jobs.claim(kinds: ["k"], owner: "dead", now: now, leaseUntil: now.addingTimeInterval(0.5))
-            #expect(try await store.jobs.expiredJobs(now: now.addingTimeInterval(0.1)).isEmpty)
-            try await Task.sleep(for: .milliseconds(700))
-            let later = Date()
+            _ = try await store.jobs.claim(kinds: ["k"], owner: "dead", now: now, leaseUntil: now.addingTimeInterval(clock.shortLease))
+            #expect(try await store.jobs.expiredJobs(now: clock.now).isEmpty)
+            try await clock.passShortLease()
+            let later = clock.now
             #expect(try await store.jobs.expiredJobs(now: later).map(\.id) == [job.id])
             #expect(try await store.jobs.resolveExpired(jobID: job.id, requeue: false, error: "lost", now: later))
             #expect(try await store.jobs.resolveExpired(jobID: job.id, requeue: false, error: "lost", now: later) == false)

@@ -94,19 +94,20 @@ struct MultiNodeStoreTests {
     func leases(database: TestDatabase) async throws {
         try await StoreFixtures.withStore(database) { store in
             let leases = store.leases
-            #expect(try await leases.holder(name: "tick", now: Date()) == nil)
-            #expect(try await leases.acquire(name: "tick", owner: "A", duration: 0.5, now: Date()))
-            #expect(try await leases.acquire(name: "tick", owner: "B", duration: 0.5, now: Date()) == false)
-            #expect(try await leases.acquire(name: "tick", owner: "A", duration: 0.5, now: Date()))
-            #expect(try await leases.holder(name: "tick", now: Date()) == "A")
-            #expect(try await leases.acquire(name: "other", owner: "B", duration: 0.5, now: Date()))
-            try await Task.sleep(for: .milliseconds(800))
-            #expect(try await leases.acquire(name: "tick", owner: "B", duration: 30, now: Date()))
-            #expect(try await leases.acquire(name: "tick", owner: "A", duration: 30, now: Date()) == false)
+            var clock = LeaseClock(database)
+            #expect(try await leases.holder(name: "tick", now: clock.now) == nil)
+            #expect(try await leases.acquire(name: "tick", owner: "A", duration: clock.shortLease, now: clock.now))
+            #expect(try await leases.acquire(name: "tick", owner: "B", duration: clock.shortLease, now: clock.now) == false)
+            #expect(try await leases.acquire(name: "tick", owner: "A", duration: clock.shortLease, now: clock.now))
+            #expect(try await leases.holder(name: "tick", now: clock.now) == "A")
+            #expect(try await leases.acquire(name: "other", owner: "B", duration: clock.shortLease, now: clock.now))
+            try await clock.passShortLease()
+            #expect(try await leases.acquire(name: "tick", owner: "B", duration: 30, now: clock.now))
+            #expect(try await leases.acquire(name: "tick", owner: "A", duration: 30, now: clock.now) == false)
             try await leases.release(name: "tick", owner: "A")
-            #expect(try await leases.holder(name: "tick", now: Date()) == "B")
+            #expect(try await leases.holder(name: "tick", now: clock.now) == "B")
             try await leases.release(name: "tick", owner: "B")
-            #expect(try await leases.acquire(name: "tick", owner: "A", duration: 30, now: Date()))
+            #expect(try await leases.acquire(name: "tick", owner: "A", duration: 30, now: clock.now))
             if database == .postgres {
                 // A node 60 s ahead cannot take a live lease: the database clock judges.
                 #expect(try await leases.acquire(name: "tick", owner: "C", duration: 30, now: Date().addingTimeInterval(60)) == false)
