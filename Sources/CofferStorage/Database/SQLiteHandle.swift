@@ -19,11 +19,26 @@ final class SQLiteHandle: @unchecked Sendable {
     /// A cached statement and its result columns (names read once, as a name → index table).
     private final class Statement {
         let raw: OpaquePointer
-        let columns: SQLiteColumns
+        private(set) var columns: SQLiteColumns
 
-        init(raw: OpaquePointer, columns: SQLiteColumns) {
+        init(raw: OpaquePointer) {
             self.raw = raw
-            self.columns = columns
+            self.columns = Self.columns(of: raw)
+        }
+
+        /// Reads the column names again when SQLite re-prepared the statement since the last look (a schema
+        /// change: `SELECT *` may now have other columns). Called after a step, when a re-prepare has happened.
+        func refreshColumnsIfReprepared() {
+            guard sqlite_nio_sqlite3_stmt_status(self.raw, SQLITE_STMTSTATUS_REPREPARE, 1) > 0 else { return }
+            self.columns = Self.columns(of: self.raw)
+        }
+
+        private static func columns(of raw: OpaquePointer) -> SQLiteColumns {
+            var names: [String] = []
+            for column in 0..<sqlite_nio_sqlite3_column_count(raw) {
+                names.append(sqlite_nio_sqlite3_column_name(raw, column).map { String(cString: $0) } ?? "")
+            }
+            return SQLiteColumns(names: names)
         }
     }
 
@@ -67,15 +82,20 @@ final class SQLiteHandle: @unchecked Sendable {
         for (index, bind) in binds.enumerated() {
             try self.check(Self.bind(bind, at: Int32(index + 1), in: statement.raw))
         }
-        let count = statement.columns.names.count
+        var first = true
         while true {
             let status = sqlite_nio_sqlite3_step(statement.raw)
+            if first {
+                statement.refreshColumnsIfReprepared()  // the step re-prepares, so look after it
+                first = false
+            }
             if status == SQLITE_DONE { return }
             guard status == SQLITE_ROW else { throw self.error(status) }
+            let columns = statement.columns
             var values: [SQLiteData] = []
-            values.reserveCapacity(count)
-            for column in 0..<Int32(count) { values.append(Self.value(statement.raw, column)) }
-            try onRow(SQLiteHandleRow(columns: statement.columns, values: values))
+            values.reserveCapacity(columns.names.count)
+            for column in 0..<Int32(columns.names.count) { values.append(Self.value(statement.raw, column)) }
+            try onRow(SQLiteHandleRow(columns: columns, values: values))
         }
     }
 
@@ -99,11 +119,7 @@ final class SQLiteHandle: @unchecked Sendable {
         guard status == SQLITE_OK else { throw self.error(status) }
         // An empty text (only a comment or whitespace) prepares to no statement: nothing to run.
         guard let prepared else { throw SQLiteStatementError(code: SQLITE_MISUSE, message: "no SQL statement in the text") }
-        var names: [String] = []
-        for column in 0..<sqlite_nio_sqlite3_column_count(prepared) {
-            names.append(sqlite_nio_sqlite3_column_name(prepared, column).map { String(cString: $0) } ?? "")
-        }
-        let statement = Statement(raw: prepared, columns: SQLiteColumns(names: names))
+        let statement = Statement(raw: prepared)
         if self.statements.count >= Self.statementCapacity { self.finalizeStatements() }
         self.statements[sql] = statement
         return statement
