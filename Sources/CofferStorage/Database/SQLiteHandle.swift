@@ -9,7 +9,7 @@ import VaporCSQLite  // the SQLite library sqlite-nio builds (and names `sqlite_
 /// column names with each result, which was the largest single cost of a list request (`sqlite3_prepare` about
 /// 11 % of the server's CPU in `bench/list-backups`). The SQL Coffer sends is a small fixed set of texts (binds
 /// for values, literals only for LIMIT/OFFSET), so statements are kept per text and only reset between uses;
-/// SQLite itself re-prepares a cached statement after a schema change (`sqlite3_prepare_v3`).
+/// a schema change prepares a statement again.
 ///
 /// It uses sqlite-nio's bundled library (`VaporCSQLite`), not a second SQLite: two copies of SQLite in one
 /// process would not see each other's POSIX locks on the same file.
@@ -19,26 +19,15 @@ final class SQLiteHandle: @unchecked Sendable {
     /// A cached statement and its result columns (names read once, as a name → index table).
     private final class Statement {
         let raw: OpaquePointer
-        private(set) var columns: SQLiteColumns
+        let columns: SQLiteColumns
 
         init(raw: OpaquePointer) {
             self.raw = raw
-            self.columns = Self.columns(of: raw)
-        }
-
-        /// Reads the column names again when SQLite re-prepared the statement since the last look (a schema
-        /// change: `SELECT *` may now have other columns). Called after a step, when a re-prepare has happened.
-        func refreshColumnsIfReprepared() {
-            guard sqlite_nio_sqlite3_stmt_status(self.raw, SQLITE_STMTSTATUS_REPREPARE, 1) > 0 else { return }
-            self.columns = Self.columns(of: self.raw)
-        }
-
-        private static func columns(of raw: OpaquePointer) -> SQLiteColumns {
             var names: [String] = []
             for column in 0..<sqlite_nio_sqlite3_column_count(raw) {
                 names.append(sqlite_nio_sqlite3_column_name(raw, column).map { String(cString: $0) } ?? "")
             }
-            return SQLiteColumns(names: names)
+            self.columns = SQLiteColumns(names: names)
         }
     }
 
@@ -74,24 +63,32 @@ final class SQLiteHandle: @unchecked Sendable {
     /// Runs `sql` with `binds`, handing each result row to `onRow`. The statement is reset (its read
     /// transaction ended) before this returns, whatever happened.
     func query(_ sql: String, _ binds: [SQLiteData], _ onRow: (SQLiteHandleRow) throws -> Void) throws {
+        do {
+            try self.run(sql, binds, onRow)
+        } catch let error as SQLiteStatementError where error.code & 0xff == SQLITE_SCHEMA {
+            // The schema changed since the statement was prepared (a migration, here or in another process):
+            // SQLite refuses it before its first row, so preparing it again and running it once more is safe.
+            self.evict(sql)
+            try self.run(sql, binds, onRow)
+        }
+    }
+
+    private func run(_ sql: String, _ binds: [SQLiteData], _ onRow: (SQLiteHandleRow) throws -> Void) throws {
         let statement = try self.statement(sql)
         defer {
             sqlite_nio_sqlite3_reset(statement.raw)
             sqlite_nio_sqlite3_clear_bindings(statement.raw)
         }
         for (index, bind) in binds.enumerated() {
-            try self.check(Self.bind(bind, at: Int32(index + 1), in: statement.raw))
+            let status = Self.bind(bind, at: Int32(index + 1), in: statement.raw)
+            guard status == SQLITE_OK else { throw self.error(status) }
         }
-        var first = true
+        let columns = statement.columns
         while true {
             let status = sqlite_nio_sqlite3_step(statement.raw)
-            if first {
-                statement.refreshColumnsIfReprepared()  // the step re-prepares, so look after it
-                first = false
-            }
             if status == SQLITE_DONE { return }
-            guard status == SQLITE_ROW else { throw self.error(status) }
-            let columns = statement.columns
+            // A statement from the legacy `sqlite3_prepare` reports its failure's code through `sqlite3_reset`.
+            guard status == SQLITE_ROW else { throw self.error(sqlite_nio_sqlite3_reset(statement.raw)) }
             var values: [SQLiteData] = []
             values.reserveCapacity(columns.names.count)
             for column in 0..<Int32(columns.names.count) { values.append(Self.value(statement.raw, column)) }
@@ -115,7 +112,12 @@ final class SQLiteHandle: @unchecked Sendable {
         if let cached = self.statements[sql] { return cached }
         guard let raw = self.raw else { throw SQLiteStatementError(code: SQLITE_MISUSE, message: "the connection is closed") }
         var prepared: OpaquePointer?
-        let status = sqlite_nio_sqlite3_prepare_v3(raw, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &prepared, nil)
+        // The legacy `sqlite3_prepare`, not `_v2`/`_v3`: those mark a statement to be compiled again whenever a
+        // value bound in a range constraint changes (sqlite-nio's SQLite has STAT4), which re-prepared the list
+        // query on every request and cost as much as not caching it. Here the plan is made once per text,
+        // without the values (the indexes decide it; bench/list-backups/explain.py shows the plans), and a schema
+        // change comes back as SQLITE_SCHEMA, which `query` answers by preparing again.
+        let status = sqlite_nio_sqlite3_prepare(raw, sql, -1, &prepared, nil)
         guard status == SQLITE_OK else { throw self.error(status) }
         // An empty text (only a comment or whitespace) prepares to no statement: nothing to run.
         guard let prepared else { throw SQLiteStatementError(code: SQLITE_MISUSE, message: "no SQL statement in the text") }
@@ -123,6 +125,10 @@ final class SQLiteHandle: @unchecked Sendable {
         if self.statements.count >= Self.statementCapacity { self.finalizeStatements() }
         self.statements[sql] = statement
         return statement
+    }
+
+    private func evict(_ sql: String) {
+        if let statement = self.statements.removeValue(forKey: sql) { sqlite_nio_sqlite3_finalize(statement.raw) }
     }
 
     private func finalizeStatements() {
@@ -164,10 +170,6 @@ final class SQLiteHandle: @unchecked Sendable {
             return .blob(buffer)
         default: return .null
         }
-    }
-
-    private func check(_ status: Int32) throws {
-        guard status == SQLITE_OK else { throw self.error(status) }
     }
 
     private func error(_ status: Int32) -> SQLiteStatementError {
