@@ -21,7 +21,7 @@ struct BinlogArchiveStoreTests {
     func lease(database: TestDatabase) async throws {
         try await StoreFixtures.withStore(database) { store in
             let node = Identifiers.ddm(suffix: "in01")
-            var clock = LeaseClock(database)
+            var clock = LeaseTestClock(database)
             func take(_ owner: String, for seconds: TimeInterval) async throws -> Bool {
                 let at = clock.now
                 return try await store.binlogs.acquireLease(nodeID: node, projectID: "p", owner: owner, until: at + seconds, now: at)

@@ -55,7 +55,7 @@ struct JobStoreTests {
     @Test("Expired leases are found and resolved once, as retry or failure", arguments: TestDatabase.available)
     func expiry(database: TestDatabase) async throws {
         try await StoreFixtures.withStore(database) { store in
-            var clock = LeaseClock(database)
+            var clock = LeaseTestClock(database)
             let now = clock.now
             let job = Job.new(kind: "k", projectID: "P", resourceID: "R", now: now)
             try await store.jobs.enqueue(job)

@@ -94,7 +94,7 @@ struct MultiNodeStoreTests {
     func leases(database: TestDatabase) async throws {
         try await StoreFixtures.withStore(database) { store in
             let leases = store.leases
-            var clock = LeaseClock(database)
+            var clock = LeaseTestClock(database)
             #expect(try await leases.holder(name: "tick", now: clock.now) == nil)
             #expect(try await leases.acquire(name: "tick", owner: "A", duration: clock.shortLease, now: clock.now))
             #expect(try await leases.acquire(name: "tick", owner: "B", duration: clock.shortLease, now: clock.now) == false)

@@ -98,8 +98,11 @@ def sqlite_plans(statements, data):
         if statement.startswith("INSERT INTO dcs_backups_typed"):
             continue  # nothing to copy in a fresh schema
         db.execute(statement)
+    columns = {}
     for table, values in data.items():
-        db.executemany(f"INSERT INTO {table} VALUES ({','.join('?' * len(values[0]))})", values)
+        # Columns added by later migrations (nullable, at the end) stay NULL: name the ones the rows fill.
+        names = columns[table] = [row[1] for row in db.execute(f"PRAGMA table_info({table})")][:len(values[0])]
+        db.executemany(f"INSERT INTO {table} ({','.join(names)}) VALUES ({','.join('?' * len(values[0]))})", values)
     db.execute("INSERT INTO dcs_backup_day_counts SELECT project_id, instance_id, created_at / 86400000, count(*) "
                "FROM dcs_backups GROUP BY 1, 2, 3")
     db.execute("ANALYZE")
@@ -108,6 +111,7 @@ def sqlite_plans(statements, data):
         print(f"-- {title}")
         for row in db.execute("EXPLAIN QUERY PLAN " + sql):
             print("   " + "  " * _depth(row, db) + row[3])
+    return columns
 
 
 _parents = {}
@@ -121,7 +125,7 @@ def _depth(row, db):
     return depth
 
 
-def postgres_plans(url, statements, data):
+def postgres_plans(url, statements, data, columns):
     def psql(sql, database_url=url):
         return subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", database_url], input=sql, text=True,
                               capture_output=True, check=True).stdout
@@ -129,7 +133,7 @@ def postgres_plans(url, statements, data):
     scratch = url.rsplit("/", 1)[0] + "/coffer_explain"
     script = [s + ";" for s in statements if not s.startswith("INSERT INTO dcs_backups_typed")]
     for table, values in data.items():
-        script.append(f"COPY {table} FROM STDIN;")
+        script.append(f"COPY {table} ({','.join(columns[table])}) FROM STDIN;")
         script.extend("\t".join("\\N" if v is None else str(v) for v in value) for value in values)
         script.append("\\.")
     script.append("INSERT INTO dcs_backup_day_counts SELECT project_id, instance_id, created_at / 86400000, count(*) "
@@ -145,6 +149,6 @@ def postgres_plans(url, statements, data):
 
 if __name__ == "__main__":
     statements, data = migrations(), rows()
-    sqlite_plans(statements, data)
+    columns = sqlite_plans(statements, data)
     if len(sys.argv) > 1:
-        postgres_plans(sys.argv[1], statements, data)
+        postgres_plans(sys.argv[1], statements, data, columns)

@@ -3,8 +3,6 @@ import Logging
 import NIOCore
 import NIOPosix
 import SQLKit
-import SQLiteKit
-import SQLiteNIO
 import ServiceLifecycle
 
 /// SQLite behind a small pool of connections: WAL lets readers run in parallel with each other and with
@@ -25,12 +23,12 @@ package final class SQLiteProvider: DatabaseProvider {
     package let kind = DatabaseKind.sqlite
     /// Connections per file database: one per core is where parallel reads stop paying on this machine.
     package static let poolSize = 4
-    private let pool: AsyncPool<SQLiteConnection>
-    private let connections: [SQLiteConnection]
+    private let pool: AsyncPool<SQLiteHandleDatabase>
+    private let connections: [SQLiteHandle]
     private let threads: NIOThreadPool
 
-    private init(connections: [SQLiteConnection], threads: NIOThreadPool) {
-        self.connections = connections
+    private init(connections: [SQLiteHandleDatabase], threads: NIOThreadPool) {
+        self.connections = connections.map(\.handle)
         self.threads = threads
         self.pool = AsyncPool(connections)
     }
@@ -48,21 +46,19 @@ package final class SQLiteProvider: DatabaseProvider {
         let size = path == nil ? 1 : Self.poolSize
         let threads = NIOThreadPool(numberOfThreads: size)
         threads.start()
-        var connections: [SQLiteConnection] = []
+        var connections: [SQLiteHandleDatabase] = []
         do {
             for index in 0..<size {
-                let connection = try await SQLiteConnection.open(
-                    storage: path.map { .file(path: $0) } ?? .memory, threadPool: threads, logger: logger,
-                    on: MultiThreadedEventLoopGroup.singleton.any()
-                ).get()
-                connections.append(connection)
-                let db = connection.sql()
+                let handle = try await threads.runIfActive { try SQLiteHandle.open(path: path) }
+                let db = SQLiteHandleDatabase(
+                    handle: handle, threads: threads, logger: logger, eventLoop: MultiThreadedEventLoopGroup.singleton.any())
+                connections.append(db)
                 if path != nil && index == 0 { try await db.raw("PRAGMA journal_mode = WAL").run() }
                 try await db.raw("PRAGMA busy_timeout = 10000").run()
                 try await db.raw("PRAGMA foreign_keys = ON").run()
             }
         } catch {
-            for connection in connections { try? await connection.close().get() }
+            for connection in connections { try? await threads.runIfActive { connection.handle.close() } }
             try? await threads.shutdownGracefully()
             throw error
         }
@@ -70,12 +66,12 @@ package final class SQLiteProvider: DatabaseProvider {
     }
 
     package func withDatabase<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
-        try await self.pool.withResource { connection in try await body(connection.sql()) }
+        try await self.pool.withResource { connection in try await body(connection) }
     }
 
     package func withTransaction<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         try await self.pool.withResource { connection in
-            try await SQLTransaction.run(on: connection.sql(), begin: "BEGIN IMMEDIATE", body)
+            try await SQLTransaction.run(on: connection, begin: "BEGIN IMMEDIATE", body)
         }
     }
 
@@ -88,15 +84,18 @@ package final class SQLiteProvider: DatabaseProvider {
     /// Waits for the queries in flight to finish (later ones fail with ``StorageError/closed``), then closes every
     /// connection and its threads. Closing a connection a query still runs on frees the SQLite handle under it.
     package func close() async {
-        let drained = await self.pool.drain()
-        // `close().get()` rather than the async `close()`, which throws in a cancelled task (style guide 1.5).
-        for connection in drained { try? await connection.close().get() }
+        let drained = await self.pool.drain().map(\.handle)
+        // On the connections' threads (a close may wait for SQLite's checkpoint); the future form, which
+        // a cancelled task does not skip (style guide 1.5).
+        try? await self.threads.runIfActive(eventLoop: MultiThreadedEventLoopGroup.singleton.any()) {
+            for connection in drained { connection.close() }
+        }.get()
         try? await self.threads.shutdownGracefully()
     }
 
     deinit {
-        // sqlite-nio asserts that connections are closed; `close()` is idempotent.
-        for connection in self.connections where !connection.isClosed { _ = connection.close() }
+        // `close()` is idempotent: a provider whose `run()` never ran still closes its files.
+        for connection in self.connections where !connection.isClosed { connection.close() }
     }
 }
 

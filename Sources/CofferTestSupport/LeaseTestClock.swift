@@ -5,7 +5,7 @@ import Foundation
 /// On SQLite the times a caller passes judge expiry, so the clock is virtual: `advance` adds to it and nothing
 /// sleeps. On PostgreSQL the database's own clock judges, so the clock is real and `advance` sleeps; its short
 /// lease is long enough that the few calls made before the wait fit in it however loaded CI is.
-package struct LeaseClock: Sendable {
+package struct LeaseTestClock: Sendable {
     private let real: Bool
     private var virtual: Date
 
