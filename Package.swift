@@ -97,9 +97,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Carry-less multiply folding for CofferRedis's CRC-64 (Swift has no intrinsic for it).
+        .target(name: "CCRC64"),
         .target(
             name: "CofferRedis",
             dependencies: [
+                "CCRC64",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,7 +1,7 @@
 import CofferRedis
 import Testing
 
-@Suite("CRC-64 (Jones) slicing-by-8")
+@Suite("CRC-64 (Jones): slicing-by-8 and carry-less multiply folding")
 struct CRC64Tests {
     /// The definition, one bit at a time: reflected polynomial 0x95ac9329ac4bc9b5, init 0, no final xor.
     private static func bitwise(_ bytes: [UInt8]) -> UInt64 {
@@ -54,5 +54,39 @@ struct CRC64Tests {
                 #expect(crc.value == reference.value, "offset \(offset)")
             }
         }
+    }
+
+    @Test("Folding (where the CPU can) equals the tables for lengths across the threshold and block edges, any start")
+    func foldingMatchesTables() {
+        var state: UInt64 = 0x9e37_79b9
+        let data = (0..<5000).map { _ in
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return UInt8(truncatingIfNeeded: state >> 33)
+        }
+        let lengths = [255, 256, 257, 319, 320, 321, 383, 384, 1000, 1023, 1024, 4096, 4999]
+        data.withUnsafeBytes { raw in
+            for length in lengths {
+                for start in [0, 1, 7, 8, 15] where start + length <= raw.count {
+                    let bytes = UnsafeRawBufferPointer(rebasing: raw[start..<(start + length)])
+                    var tables = CRC64()
+                    tables.updateWithTables(bytes)
+                    var folded = CRC64()
+                    folded.update(bytes)
+                    #expect(folded.value == tables.value, "length \(length), start \(start)")
+                    // From a running checksum too: the previous value enters the first folded block.
+                    var prefixed = CRC64()
+                    prefixed.update(UnsafeRawBufferPointer(rebasing: raw[0..<3]))
+                    prefixed.update(bytes)
+                    var prefixedTables = CRC64()
+                    prefixedTables.updateWithTables(UnsafeRawBufferPointer(rebasing: raw[0..<3]))
+                    prefixedTables.updateWithTables(bytes)
+                    #expect(prefixed.value == prefixedTables.value, "length \(length), start \(start), after 3 bytes")
+                }
+            }
+        }
+        var check = CRC64()
+        check.update(Array(data[0..<1000]))
+        #expect(check.value == Self.bitwise(Array(data[0..<1000])))
+        print("CRC-64 folding with carry-less multiplies on this CPU: \(CRC64.folds)")
     }
 }
