@@ -13,6 +13,15 @@ struct CRC64Tests {
         return crc
     }
 
+    /// `count` bytes from a linear congruential generator: the same every run.
+    private static func pseudoRandom(_ count: Int, seed: UInt64) -> [UInt8] {
+        var state = seed
+        return (0..<count).map { _ in
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return UInt8(truncatingIfNeeded: state >> 33)
+        }
+    }
+
     @Test("Standard check value: CRC-64/Jones of \"123456789\" is 0xe9c6d914c4b8d9ca")
     func checkValue() {
         var crc = CRC64()
@@ -24,11 +33,7 @@ struct CRC64Tests {
 
     @Test("Matches the bitwise definition for every length 0–80 and every split into two updates")
     func matchesDefinition() {
-        var state: UInt64 = 0x1234_5678
-        let data = (0..<80).map { _ in
-            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            return UInt8(truncatingIfNeeded: state >> 33)
-        }
+        let data = Self.pseudoRandom(80, seed: 0x1234_5678)
         for length in 0...data.count {
             let bytes = Array(data[0..<length])
             let expected = Self.bitwise(bytes)
@@ -58,11 +63,7 @@ struct CRC64Tests {
 
     @Test("Folding (where the CPU can) equals the tables for lengths across the threshold and block edges, any start")
     func foldingMatchesTables() {
-        var state: UInt64 = 0x9e37_79b9
-        let data = (0..<5000).map { _ in
-            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            return UInt8(truncatingIfNeeded: state >> 33)
-        }
+        let data = Self.pseudoRandom(5000, seed: 0x9e37_79b9)
         let lengths = [255, 256, 257, 319, 320, 321, 383, 384, 1000, 1023, 1024, 4096, 4999]
         data.withUnsafeBytes { raw in
             for length in lengths {
