@@ -32,20 +32,32 @@ enum RDBLength {
 
     /// The length at `index` of `buffer` and its width, or nil when the buffer ends first.
     static func peek(_ buffer: ByteBuffer, at index: Int) throws -> (value: UInt64, special: Bool, width: Int)? {
-        guard let first = buffer.getInteger(at: index, as: UInt8.self) else { return nil }
+        try RDBBytes.reading(buffer) { try Self.peek($0, at: index) }
+    }
+
+    /// Where a string (§4.3) at `index` of `buffer` ends and how its bytes are stored, or nil when the buffer ends first.
+    static func peekString(_ buffer: ByteBuffer, at index: Int) throws -> StringExtent? {
+        try RDBBytes.reading(buffer) { try Self.peekString($0, at: index) }
+    }
+
+    /// ``peek(_:at:)-(ByteBuffer,_)`` over a chunk's bytes.
+    @inline(__always)
+    static func peek(_ buffer: RDBBytes, at index: Int) throws -> (value: UInt64, special: Bool, width: Int)? {
+        guard let first = buffer.byte(at: index) else { return nil }
         let width = try Self.width(first: first)
-        guard index + width <= buffer.writerIndex else { return nil }
-        let (value, special) = Self.decode(first: first) { buffer.getInteger(at: index + 1 + $0, as: UInt8.self) ?? 0 }
+        guard index + width <= buffer.end else { return nil }
+        let (value, special) = Self.decode(first: first) { buffer.byte(at: index + 1 + $0) ?? 0 }
         return (value, special, width)
     }
 
-    /// Where a string (§4.3) at `index` ends and how its bytes are stored, or nil when the buffer ends first.
-    static func peekString(_ buffer: ByteBuffer, at index: Int) throws -> StringExtent? {
+    /// ``peekString(_:at:)-(ByteBuffer,_)`` over a chunk's bytes.
+    @inline(__always)
+    static func peekString(_ buffer: RDBBytes, at index: Int) throws -> StringExtent? {
         guard let (length, special, width) = try Self.peek(buffer, at: index) else { return nil }
         let start = index + width
         let extent: StringExtent
         if !special {
-            guard let count = Int(exactly: length), count <= buffer.writerIndex - start else { return nil }
+            guard let count = Int(exactly: length), count <= buffer.end - start else { return nil }
             extent = StringExtent(end: start + count, form: .plain(start: start, count: count))
         } else {
             switch length {
@@ -60,12 +72,12 @@ enum RDBLength {
                     throw RedisError.protocolViolation("malformed LZF string header in the RDB")
                 }
                 let dataStart = start + compressedWidth + expandedWidth
-                guard count <= buffer.writerIndex - dataStart else { return nil }
+                guard count <= buffer.end - dataStart else { return nil }
                 extent = StringExtent(end: dataStart + count, form: .lzf(start: dataStart, count: count, expanded: size))
             default: throw RedisError.protocolViolation("unknown RDB string encoding \(length)")
             }
         }
-        return extent.end <= buffer.writerIndex ? extent : nil
+        return extent.end <= buffer.end ? extent : nil
     }
 
     /// A string found in a buffer: where it ends and how to get its bytes.

@@ -11,14 +11,19 @@ extension ReplicationSource {
     /// nearly every record is a single string (strings, and the listpack, ziplist and intset forms of small
     /// hashes, sets, sorted sets and lists) far smaller than a chunk.
     mutating func nextBufferedRecord(_ walk: inout RDBWalk) throws -> RDBRecord? {
-        guard let (opcode, key, value) = try self.peekBufferedRecord(&walk) else { return nil }
-        let index = self.buffer.readerIndex
-        guard let valueBytes = self.buffer.getSlice(at: key.end, length: value.end - key.end) else { return nil }
+        let start = self.buffer.readerIndex
+        let (index, found) = try RDBBytes.reading(self.buffer) { try Self.findBufferedRecord(in: $0, at: start, &walk) }
+        self.consumeBuffered(index - start)
+        guard let (opcode, key, value) = found,
+            let valueBytes = self.buffer.getSlice(at: key.end, length: value.end - key.end)
+        else { return nil }
         let record = RDBRecord(
             database: walk.database, key: try key.bytes(in: self.buffer), expiry: walk.expiry, idle: walk.idle, freq: walk.freq,
             type: opcode, value: valueBytes)
         walk.keys[walk.database, default: 0] += 1
-        self.takeBufferedRecord(&walk, end: value.end, from: index)
+        Self.clearQualifiers(&walk)
+        self.keysParsed += 1
+        self.consumeBuffered(value.end - index)
         return record
     }
 
@@ -26,59 +31,71 @@ extension ReplicationSource {
     /// returns how many it took; the awaiting walk goes on from the first one that does not.
     ///
     /// Why apart from ``nextBufferedRecord(_:)``: a scan of small keys made an ``RDBRecord`` (its key copied) and a
-    /// dictionary update per key for nothing; here a key costs the two length peeks and a counter.
+    /// dictionary update per key for nothing; here a key costs the two length peeks and a counter, over the chunk's
+    /// bytes read once (``RDBBytes``), and the chunk is consumed once at the end.
     mutating func skipBufferedRecords(_ walk: inout RDBWalk) throws -> Int {
-        var taken = 0
-        var database = walk.database
-        var counted = 0
-        while let (_, _, value) = try self.peekBufferedRecord(&walk) {
-            if walk.database != database {
-                if counted > 0 { walk.keys[database, default: 0] += counted }
-                database = walk.database
-                counted = 0
+        let start = self.buffer.readerIndex
+        let (taken, end) = try RDBBytes.reading(self.buffer) { bytes in
+            var index = start
+            var taken = 0
+            var database = walk.database
+            var counted = 0
+            while true {
+                let (next, found) = try Self.findBufferedRecord(in: bytes, at: index, &walk)
+                index = next
+                guard let (_, _, value) = found else { break }
+                if walk.database != database {
+                    if counted > 0 { walk.keys[database, default: 0] += counted }
+                    database = walk.database
+                    counted = 0
+                }
+                Self.clearQualifiers(&walk)
+                index = value.end
+                counted += 1
+                taken += 1
             }
-            self.takeBufferedRecord(&walk, end: value.end, from: self.buffer.readerIndex)
-            counted += 1
-            taken += 1
+            if counted > 0 { walk.keys[database, default: 0] += counted }
+            return (taken, index)
         }
-        if counted > 0 { walk.keys[database, default: 0] += counted }
+        self.keysParsed += taken
+        self.consumeBuffered(end - start)
         return taken
     }
 
-    /// Consumes the record the last peek found (its opcodes are already consumed) and clears the opcodes that
-    /// qualified it.
+    /// A record taken: the opcodes that qualified it (expiry, LRU/LFU) do not carry over to the next.
     @inline(__always)
-    private mutating func takeBufferedRecord(_ walk: inout RDBWalk, end: Int, from index: Int) {
+    private static func clearQualifiers(_ walk: inout RDBWalk) {
         walk.expiry = nil
         walk.idle = nil
         walk.freq = nil
-        self.keysParsed += 1
-        self.consumeBuffered(end - index)
     }
 
-    /// Consumes the opcodes before the next key record (expiry, LRU/LFU, database) and returns the record's type, key
-    /// and value extents when the record lies whole in the chunk in hand; nil when it does not, or when the next item
-    /// is anything else. The record itself is not consumed.
+    /// Reads the opcodes before the next key record from `index` (expiry, LRU/LFU, database) into `walk`, and returns
+    /// where they end with the record's type, key and value extents when the record lies whole in `bytes`; with nil
+    /// when it does not, or when the next item is anything else. The caller consumes up to the returned index (the
+    /// opcodes) and, if it takes the record, up to the value's end.
     @inline(__always)
-    private mutating func peekBufferedRecord(_ walk: inout RDBWalk) throws -> (UInt8, RDBLength.StringExtent, RDBLength.StringExtent)? {
+    private static func findBufferedRecord(
+        in bytes: RDBBytes, at start: Int, _ walk: inout RDBWalk
+    ) throws -> (Int, (UInt8, RDBLength.StringExtent, RDBLength.StringExtent)?) {
+        var index = start
         while true {
-            let index = self.buffer.readerIndex
-            guard let opcode = self.buffer.getInteger(at: index, as: UInt8.self) else { return nil }
+            guard let opcode = bytes.byte(at: index) else { return (index, nil) }
             switch opcode {
             case 0xFC:  // EXPIRETIME_MS
-                guard let milliseconds = self.buffer.getInteger(at: index + 1, endianness: .little, as: UInt64.self) else { return nil }
+                guard let milliseconds = bytes.littleEndian(at: index + 1, as: UInt64.self) else { return (index, nil) }
                 walk.expiry = Int64(bitPattern: milliseconds)
-                self.consumeBuffered(9)
+                index += 9
             case 0xFD:  // EXPIRETIME (seconds)
-                guard let seconds = self.buffer.getInteger(at: index + 1, endianness: .little, as: UInt32.self) else { return nil }
+                guard let seconds = bytes.littleEndian(at: index + 1, as: UInt32.self) else { return (index, nil) }
                 walk.expiry = Int64(seconds) * 1000
-                self.consumeBuffered(5)
+                index += 5
             case 0xF9:  // FREQ
-                guard let freq = self.buffer.getInteger(at: index + 1, as: UInt8.self) else { return nil }
+                guard let freq = bytes.byte(at: index + 1) else { return (index, nil) }
                 walk.freq = freq
-                self.consumeBuffered(2)
+                index += 2
             case 0xF8, 0xFE:  // IDLE, SELECTDB
-                guard let (value, special, width) = try RDBLength.peek(self.buffer, at: index + 1) else { return nil }
+                guard let (value, special, width) = try RDBLength.peek(bytes, at: index + 1) else { return (index, nil) }
                 guard !special else { throw RedisError.protocolViolation("unexpected string encoding where a length belongs") }
                 if opcode == 0xF8 {
                     walk.idle = value
@@ -86,14 +103,14 @@ extension ReplicationSource {
                     guard let database = Int(exactly: value) else { throw RedisError.protocolViolation("RDB length out of range") }
                     walk.database = database
                 }
-                self.consumeBuffered(1 + width)
+                index += 1 + width
             case 0, 9, 10, 11, 12, 13, 16, 17, 20, 23:  // a value stored as one string (as in `skipValue`)
-                guard let key = try RDBLength.peekString(self.buffer, at: index + 1),
-                    let value = try RDBLength.peekString(self.buffer, at: key.end)
-                else { return nil }
-                return (opcode, key, value)
+                guard let key = try RDBLength.peekString(bytes, at: index + 1),
+                    let value = try RDBLength.peekString(bytes, at: key.end)
+                else { return (index, nil) }
+                return (index, (opcode, key, value))
             default:
-                return nil
+                return (index, nil)
             }
         }
     }
