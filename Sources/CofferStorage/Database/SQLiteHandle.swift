@@ -1,7 +1,7 @@
+import CSQLite
 import Foundation
 import NIOCore
 import SQLiteNIO
-import CSQLite  // the system SQLite (libsqlite3): see the type's comment
 
 /// One SQLite connection with a cache of prepared statements, used only from its own thread.
 ///
@@ -11,8 +11,10 @@ import CSQLite  // the system SQLite (libsqlite3): see the type's comment
 /// for values, literals only for LIMIT/OFFSET), so statements are kept per text and only reset between uses;
 /// a schema change prepares a statement again.
 ///
-/// It uses sqlite-nio's bundled library (`VaporCSQLite`), not a second SQLite: two copies of SQLite in one
-/// process would not see each other's POSIX locks on the same file.
+/// It calls the system `libsqlite3` (the `CSQLite` target), the only copy of SQLite that opens Coffer's files:
+/// sqlite-nio's bundled copy is linked too (sqlite-kit's dialect and value coders come with it) but opens nothing,
+/// and must not, as two copies of SQLite on one file would not see each other's POSIX locks. sqlite-nio's C module
+/// is not a product, so it could not be declared as a dependency.
 ///
 /// Not thread-safe on purpose: `SQLiteProvider` runs everything for a connection on that connection's thread.
 final class SQLiteHandle: @unchecked Sendable {
@@ -42,15 +44,15 @@ final class SQLiteHandle: @unchecked Sendable {
     }
 
     /// `sqlite3_initialize` once per process before the first open (sqlite-nio does the same under its lock).
-    private static let initialized: Bool = sqlite3_initialize() == SQLITE_OK
+    private static let initialized: Bool = sqlite3_initialize() == CSQLITE_OK
 
     /// Opens `path` (created when missing), or a private in-memory database when `path` is nil.
     static func open(path: String?) throws -> SQLiteHandle {
         _ = Self.initialized
         var raw: OpaquePointer?
-        let flags = SQLITE_OPEN_CREATE | SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_URI | SQLITE_OPEN_EXRESCODE
+        let flags = CSQLITE_OPEN_CREATE | CSQLITE_OPEN_READWRITE | CSQLITE_OPEN_FULLMUTEX | CSQLITE_OPEN_URI | CSQLITE_OPEN_EXRESCODE
         let status = sqlite3_open_v2(path ?? ":memory:", &raw, flags, nil)
-        guard status == SQLITE_OK, let raw else {
+        guard status == CSQLITE_OK, let raw else {
             let message = raw.flatMap { sqlite3_errmsg($0) }.map { String(cString: $0) } ?? "code \(status)"
             if let raw { sqlite3_close_v2(raw) }
             throw SQLiteStatementError(code: status, message: "cannot open \(path ?? ":memory:"): \(message)")
@@ -65,7 +67,7 @@ final class SQLiteHandle: @unchecked Sendable {
     func query(_ sql: String, _ binds: [SQLiteData], _ onRow: (SQLiteHandleRow) throws -> Void) throws {
         do {
             try self.run(sql, binds, onRow)
-        } catch let error as SQLiteStatementError where error.code & 0xff == SQLITE_SCHEMA {
+        } catch let error as SQLiteStatementError where error.code & 0xff == CSQLITE_SCHEMA {
             // The schema changed since the statement was prepared (a migration, here or in another process):
             // SQLite refuses it before its first row, so preparing it again and running it once more is safe.
             self.evict(sql)
@@ -81,14 +83,14 @@ final class SQLiteHandle: @unchecked Sendable {
         }
         for (index, bind) in binds.enumerated() {
             let status = Self.bind(bind, at: Int32(index + 1), in: statement.raw)
-            guard status == SQLITE_OK else { throw self.error(status) }
+            guard status == CSQLITE_OK else { throw self.error(status) }
         }
         let columns = statement.columns
         while true {
             let status = sqlite3_step(statement.raw)
-            if status == SQLITE_DONE { return }
+            if status == CSQLITE_DONE { return }
             // A statement from the legacy `sqlite3_prepare` reports its failure's code through `sqlite3_reset`.
-            guard status == SQLITE_ROW else { throw self.error(sqlite3_reset(statement.raw)) }
+            guard status == CSQLITE_ROW else { throw self.error(sqlite3_reset(statement.raw)) }
             var values: [SQLiteData] = []
             values.reserveCapacity(columns.names.count)
             for column in 0..<Int32(columns.names.count) { values.append(Self.value(statement.raw, column)) }
@@ -110,7 +112,7 @@ final class SQLiteHandle: @unchecked Sendable {
 
     private func statement(_ sql: String) throws -> Statement {
         if let cached = self.statements[sql] { return cached }
-        guard let raw = self.raw else { throw SQLiteStatementError(code: SQLITE_MISUSE, message: "the connection is closed") }
+        guard let raw = self.raw else { throw SQLiteStatementError(code: CSQLITE_MISUSE, message: "the connection is closed") }
         var prepared: OpaquePointer?
         // The legacy `sqlite3_prepare`, not `_v2`/`_v3`: those mark a statement to be compiled again whenever a
         // value bound in a range constraint changes (sqlite-nio's SQLite has STAT4), which re-prepared the list
@@ -118,9 +120,9 @@ final class SQLiteHandle: @unchecked Sendable {
         // without the values (the indexes decide it; bench/list-backups/explain.py shows the plans), and a schema
         // change comes back as SQLITE_SCHEMA, which `query` answers by preparing again.
         let status = sqlite3_prepare(raw, sql, -1, &prepared, nil)
-        guard status == SQLITE_OK else { throw self.error(status) }
+        guard status == CSQLITE_OK else { throw self.error(status) }
         // An empty text (only a comment or whitespace) prepares to no statement: nothing to run.
-        guard let prepared else { throw SQLiteStatementError(code: SQLITE_MISUSE, message: "no SQL statement in the text") }
+        guard let prepared else { throw SQLiteStatementError(code: CSQLITE_MISUSE, message: "no SQL statement in the text") }
         let statement = Statement(raw: prepared)
         if self.statements.count >= Self.statementCapacity { self.finalizeStatements() }
         self.statements[sql] = statement
@@ -141,7 +143,7 @@ final class SQLiteHandle: @unchecked Sendable {
         case .integer(let value): sqlite3_bind_int64(statement, index, Int64(value))
         case .float(let value): sqlite3_bind_double(statement, index, value)
         case .text(let value):
-            sqlite3_bind_text64(statement, index, value, UInt64(value.utf8.count), Self.transient, UInt8(SQLITE_UTF8))
+            sqlite3_bind_text64(statement, index, value, UInt64(value.utf8.count), Self.transient, UInt8(CSQLITE_UTF8))
         case .blob(let value):
             value.withUnsafeReadableBytes {
                 sqlite3_bind_blob64(statement, index, $0.baseAddress, UInt64($0.count), Self.transient)
@@ -151,17 +153,17 @@ final class SQLiteHandle: @unchecked Sendable {
     }
 
     /// `SQLITE_TRANSIENT`: SQLite copies the bound bytes, which live only for the call.
-    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+    private static let transient = unsafeBitCast(-1, to: (@convention(c) (UnsafeMutableRawPointer?) -> Void).self)
 
     private static func value(_ statement: OpaquePointer, _ column: Int32) -> SQLiteData {
         switch sqlite3_column_type(statement, column) {
-        case SQLITE_INTEGER: return .integer(SQLiteInt64(sqlite3_column_int64(statement, column)))
-        case SQLITE_FLOAT: return .float(sqlite3_column_double(statement, column))
-        case SQLITE_TEXT:
+        case CSQLITE_INTEGER: return .integer(SQLiteInt64(sqlite3_column_int64(statement, column)))
+        case CSQLITE_FLOAT: return .float(sqlite3_column_double(statement, column))
+        case CSQLITE_TEXT:
             guard let text = sqlite3_column_text(statement, column) else { return .null }
             let count = Int(sqlite3_column_bytes(statement, column))
             return .text(String(decoding: UnsafeBufferPointer(start: text, count: count), as: UTF8.self))
-        case SQLITE_BLOB:
+        case CSQLITE_BLOB:
             let count = Int(sqlite3_column_bytes(statement, column))
             var buffer = ByteBufferAllocator().buffer(capacity: count)
             if let bytes = sqlite3_column_blob(statement, column) {
