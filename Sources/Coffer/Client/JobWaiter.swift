@@ -20,7 +20,14 @@ struct JobWaiter {
                 reporter.finish("\(what): \(sample.status) \(code)")
                 throw ClientError.jobFailed(what: what, code: code)
             }
-            if sample.done { return sample }
+            if sample.done {
+                // On a terminal the bar ends full: a job shorter than one progress report would otherwise leave
+                // it at its last reading (0 %) above the "succeed" line.
+                if reporter.isTerminal {
+                    reporter.update(status: sample.status, fraction: sample.fraction, bytes: sample.bytes, total: sample.total)
+                }
+                return sample
+            }
             reporter.update(
                 status: sample.status, fraction: sample.fraction, bytes: sample.bytes, total: sample.total, approximate: sample.approximate)
             guard Date() < self.deadline else {
