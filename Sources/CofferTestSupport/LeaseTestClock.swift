@@ -2,9 +2,9 @@ import Foundation
 
 /// The clock a lease test reads and moves, chosen so that a busy machine cannot make it fail.
 ///
-/// On SQLite the times a caller passes judge expiry, so the clock is virtual: `advance` adds to it and nothing
-/// sleeps. On PostgreSQL the database's own clock judges, so the clock is real and `advance` sleeps; its short
-/// lease is long enough that the few calls made before the wait fit in it however loaded CI is.
+/// On SQLite the times a caller passes judge expiry, so the clock is virtual: `passShortLease` adds to it and
+/// nothing sleeps. On PostgreSQL the database's own clock judges, so the clock is real and `passShortLease`
+/// sleeps; its short lease is long enough that the few calls made before the wait fit in it however loaded CI is.
 package struct LeaseTestClock: Sendable {
     private let real: Bool
     private var virtual: Date
