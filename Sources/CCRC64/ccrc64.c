@@ -13,17 +13,17 @@
 #include <immintrin.h>
 
 int coffer_crc64_fold_supported(void) {
-    return __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
+    return __builtin_cpu_supports("pclmul");
 }
 
-__attribute__((target("pclmul,sse4.1")))
+__attribute__((target("pclmul")))
 static inline __m128i fold(__m128i chunk, __m128i constants, __m128i next) {
     __m128i high = _mm_clmulepi64_si128(chunk, constants, 0x00);  // L · low constant
     __m128i low = _mm_clmulepi64_si128(chunk, constants, 0x11);   // H · high constant
     return _mm_xor_si128(_mm_xor_si128(high, low), next);
 }
 
-__attribute__((target("pclmul,sse4.1")))
+__attribute__((target("pclmul")))
 void coffer_crc64_fold(uint64_t crc, const uint8_t *data, size_t blocks, const uint64_t constants[4], uint8_t out[16]) {
     const __m128i across512 = _mm_set_epi64x((long long)constants[1], (long long)constants[0]);
     const __m128i across128 = _mm_set_epi64x((long long)constants[3], (long long)constants[2]);

@@ -15,7 +15,7 @@ package struct CRC64: Sendable {
 
     /// `table[t * 256 + b]`: the CRC of byte `b` followed by `t` zero bytes.
     private static let table: [UInt64] = {
-        let polynomial: UInt64 = 0x95ac_9329_ac4b_c9b5
+        let polynomial = Self.reflect(Self.polynomial)  // 0x95ac9329ac4bc9b5
         var table = [UInt64](repeating: 0, count: 8 * 256)
         for byte in 0..<256 {
             var crc = UInt64(byte)
@@ -43,8 +43,13 @@ package struct CRC64: Sendable {
             remainder <<= 1
             if carry == 1 { remainder ^= Self.polynomial }
         }
+        return Self.reflect(remainder)
+    }
+
+    /// `value` with its 64 bits in reverse order: coefficient of x^i at bit 63 - i.
+    static func reflect(_ value: UInt64) -> UInt64 {
         var reflected: UInt64 = 0
-        for bit in 0..<64 where remainder & (1 << bit) != 0 { reflected |= 1 << (63 - bit) }
+        for bit in 0..<64 where value & (1 << bit) != 0 { reflected |= 1 << (63 - bit) }
         return reflected
     }
 
@@ -54,7 +59,8 @@ package struct CRC64: Sendable {
     /// Whether `update` folds with carry-less multiplies; tests compare both paths.
     package static let folds = coffer_crc64_fold_supported() != 0
 
-    /// Below this many bytes the tables alone are as fast.
+    /// Folding needs one 64-byte block and then still runs the tables over 16 bytes and the tail, so small
+    /// inputs (RESP lines, short reads) stay on the tables. The value is a round guess, not a measured optimum.
     static let foldThreshold = 256
 
     /// Adds `bytes` to the checksum.
