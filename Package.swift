@@ -77,7 +77,7 @@ let package = Package(
                 .product(name: "PostgresKit", package: "postgres-kit"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
-                "CSQLite",
+                "CSQLite", "CWriteback",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -99,6 +99,8 @@ let package = Package(
         ),
         // Carry-less multiply folding for CofferRedis's CRC-64 (Swift has no intrinsic for it).
         .target(name: "CCRC64"),
+        // sync_file_range for CofferStorage's blob writer (Swift's Glibc module does not declare it).
+        .target(name: "CWriteback"),
         .target(
             name: "CofferRedis",
             dependencies: [

@@ -37,6 +37,7 @@ final class CommitGate: BlobStore {
         let inner: any BlobWriter
         let gate: CommitGate
         func write(_ bytes: ByteBuffer) async throws { try await self.inner.write(bytes) }
+        func flush() async throws { try await self.inner.flush() }
         func abort() async { await self.inner.abort() }
         func commit() async throws -> BlobInfo {
             let info = try await self.inner.commit()

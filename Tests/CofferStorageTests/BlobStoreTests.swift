@@ -58,6 +58,36 @@ struct BlobStoreTests {
         }
     }
 
+    @Test("flush() puts every byte written so far in the temporary file, publishes nothing, and commit() keeps what follows")
+    func flush() async throws {
+        try await self.withStore { store, _ in
+            let writer = try await store.makeWriter(key: "dcs/a/shard-0.rdb")
+            var expected = SHA256()
+            // 20 MiB: past the writeback requests the drain makes every `flushAhead` bytes.
+            for i in 0..<20 {
+                let chunk = [UInt8](repeating: UInt8(i), count: 1 << 20)
+                try await writer.write(contentsOf: chunk)
+                expected.update(data: chunk)
+            }
+            try await writer.flush()
+            let temporary = try #require(try self.incoming(store).first)
+            let flushedSize = try FileManager.default.attributesOfItem(atPath: store.root + "/incoming/" + temporary)[.size] as? NSNumber
+            #expect(flushedSize?.intValue == 20 << 20)
+            #expect(!(await store.exists(key: "dcs/a/shard-0.rdb")))
+            // Bytes after a flush are still taken, hashed and made durable by the commit.
+            try await writer.write(contentsOf: [7, 7, 7])
+            expected.update(data: [7, 7, 7])
+            let info = try await writer.commit()
+            #expect(info.size == Int64(20 << 20) + 3)
+            #expect(info.sha256 == expected.finalize().map { String(format: "%02x", $0) }.joined())
+            let reader = try #require(try await store.open(key: "dcs/a/shard-0.rdb"))
+            #expect(Array(try await reader.read(at: Int64(20 << 20) - 1, upTo: 10).readableBytesView) == [19, 7, 7, 7])
+            reader.close()
+            await #expect(throws: BlobStoreError.self) { try await writer.flush() }
+            #expect(try self.incoming(store).isEmpty)
+        }
+    }
+
     @Test("Abort, or dropping a writer, leaves nothing behind; existing keys are never replaced")
     func abort() async throws {
         try await self.withStore { store, _ in

@@ -41,6 +41,10 @@ package protocol BlobStore: Sendable {
 package protocol BlobWriter: Sendable {
     /// Appends `bytes`. May return before they are on disk; waits only when too much is in flight.
     func write(_ bytes: ByteBuffer) async throws
+    /// Waits for every write so far and makes it durable without publishing anything, so that a later `commit()`
+    /// has little left to do. A caller holding several writers (one per cluster shard) flushes each as its data
+    /// ends, and pays one fsync at the end instead of all of them. Nothing to do where a commit is not an fsync.
+    func flush() async throws
     /// Waits for every write, fsyncs, publishes the blob under its key and returns its size and SHA-256.
     func commit() async throws -> BlobInfo
     /// Discards everything written. Safe after a failed `commit()`.
@@ -48,6 +52,8 @@ package protocol BlobWriter: Sendable {
 }
 
 extension BlobWriter {
+    package func flush() async throws {}
+
     /// Appends the bytes of a collection (`[UInt8]`, `Data`): one copy into a buffer.
     package func write(contentsOf bytes: some Collection<UInt8>) async throws {
         try await self.write(ByteBuffer(bytes: bytes))

@@ -220,6 +220,8 @@ extension DCSBackupJob {
                 let summary = try await connection.pullSnapshot(
                     idleTimeout: self.idleTimeout, expectedKeys: keyspace, sink: { try await writer.write($0) },
                     progress: { progress.update(open.index, $0) })
+                // Durable now, while the other shards still stream: only the last shard's fsync waits at the end.
+                try await writer.flush()
                 return Pulled(index: open.index, source: sources[sourceIndex], retried: sourceIndex > open.sourceIndex, summary: summary, writer: writer)
             } catch let error as RedisError where sourceIndex + 1 < sources.count && !Task.isCancelled && !inFlight.failed {
                 await writer.abort()

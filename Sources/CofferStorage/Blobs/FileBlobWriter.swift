@@ -18,6 +18,7 @@ final class FileBlobWriter: BlobWriter {
     }
 
     func write(_ bytes: ByteBuffer) async throws { try await self.file.write(bytes) }
+    func flush() async throws { try await self.file.flush() }
     func commit() async throws -> BlobInfo { try await self.file.commit() }
     func abort() async { await self.file.abort() }
 
@@ -30,8 +31,8 @@ final class FileBlobWriter: BlobWriter {
 /// queue in order and hashes it, so the caller's loop (a socket read loop) never waits for the disk
 /// unless more than `window` bytes are in flight: memory stays bounded and a slow disk slows the
 /// producer instead of filling memory. A failed write is kept and thrown by the next `write` or by
-/// `commit()`. `commit()` waits for the queue to drain, then fsyncs, links into place and fsyncs the
-/// directory, all on the I/O threads.
+/// `commit()`. `commit()` waits for the queue to drain, then fsyncs (unless `flush()` just did), links into place
+/// and fsyncs the directory, all on the I/O threads.
 final class WriteBehindFile: Sendable {
     /// Bytes queued or being written before `write` waits.
     static let window = 4 << 20
@@ -65,7 +66,17 @@ final class WriteBehindFile: Sendable {
     private struct Digest {
         var hasher = SHA256()
         var size: Int64 = 0
+        /// Where the last writeback request ended (see `flushAhead`).
+        var flushed: Int64 = 0
+        /// Bytes an fsync covered (`flush()`): commit() skips its own when nothing came after.
+        var synced: Int64 = -1
     }
+
+    /// Bytes written between two requests to the kernel to start writing them back (`sync_file_range`, not
+    /// waiting). Without them every dirty page of the file waits for `commit()`'s fsync: 100 ms at the end of a
+    /// 3 × 42 MB cluster backup, on a wall time of 1 s (`bench/cluster-backup`). Redis's own
+    /// `rdb-save-incremental-fsync` does the same for its snapshots.
+    static let flushAhead: Int64 = 8 << 20
 
     let key: String
     let target: String
@@ -107,6 +118,20 @@ final class WriteBehindFile: Sendable {
         if let failure = self.state.withLock({ $0.failure }) { throw failure }
     }
 
+    func flush() async throws {
+        try self.state.withLock { state in
+            guard !state.closed else { throw BlobStoreError.finished }
+        }
+        await self.waitUntilIdle()
+        if let failure = self.state.withLock({ $0.failure }) { throw failure }
+        let fd = self.state.withLock { $0.fd }
+        let (key, size) = (self.key, self.digest.withLock { $0.size })
+        try await self.threads.io {
+            guard fsync(fd) == 0 else { throw BlobStoreError.io("fsync \(key)", errno) }
+        }
+        self.digest.withLock { $0.synced = size }
+    }
+
     func commit() async throws -> BlobInfo {
         try self.state.withLock { state in
             guard !state.closed else { throw BlobStoreError.finished }
@@ -117,8 +142,9 @@ final class WriteBehindFile: Sendable {
             if let failure = self.state.withLock({ $0.failure }) { throw failure }
             let fd = self.state.withLock { $0.fd }
             let (key, target, temporary) = (self.key, self.target, self.temporary)
+            let synced = self.digest.withLock { $0.synced == $0.size }
             try await self.threads.io {
-                guard fsync(fd) == 0 else { throw BlobStoreError.io("fsync \(key)", errno) }
+                guard synced || fsync(fd) == 0 else { throw BlobStoreError.io("fsync \(key)", errno) }
                 let directory = (target as NSString).deletingLastPathComponent
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
                 // link() refuses to replace an existing blob, unlike rename().
@@ -196,6 +222,10 @@ final class WriteBehindFile: Sendable {
                 self.digest.withLock { digest in
                     chunk.withUnsafeReadableBytes { digest.hasher.update(bufferPointer: $0) }
                     digest.size += Int64(chunk.readableBytes)
+                    if digest.size - digest.flushed >= Self.flushAhead {
+                        FileSystem.startWriteback(fd: fd, offset: digest.flushed, count: digest.size - digest.flushed)
+                        digest.flushed = digest.size
+                    }
                 }
                 let waiters = self.state.withLock { state -> [CheckedContinuation<Void, Never>] in
                     state.inFlight -= chunk.readableBytes

@@ -1,3 +1,4 @@
+import CWriteback
 import Foundation
 
 /// Small file helpers with the durability and permission rules Coffer needs.
@@ -21,6 +22,13 @@ package enum FileSystem {
         // link() fails when the target exists, unlike rename(): two racing first starts cannot both win.
         guard link(temporary, path) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EEXIST) }
         Self.syncDirectory(directory.isEmpty ? "." : directory)
+    }
+
+    /// Asks the kernel to start writing `count` bytes at `offset` back to disk, without waiting (Linux's
+    /// `sync_file_range(…, SYNC_FILE_RANGE_WRITE)`): the fsync that follows then finds less to do. Durability
+    /// still comes from that fsync only; elsewhere, and on an error, this does nothing.
+    package static func startWriteback(fd: Int32, offset: Int64, count: Int64) {
+        _ = coffer_start_writeback(fd, offset, count)
     }
 
     /// fsyncs a directory so that a rename in it survives a crash.
