@@ -10,6 +10,7 @@ import Testing
 @Suite("DCS backup store", .serialized)
 struct DCSBackupStoreTests {
     static let day: Int64 = 86_400_000
+    static let hour: Int64 = 3_600_000
 
     @Test("0006 converts old-format rows to typed columns and counts them", .timeLimit(.minutes(1)), arguments: TestDatabase.available)
     func migratesOldRows(database: TestDatabase) async throws {
@@ -89,6 +90,13 @@ struct DCSBackupStoreTests {
                 projectID: "P1", instanceID: "I1", begin: WireTime.date(epochMilliseconds: base + 1),
                 end: WireTime.date(epochMilliseconds: base + 5 * Self.day), offset: 0, limit: 10))
         #expect(window?.total == 3)
+        // Three hours up to b3 (b4 is a millisecond later): whole hours and partial ones, so the hour counts were
+        // backfilled too.
+        let hours = try await store.dcs.backups(
+            DCSBackupQuery(
+                projectID: "P1", instanceID: "I1", begin: WireTime.date(epochMilliseconds: base + 3 * Self.day - 3 * Self.hour),
+                end: WireTime.date(epochMilliseconds: base + 3 * Self.day), offset: 0, limit: 10))
+        #expect(hours?.total == 1)
 
         // A new record after the migration joins the backfilled counts.
         try await store.dcs.insertBackup(
@@ -191,6 +199,11 @@ struct DCSBackupStoreTests {
             // Times: random within the span, plus each day's first and last millisecond (the bucket edges).
             var stamps: [Int64] = (0..<150).map { _ in firstDay * Self.day + Int64(rng.next() % UInt64(days * Self.day)) }
             for d in firstDay..<(firstDay + days) where d % 3 == 0 { stamps += [d * Self.day, d * Self.day + Self.day - 1] }
+            // …and some hours' first and last millisecond.
+            for _ in 0..<30 {
+                let hour = firstDay * 24 + Int64(rng.next() % UInt64(days * 24))
+                stamps += [hour * Self.hour, hour * Self.hour + Self.hour - 1]
+            }
             var mine: [Int64] = []
             for (index, stamp) in stamps.enumerated() {
                 let (project, instance) = index % 7 == 0 ? ("P2", "I1") : index % 5 == 0 ? ("P1", "I2") : ("P1", "I1")
@@ -208,15 +221,17 @@ struct DCSBackupStoreTests {
             #expect(try await store.dcs.insertBackup(second, job: .new(kind: "dcs.backup", projectID: "P1", resourceID: "I1", now: busyAt)) != .enqueued)
 
             func candidate() -> Int64? {
-                switch rng.next() % 6 {
+                switch rng.next() % 8 {
                 case 0: nil
                 case 1: (firstDay + Int64(rng.next() % UInt64(days))) * Self.day  // a day's first millisecond
                 case 2: (firstDay + Int64(rng.next() % UInt64(days))) * Self.day - 1  // the previous day's last
                 case 3: stamps[Int(rng.next() % UInt64(stamps.count))]  // exactly a record's time
+                case 4: (firstDay * 24 + Int64(rng.next() % UInt64(days * 24))) * Self.hour  // an hour's first millisecond
+                case 5: (firstDay * 24 + Int64(rng.next() % UInt64(days * 24))) * Self.hour - 1  // the previous hour's last
                 default: (firstDay - 1) * Self.day + Int64(rng.next() % UInt64((days + 2) * Self.day))
                 }
             }
-            for _ in 0..<150 {
+            for _ in 0..<200 {
                 let begin = candidate().map { WireTime.date(epochMilliseconds: $0) }, end = candidate().map { WireTime.date(epochMilliseconds: $0) }
                 // The bounds as the store sees them (the same Date → milliseconds conversion as the records).
                 let low = begin.map(WireTime.epochMilliseconds) ?? .min, high = end.map(WireTime.epochMilliseconds) ?? .max

@@ -18,7 +18,22 @@ import sys
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 DAY = 86_400_000
+HOUR = 3_600_000
 NOW = 1_780_000_000_000
+
+
+def total_num():
+    """The count expression of a 30-day window ending NOW, as BackupCounts.Window.plan builds it (NOW is 20:26:40
+    UTC): whole days, the first partial day's whole hours minus its 26:40 before the bound, today's day minus its
+    hours from 20:00, plus today's 20:00–NOW from the index."""
+    where = "project_id = 'p000' AND instance_id = 'p000-i0'"
+    today, begin, now_hour = NOW // DAY, NOW - 30 * DAY, NOW // HOUR
+    days = f"(SELECT COALESCE(SUM(records), 0) FROM dcs_backup_day_counts WHERE {where} AND day >= {today - 29} AND day <= {today})"
+    hours = lambda first, last: (f"(SELECT COALESCE(SUM(records), 0) FROM dcs_backup_hour_counts WHERE {where} "
+                                 f"AND hour >= {first} AND hour <= {last})")
+    index = lambda low, high: f"(SELECT COUNT(*) FROM dcs_backups WHERE {where} AND created_at >= {low} AND created_at <= {high})"
+    return (f"CAST({hours(begin // HOUR, (today - 29) * 24 - 1)} + {index(now_hour * HOUR, NOW)} + {days}"
+            f" - {index(begin // HOUR * HOUR, begin - 1)} - {hours(now_hour, today * 24 + 23)} AS BIGINT)")
 
 
 def migrations():
@@ -56,18 +71,10 @@ def rows():
 
 
 QUERIES = [
-    ("DCS backups: total_num (day counts + two partial days)",
-     f"SELECT CAST((SELECT COALESCE(SUM(records), 0) FROM dcs_backup_day_counts WHERE project_id = 'p000' AND "
-     f"instance_id = 'p000-i0' AND day >= {NOW // DAY - 29} AND day <= {NOW // DAY - 1}) + (SELECT COUNT(*) FROM "
-     f"dcs_backups WHERE project_id = 'p000' AND instance_id = 'p000-i0' AND created_at >= {NOW - 30 * DAY} AND "
-     f"created_at <= {(NOW // DAY - 29) * DAY - 1}) + (SELECT COUNT(*) FROM dcs_backups WHERE project_id = 'p000' AND "
-     f"instance_id = 'p000-i0' AND created_at >= {NOW // DAY * DAY} AND created_at <= {NOW}) AS BIGINT) AS n"),
+    ("DCS backups: total_num (day and hour counts, two partial hours from the index)", f"SELECT {total_num()} AS n"),
     ("DCS backups: page, carrying total_num (same count expression as a constant column)",
-     f"SELECT dcs_backups.*, CAST((SELECT COALESCE(SUM(records), 0) FROM dcs_backup_day_counts WHERE project_id = 'p000' "
-     f"AND instance_id = 'p000-i0' AND day >= {NOW // DAY - 29} AND day <= {NOW // DAY - 1}) + (SELECT COUNT(*) FROM "
-     f"dcs_backups WHERE project_id = 'p000' AND instance_id = 'p000-i0' AND created_at >= {NOW - 30 * DAY} AND "
-     f"created_at <= {(NOW // DAY - 29) * DAY - 1}) AS BIGINT) AS total_num FROM dcs_backups WHERE project_id = 'p000' AND instance_id = 'p000-i0' AND created_at >= {NOW - 30 * DAY} "
-     f"AND created_at <= {NOW} ORDER BY created_at DESC, id DESC LIMIT 10 OFFSET 0"),
+     f"SELECT dcs_backups.*, {total_num()} AS total_num FROM dcs_backups WHERE project_id = 'p000' AND instance_id = 'p000-i0' "
+     f"AND created_at >= {NOW - 30 * DAY} AND created_at <= {NOW} ORDER BY created_at DESC, id DESC LIMIT 10 OFFSET 0"),
     ("DCS backups: one record",
      "SELECT * FROM dcs_backups WHERE project_id = 'p000' AND instance_id = 'p000-i0' AND id = 'p000-i0-b7'"),
     ("DCS instances: count",
@@ -103,8 +110,8 @@ def sqlite_plans(statements, data):
         # Columns added by later migrations (nullable, at the end) stay NULL: name the ones the rows fill.
         names = columns[table] = [row[1] for row in db.execute(f"PRAGMA table_info({table})")][:len(values[0])]
         db.executemany(f"INSERT INTO {table} ({','.join(names)}) VALUES ({','.join('?' * len(values[0]))})", values)
-    db.execute("INSERT INTO dcs_backup_day_counts SELECT project_id, instance_id, created_at / 86400000, count(*) "
-               "FROM dcs_backups GROUP BY 1, 2, 3")
+    for table, millis in (("dcs_backup_day_counts", DAY), ("dcs_backup_hour_counts", HOUR)):
+        db.execute(f"INSERT INTO {table} SELECT project_id, instance_id, created_at / {millis}, count(*) FROM dcs_backups GROUP BY 1, 2, 3")
     db.execute("ANALYZE")
     print(f"===== SQLite {sqlite3.sqlite_version}: EXPLAIN QUERY PLAN =====")
     for title, sql in QUERIES:
@@ -136,8 +143,9 @@ def postgres_plans(url, statements, data, columns):
         script.append(f"COPY {table} ({','.join(columns[table])}) FROM STDIN;")
         script.extend("\t".join("\\N" if v is None else str(v) for v in value) for value in values)
         script.append("\\.")
-    script.append("INSERT INTO dcs_backup_day_counts SELECT project_id, instance_id, created_at / 86400000, count(*) "
-                  "FROM dcs_backups GROUP BY 1, 2, 3; ANALYZE;")
+    for table, millis in (("dcs_backup_day_counts", DAY), ("dcs_backup_hour_counts", HOUR)):
+        script.append(f"INSERT INTO {table} SELECT project_id, instance_id, created_at / {millis}, count(*) FROM dcs_backups GROUP BY 1, 2, 3;")
+    script.append("ANALYZE;")
     psql("\n".join(script), scratch)
     print(f"===== PostgreSQL {psql('SHOW server_version').strip()}: EXPLAIN (costs off) =====")
     for title, sql in QUERIES:

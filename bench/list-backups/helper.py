@@ -70,12 +70,14 @@ def cmd_seed(db, project, instance, other, count):
     conn.executemany("INSERT INTO dcs_backups (id, project_id, instance_id, name, backup_type, backup_format, status,"
                      " progress, size, remark, error_code, period, is_support_restore, created_at, updated_at,"
                      " execution_at, blob_key, sha256) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows())
-    # The server keeps per-day counts in the inserting transaction; a bulk insert behind its back must add
-    # them itself (the same aggregate as migration 0006's backfill), or total_num would miss these rows.
-    conn.execute("INSERT INTO dcs_backup_day_counts (project_id, instance_id, day, records)"
-                 " SELECT project_id, instance_id, created_at / 86400000, count(*) FROM dcs_backups"
-                 " WHERE project_id = ? GROUP BY project_id, instance_id, created_at / 86400000"
-                 " ON CONFLICT (project_id, instance_id, day) DO UPDATE SET records = records + excluded.records", (project,))
+    # The server keeps per-day and per-hour counts in the inserting transaction; a bulk insert behind its back must
+    # add them itself (the same aggregates as migrations 0006's and 0150's backfills), or total_num would miss these rows.
+    for table, column, millis in (("dcs_backup_day_counts", "day", 86_400_000), ("dcs_backup_hour_counts", "hour", 3_600_000)):
+        conn.execute(f"INSERT INTO {table} (project_id, instance_id, {column}, records)"
+                     f" SELECT project_id, instance_id, created_at / {millis}, count(*) FROM dcs_backups"
+                     f" WHERE project_id = ? GROUP BY project_id, instance_id, created_at / {millis}"
+                     f" ON CONFLICT (project_id, instance_id, {column}) DO UPDATE SET records = records + excluded.records",
+                     (project,))
     conn.execute("COMMIT")
     # Fold the WAL into the main file so the restarted server opens a settled database.
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -241,6 +241,22 @@ package enum Migrations {
                 // A cluster or master/standby backup's files, one per shard (JSON `[DCSBackupShard]`); NULL for one file.
                 "ALTER TABLE dcs_backups ADD COLUMN shards TEXT",
             ]),
+        Migration(
+            id: "0150_dcs_backup_hour_counts",
+            [
+                // Records per (project, instance, UTC hour), kept beside the day counts in the inserting transaction:
+                // total_num sums the whole hours of a window's partial edge days here, so the index counts at most
+                // two partial hours (it counted two partial days: ~2,500 entries a list at 1M records).
+                """
+                CREATE TABLE dcs_backup_hour_counts (project_id TEXT NOT NULL, instance_id TEXT NOT NULL, hour BIGINT NOT NULL,
+                  records BIGINT NOT NULL, PRIMARY KEY (project_id, instance_id, hour))
+                """,
+                """
+                INSERT INTO dcs_backup_hour_counts (project_id, instance_id, hour, records)
+                SELECT project_id, instance_id, created_at / 3600000, COUNT(*) FROM dcs_backups
+                GROUP BY project_id, instance_id, created_at / 3600000
+                """,
+            ]),
     ]
 
     /// Applies every migration not yet recorded, in order, in one transaction.

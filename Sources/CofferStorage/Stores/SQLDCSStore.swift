@@ -144,19 +144,21 @@ package struct SQLDCSStore: DCSStore {
         try await SQLJobStore.insertIfIdle(job, provider: self.provider) { db in try await Self.insert(record, on: db) }
     }
 
-    /// The record and its day's count, in the caller's transaction: the count table is exact only if the two
-    /// never part. Records are never removed and never change project, instance or `created_at` (a deleted
-    /// backup stays listed as `deleted`), so inserting is the only write that moves a count.
+    /// The record and its day's and hour's counts, in the caller's transaction: the count tables are exact only if
+    /// they never part from the records. Records are never removed and never change project, instance or
+    /// `created_at` (a deleted backup stays listed as `deleted`), so inserting is the only write that moves a count.
     static func insert(_ record: DCSBackupRecord, on db: any SQLDatabase) async throws {
         let row = BackupRow(record)
         try await db.insert(into: "dcs_backups").model(row, nilEncodingStrategy: .asNil).run()
-        try await db.raw(
-            """
-            INSERT INTO dcs_backup_day_counts (project_id, instance_id, day, records)
-            VALUES (\(bind: row.projectID), \(bind: row.instanceID), \(bind: BackupDays.day(row.createdAt)), 1)
-            ON CONFLICT (project_id, instance_id, day) DO UPDATE SET records = dcs_backup_day_counts.records + 1
-            """
-        ).run()
+        for level in BackupCounts.levels {
+            try await db.raw(
+                """
+                INSERT INTO \(unsafeRaw: level.table) (project_id, instance_id, \(unsafeRaw: level.column), records)
+                VALUES (\(bind: row.projectID), \(bind: row.instanceID), \(bind: BackupCounts.bucket(row.createdAt, level)), 1)
+                ON CONFLICT (project_id, instance_id, \(unsafeRaw: level.column)) DO UPDATE SET records = \(unsafeRaw: level.table).records + 1
+                """
+            ).run()
+        }
     }
 
     package func backup(projectID: String, instanceID: String, id: String) async throws -> DCSBackupRecord? {
@@ -195,7 +197,7 @@ package struct SQLDCSStore: DCSStore {
     }
 
     package func backups(_ query: DCSBackupQuery) async throws -> Page<DCSBackupRecord>? {
-        let window = BackupDays.Window(begin: query.begin.map(millis), end: query.end.map(millis))
+        let window = BackupCounts.Window(begin: query.begin.map(millis), end: query.end.map(millis))
         let count = Self.countExpression(projectID: query.projectID, instanceID: query.instanceID, window: window)
         let live: SQLQueryString = """
             EXISTS (SELECT 1 FROM dcs_instances WHERE project_id = \(bind: query.projectID) AND id = \(bind: query.instanceID)
@@ -226,33 +228,34 @@ package struct SQLDCSStore: DCSStore {
         }
     }
 
-    /// `total_num` without visiting every matching record: whole UTC days come from `dcs_backup_day_counts`
-    /// (one row a day), and only the partial first and last days are counted in the `(project_id, instance_id,
-    /// created_at, id)` index, each from its shorter side — at most two half days of records, whatever the window.
-    /// A constant expression of scalar subqueries, so that it can ride along the page query.
-    static func countExpression(projectID: String, instanceID: String, window: BackupDays.Window) -> SQLQueryString {
+    /// `total_num` without visiting every matching record: whole UTC days and the whole hours of the partial
+    /// edge days come from the count tables, and only the partial edge hours are counted in the `(project_id,
+    /// instance_id, created_at, id)` index, each from its shorter side (``BackupCounts/Window/plan``): at most two
+    /// half hours of records, whatever the window. A constant expression of scalar subqueries, so that it can ride
+    /// along the page query.
+    static func countExpression(projectID: String, instanceID: String, window: BackupCounts.Window) -> SQLQueryString {
+        func count(_ term: BackupCounts.Term) -> SQLQueryString {
+            switch term {
+            case .buckets(let level, let first, let last):
+                var sum: SQLQueryString = """
+                    (SELECT COALESCE(SUM(records), 0) FROM \(unsafeRaw: level.table)
+                      WHERE project_id = \(bind: projectID) AND instance_id = \(bind: instanceID)
+                    """
+                if let first { sum = sum + " AND \(unsafeRaw: level.column) >= \(bind: first)" }
+                if let last { sum = sum + " AND \(unsafeRaw: level.column) <= \(bind: last)" }
+                return sum + ")"
+            case .index(let range):
+                return """
+                    (SELECT COUNT(*) FROM dcs_backups WHERE project_id = \(bind: projectID) AND instance_id = \(bind: instanceID)
+                      AND created_at >= \(bind: range.lowerBound) AND created_at <= \(bind: range.upperBound))
+                    """
+            }
+        }
         let plan = window.plan
-        var terms: [SQLQueryString] = []
-        if let days = plan.days {
-            var sum: SQLQueryString = """
-                (SELECT COALESCE(SUM(records), 0) FROM dcs_backup_day_counts
-                  WHERE project_id = \(bind: projectID) AND instance_id = \(bind: instanceID)
-                """
-            if let first = days.first { sum = sum + " AND day >= \(bind: first)" }
-            if let last = days.last { sum = sum + " AND day <= \(bind: last)" }
-            terms.append(sum + ")")
-        }
-        func rangeCount(_ range: ClosedRange<Int64>) -> SQLQueryString {
-            """
-            (SELECT COUNT(*) FROM dcs_backups WHERE project_id = \(bind: projectID) AND instance_id = \(bind: instanceID)
-              AND created_at >= \(bind: range.lowerBound) AND created_at <= \(bind: range.upperBound))
-            """
-        }
-        terms += plan.ranges.map(rangeCount)
-        if terms.isEmpty { terms.append("0") }  // an empty window
         var sql: SQLQueryString = "CAST("
-        for (index, term) in terms.enumerated() { sql = sql + (index == 0 ? "" : " + ") + term }
-        for range in plan.excluded { sql = sql + " - " + rangeCount(range) }
+        if plan.added.isEmpty { sql = sql + "0" }  // an empty window
+        for (index, term) in plan.added.enumerated() { sql = sql + (index == 0 ? "" : " + ") + count(term) }
+        for term in plan.subtracted { sql = sql + " - " + count(term) }
         return sql + " AS BIGINT)"
     }
 
