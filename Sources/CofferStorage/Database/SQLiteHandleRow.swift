@@ -17,12 +17,28 @@ struct SQLiteHandleRow: SQLRow, Sendable {
     func contains(column: String) -> Bool { self.columns.indexes[column] != nil }
 
     func decodeNil(column: String) throws -> Bool {
-        guard let index = self.columns.indexes[column] else { return true }
-        return self.values[index] == .null
+        try self.decodeNil(column: column, position: nil)
     }
 
     func decode<D: Decodable>(column: String, as type: D.Type) throws -> D {
-        guard let index = self.columns.indexes[column] else { throw MissingColumn(column: column) }
+        try self.decode(column: column, position: nil, as: type)
+    }
+
+    /// The index of `column`: `position` when the caller's guess is right (one string comparison), else a
+    /// lookup by name. Readers of wide rows that know their select list's order pass it: hashing every
+    /// column name showed in a list request's profile.
+    private func index(of column: String, position: Int?) -> Int? {
+        if let position, position < self.columns.names.count, self.columns.names[position] == column { return position }
+        return self.columns.indexes[column]
+    }
+
+    func decodeNil(column: String, position: Int?) throws -> Bool {
+        guard let index = self.index(of: column, position: position) else { return true }
+        return self.values[index] == .null
+    }
+
+    func decode<D: Decodable>(column: String, position: Int?, as type: D.Type) throws -> D {
+        guard let index = self.index(of: column, position: position) else { throw MissingColumn(column: column) }
         let data = self.values[index]
         // The exact types first, by metatype identity: a dynamic cast (`as? D`) costs a runtime type lookup per
         // value, which showed in a list request's profile. The bit casts are between identical types.

@@ -355,15 +355,24 @@ struct BackupRow: Encodable, Sendable {
 
     /// The columns a record is read from, in `record(from:)`'s terms.
     static let selectList = CodingKeys.allCases.map(\.stringValue).joined(separator: ", ")
+    /// The columns in `selectList` order; a column's index here is its place in the row.
+    private static let columns = CodingKeys.allCases
 
     /// Reads a record column by column: lists decode many rows per request, and the generic `Decodable` row
     /// decoder cost more than the query itself there.
     static func record(from row: any SQLRow) throws -> DCSBackupRecord {
-        func value<T: Decodable>(_ key: CodingKeys, _ type: T.Type) throws -> T { try row.decode(column: key.stringValue, as: type) }
+        // SQLite's rows are read at each column's place in `selectList` (checked, by name otherwise), not by a name
+        // lookup per value: a list page reads 19 columns of each of its records.
+        let sqlite = row as? SQLiteHandleRow
+        func value<T: Decodable>(_ key: CodingKeys, _ type: T.Type) throws -> T {
+            if let sqlite { return try sqlite.decode(column: key.stringValue, position: Self.columns.firstIndex(of: key), as: type) }
+            return try row.decode(column: key.stringValue, as: type)
+        }
         // NULL checked first: SQLite's row decodes an `Optional` through a generic nested decoder, several
         // times the cost of the plain type (a list page has six optional columns a record).
         func optional<T: Decodable>(_ key: CodingKeys, _ type: T.Type) throws -> T? {
-            try row.decodeNil(column: key.stringValue) ? nil : value(key, type)
+            let isNil = try sqlite?.decodeNil(column: key.stringValue, position: Self.columns.firstIndex(of: key)) ?? row.decodeNil(column: key.stringValue)
+            return isNil ? nil : try value(key, type)
         }
         func code<T: RawRepresentable<String>>(_ key: CodingKeys, _ type: T.Type) throws -> T {
             let raw = try value(key, String.self)
