@@ -566,8 +566,8 @@ def insert_backup_record(data_dir: Path, *, project_id: str, instance_id: str, c
     assert not unknown, f"unknown dcs_backups columns {unknown}"
     row.update(overrides)
     # The store keeps typed values (migration 0006): progress in hundredths of a percent, the flag as 0/1; the
-    # returned row keeps the wire forms the API must show. The per-day count moves with the insert, as the
-    # server's own insert does.
+    # returned row keeps the wire forms the API must show. The per-day and per-hour counts move with the insert,
+    # as the server's own insert does.
     stored = dict(row, progress=round(float(row["progress"]) * 100), is_support_restore=int(row["is_support_restore"] == "TRUE"))
     conn = sqlite3.connect(str(data_dir / "coffer.sqlite"), timeout=30)
     try:
@@ -575,9 +575,10 @@ def insert_backup_record(data_dir: Path, *, project_id: str, instance_id: str, c
             conn.execute(f"INSERT INTO dcs_backups ({', '.join(BACKUP_COLUMNS)}) "
                          f"VALUES ({', '.join('?' for _ in BACKUP_COLUMNS)})",
                          [stored[c] for c in BACKUP_COLUMNS])
-            conn.execute("INSERT INTO dcs_backup_day_counts (project_id, instance_id, day, records) VALUES (?, ?, ?, 1) "
-                         "ON CONFLICT (project_id, instance_id, day) DO UPDATE SET records = records + 1",
-                         [project_id, instance_id, created_at_ms // 86_400_000])
+            for table, column, millis in (("dcs_backup_day_counts", "day", 86_400_000), ("dcs_backup_hour_counts", "hour", 3_600_000)):
+                conn.execute(f"INSERT INTO {table} (project_id, instance_id, {column}, records) VALUES (?, ?, ?, 1) "
+                             f"ON CONFLICT (project_id, instance_id, {column}) DO UPDATE SET records = records + 1",
+                             [project_id, instance_id, created_at_ms // millis])
     finally:
         conn.close()
     return row

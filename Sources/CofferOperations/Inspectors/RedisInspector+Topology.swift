@@ -29,26 +29,42 @@ extension RedisInspector {
     }
 
     /// The core form of `topology`, each node marked reachable or not (probed concurrently, each within the timeout).
+    ///
+    /// A replica that answers the probe is also asked for its own `master_link_status`, which then decides its health:
+    /// the cluster's view of another node comes by gossip, and Redis 7.0's `CLUSTER SHARDS` calls a replica `loading`
+    /// until a ping has carried its replication offset, so a freshly synced replica looked unusable and its master
+    /// was forked instead.
     private func checked(_ topology: RedisTopology, readFrom endpoint: RedisEndpoint, now: Date) async -> DCSTopology {
+        struct Probe: Sendable {
+            var reachable: Bool
+            /// A replica's own answer: its link to the master is up.
+            var linkUp: Bool?
+        }
         let nodes = topology.shards.flatMap { ($0.master.map { [$0] } ?? []) + $0.replicas }
-        let reached = await withTaskGroup(of: (String, Bool).self) { group in
+        let probes = await withTaskGroup(of: (String, Probe).self) { group in
             for node in nodes {
                 let key = "\(node.host):\(node.port)"
                 if node.host == endpoint.host && node.port == endpoint.port { continue }
                 let probe = RedisEndpoint(host: node.host, port: node.port, username: endpoint.username, password: endpoint.password)
                 group.addTask {
-                    let ok = (try? await RedisConnection.withConnection(to: probe, timeout: self.timeout, logger: self.logger) { _ in true }) ?? false
-                    return (key, ok)
+                    let answer = try? await RedisConnection.withConnection(to: probe, timeout: self.timeout, logger: self.logger) { connection in
+                        guard !node.isMaster else { return Probe(reachable: true) }
+                        let replication = try? await connection.info("replication")
+                        return Probe(reachable: true, linkUp: replication.map { RedisReplicationInfo($0).masterLinkUp })
+                    }
+                    return (key, answer ?? Probe(reachable: false))
                 }
             }
-            var reached: [String: Bool] = ["\(endpoint.host):\(endpoint.port)": true]
-            for await (key, ok) in group { reached[key] = ok }
-            return reached
+            // The node that answered the topology speaks for itself (its own offset is not gossip).
+            var probes: [String: Probe] = ["\(endpoint.host):\(endpoint.port)": Probe(reachable: true)]
+            for await (key, probe) in group { probes[key] = probe }
+            return probes
         }
         func convert(_ node: RedisTopology.Node) -> DCSTopology.Node {
-            DCSTopology.Node(
-                host: node.host, port: node.port, role: node.isMaster ? .master : .replica, healthy: node.healthy,
-                reachable: reached["\(node.host):\(node.port)"] ?? false)
+            let probe = probes["\(node.host):\(node.port)"]
+            return DCSTopology.Node(
+                host: node.host, port: node.port, role: node.isMaster ? .master : .replica, healthy: probe?.linkUp ?? node.healthy,
+                reachable: probe?.reachable ?? false)
         }
         let shards = topology.shards.map { shard in
             DCSTopology.Shard(

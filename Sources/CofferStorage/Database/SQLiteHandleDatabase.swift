@@ -27,11 +27,23 @@ struct SQLiteHandleDatabase: SQLDatabase {
         if let level = self.queryLogLevel {
             self.logger.log(level: level, "Executing query", metadata: ["sql": .string(sql)])
         }
-        let encoder = SQLiteDataEncoder()
-        let data = try binds.map { try encoder.encode($0) }
+        let data = try binds.map(Self.data)
         let handle = self.handle
         try await self.threads.runIfActive {
             try handle.query(sql, data) { onRow($0) }
+        }
+    }
+
+    private static let encoder = SQLiteDataEncoder()
+
+    /// A bind as SQLite stores it: sqlite-kit's encoder's result, with the common types (a list binds two dozen
+    /// strings and integers) converted directly rather than through its protocol cast.
+    static func data(_ bind: any Encodable & Sendable) throws -> SQLiteData {
+        switch bind {
+        case let text as String: .text(text)
+        case let integer as Int64: .integer(Int(integer))
+        case let integer as Int: .integer(integer)
+        default: try Self.encoder.encode(bind)
         }
     }
 }

@@ -207,11 +207,11 @@ package struct SQLDCSStore: DCSStore {
             SELECT \(unsafeRaw: BackupRow.selectList), \(count) AS total_num FROM dcs_backups
             WHERE project_id = \(bind: query.projectID) AND instance_id = \(bind: query.instanceID) AND \(live)
             """
-        if let begin = window.begin { sql = sql + " AND created_at >= \(bind: begin)" }
-        if let end = window.end { sql = sql + " AND created_at <= \(bind: end)" }
+        if let begin = window.begin { sql += " AND created_at >= \(bind: begin)" }
+        if let end = window.end { sql += " AND created_at <= \(bind: end)" }
         // LIMIT and OFFSET as literals, not binds: SQLite plans with a bound LIMIT's value and so marks the
         // statement to be prepared again once it is bound, which cost a second prepare on every list.
-        sql = sql + " ORDER BY created_at DESC, id DESC LIMIT \(literal: Int64(query.limit)) OFFSET \(literal: Int64(query.offset))"
+        sql += " ORDER BY created_at DESC, id DESC LIMIT \(literal: Int64(query.limit)) OFFSET \(literal: Int64(query.offset))"
         let page = sql
         return try await self.provider.withDatabase { db in
             // One round trip for the common case: the page carries the count as a constant column (evaluated once)
@@ -241,9 +241,10 @@ package struct SQLDCSStore: DCSStore {
                     (SELECT COALESCE(SUM(records), 0) FROM \(unsafeRaw: level.table)
                       WHERE project_id = \(bind: projectID) AND instance_id = \(bind: instanceID)
                     """
-                if let first { sum = sum + " AND \(unsafeRaw: level.column) >= \(bind: first)" }
-                if let last { sum = sum + " AND \(unsafeRaw: level.column) <= \(bind: last)" }
-                return sum + ")"
+                if let first { sum += " AND \(unsafeRaw: level.column) >= \(bind: first)" }
+                if let last { sum += " AND \(unsafeRaw: level.column) <= \(bind: last)" }
+                sum += ")"
+                return sum
             case .index(let range):
                 return """
                     (SELECT COUNT(*) FROM dcs_backups WHERE project_id = \(bind: projectID) AND instance_id = \(bind: instanceID)
@@ -253,10 +254,17 @@ package struct SQLDCSStore: DCSStore {
         }
         let plan = window.plan
         var sql: SQLQueryString = "CAST("
-        if plan.added.isEmpty { sql = sql + "0" }  // an empty window
-        for (index, term) in plan.added.enumerated() { sql = sql + (index == 0 ? "" : " + ") + count(term) }
-        for term in plan.subtracted { sql = sql + " - " + count(term) }
-        return sql + " AS BIGINT)"
+        if plan.added.isEmpty { sql += "0" }  // an empty window
+        for (index, term) in plan.added.enumerated() {
+            if index > 0 { sql += " + " }
+            sql += count(term)
+        }
+        for term in plan.subtracted {
+            sql += " - "
+            sql += count(term)
+        }
+        sql += " AS BIGINT)"
+        return sql
     }
 
     // MARK: - Rows
