@@ -12,7 +12,7 @@ import Testing
 /// must put every shard back as it was (and do no harm when run twice), as the single-server engine does.
 @Suite("Cluster restore: crash recovery", .serialized, .timeLimit(.minutes(3)))
 struct ClusterRestoreRecoveryTests {
-    @Test("Coffer dies while writing into a cluster: recovery from the last checkpoint puts every shard back, twice harmlessly")
+    @Test("Coffer dies while writing into a cluster: recovery closes a stalled writer, puts every shard back, twice harmlessly")
     func crashThenRecover() async throws {
         try await RedisCluster.withCluster(replicasPerMaster: 0, password: "crash-pw") { cluster in
             try await cluster.populateMixed(prefix: "backup", count: 3000)
@@ -43,6 +43,8 @@ struct ClusterRestoreRecoveryTests {
             }
             try await cluster.populateMixed(prefix: "current", count: 100)
             let current = try await cluster.snapshot()
+            // Read now: once the restore has fenced the masters, `default` (which reads the map) is off.
+            let (master, slots) = try #require(try await cluster.currentMasters().first)
 
             let port = try #require(try await cluster.currentMasters().first?.server.port)
             let instance = DCSInstance(
@@ -77,9 +79,24 @@ struct ClusterRestoreRecoveryTests {
             #expect(checkpoint.json.contains(#""phase":"writing""#), "\(checkpoint.json.prefix(200))")
             #expect(checkpoint.json.contains("\"nodes\""))
 
+            // A writer of the cancelled attempt is still connected to a master, as a node that stalled past its lease would
+            // be: it writes keys of that master's slots until the recovery closes its connection; none may survive.
+            let tag = try #require((0..<100_000).lazy.map { "stray{\($0)}" }.first { key in slots.contains { $0.contains(RedisSlot.slot(of: key)) } })
+            let stalledConnection = try await RedisConnection.connect(
+                to: master.endpoint(username: "coffer-restore-restore-1", password: "crash-pw"), timeout: .seconds(5), logger: Logger(label: "t"))
+            let writes = Mutex(0)
+            let stalled = Task {
+                while (try? await stalledConnection.commandExpectingSuccess(["SET", "\(tag):\(writes.withLock { $0 })", "x"])) != nil {
+                    writes.withLock { $0 += 1 }
+                }
+            }
+            while writes.withLock({ $0 }) < 20 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+            #expect(writes.withLock { $0 } >= 20, "the stalled writer never wrote")
+
             let fresh = RedisRestoreEngine(blobs: blobs, logger: Logger(label: "coffer.test.cluster-recovery"), connectTimeout: .seconds(5), replication: nil)
             for round in 1...2 {
                 #expect(try await fresh.recover(request, from: checkpoint) == .rolledBack, "round \(round)")
+                await stalled.value
                 DCSClusterRestoreTests.expectSame(try await cluster.snapshot(), current)
                 for master in try await cluster.currentMasters() {
                     let connection = try await master.server.connect()
@@ -91,6 +108,7 @@ struct ClusterRestoreRecoveryTests {
                 let left = try FileManager.default.subpathsOfDirectory(atPath: directory.path).filter { $0.contains("dcs-restore") && $0.hasSuffix(".rdb") }
                 #expect(left.isEmpty, "round \(round): safety snapshots left: \(left)")
             }
+            await stalledConnection.close()
         }
     }
 }

@@ -408,7 +408,7 @@ struct RedisRestoreEngineTests {
         await fixture.server.stop()
     }
 
-    @Test("Coffer dies mid-restore: recovery from the last checkpoint puts the target back, twice harmlessly")
+    @Test("Coffer dies mid-restore: recovery closes a stalled writer, puts the target back from the last checkpoint, twice harmlessly")
     func crashThenRecover() async throws {
         let fixture = try await Self.fixture(cofferUser: nil)
         defer { fixture.directory.remove() }
@@ -443,11 +443,21 @@ struct RedisRestoreEngineTests {
         let temporary = try await RedisConnection.connect(
             to: fixture.server.endpoint(username: "coffer-restore-restore-1", password: "coffer-secret"), timeout: .seconds(5), logger: Logger(label: "t"))
         let users = try await Self.users(temporary)
-        await temporary.close()
         #expect(users["app"] == false && users["default"] == false)
 
+        // A writer of the cancelled attempt is still connected, as a node that stalled past its lease would be: it
+        // writes until the recovery closes its connection, and none of its writes may outlive the rollback.
+        let writes = Mutex(0)
+        let stalled = Task {
+            while (try? await temporary.commandExpectingSuccess(["SET", "stray:\(writes.withLock { $0 })", "x"])) != nil {
+                writes.withLock { $0 += 1 }
+            }
+        }
+        while writes.withLock({ $0 }) < 20 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
         let fresh = RedisRestoreEngine(blobs: fixture.blobs, logger: Logger(label: "coffer.test.recovery"), connectTimeout: .seconds(5), replication: nil)
         #expect(try await fresh.recover(request, from: checkpoint) == .rolledBack)
+        await stalled.value
+        await temporary.close()
         let admin2 = try await fixture.server.connect()
         let recovered = try await Self.state(admin2)
         #expect(recovered == before, "\(Self.differences(before, recovered).prefix(5))")

@@ -197,6 +197,11 @@ extension RedisRestoreEngine {
                 }
                 blobs.append(blob)
             }
+            // An earlier attempt's writers may still be connected (a node stalled past its lease): closed on every node
+            // before any data goes back. A node out of reach has no writer to close; the write-back finds its successor.
+            for node in state.nodes {
+                await self.closeStalledWriters(Self.nodeRequest(request, host: node.host, port: node.port), state: node.state)
+            }
             let deadline = ContinuousClock.now + Self.rollbackWait
             while true {
                 do {

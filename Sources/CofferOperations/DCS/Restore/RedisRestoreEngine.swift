@@ -361,12 +361,14 @@ package struct RedisRestoreEngine: RedisRestoring {
     }
 
     /// Puts the target back as the checkpoint says it was: data from the safety snapshot (when the flush may
-    /// have run and the snapshot is still stored), the diskless delay, the fence, the temporaries. Every step
-    /// is harmless when repeated, and the safety snapshot is deleted last, only once the data is back.
+    /// have run and the snapshot is still stored; any other connection of the work user is closed first), the
+    /// diskless delay, the fence, the temporaries. Every step is harmless when repeated, and the safety snapshot
+    /// is deleted last, only once the data is back.
     func rollBack(_ request: RedisRestoreRequest, state: RedisRestoreState) async throws {
         if state.phase == .writing, state.safetyCommitted {
             if let safety = try await self.storage({ try await self.blobs.open(key: state.safetyBlobKey) }) {
                 defer { safety.close() }
+                await self.closeStalledWriters(request, state: state)
                 try await self.withWorkConnection(request, state: state) { connection in
                     let info = try await connection.info("server", timeout: self.commandTimeout)
                     let target = RestoreTarget(redisVersion: info.redisVersion, valkeyVersion: info.value("valkey_version"))
@@ -382,6 +384,18 @@ package struct RedisRestoreEngine: RedisRestoring {
         }
         try await self.cleanUp(request, state: state)
         self.logger.info("DCS restore rolled back", metadata: ["restore.id": "\(request.restoreID)"])
+    }
+
+    /// Closes the other connections of the restore's work user on the target (``RestoreFence/closeOtherConnections(on:)``)
+    /// before a rollback writes. A safeguard on top of the job's lease, so a failure only logs: the target may be out
+    /// of reach (then no writer reaches it either), and the rollback's own errors say more.
+    func closeStalledWriters(_ request: RedisRestoreRequest, state: RedisRestoreState) async {
+        do {
+            try await self.withWorkConnection(request, state: state) { try await RestoreFence.closeOtherConnections(on: $0) }
+        } catch {
+            self.logger.warning(
+                "DCS restore rollback: cannot close the restore's other connections", metadata: ["restore.id": "\(request.restoreID)", "error": "\(error)"])
+        }
     }
 
     /// Puts the backlog TTL back, unfences, deletes the temporary user, then the safety snapshot.

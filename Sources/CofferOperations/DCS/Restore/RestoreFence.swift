@@ -52,6 +52,16 @@ enum RestoreFence {
         }
     }
 
+    /// Closes every other client connection of the user `connection` works as (`CLIENT KILL` skips the caller's own).
+    ///
+    /// A rollback does this before it flushes: the restore's work user is Coffer's alone while the fence is up, so any
+    /// other connection of it belongs to an earlier attempt, e.g. a node that stalled past its job's lease and has not
+    /// noticed yet. Its writes would otherwise land after the flush, in the data the rollback puts back.
+    static func closeOtherConnections(on connection: RedisConnection) async throws {
+        guard let user = try await connection.commandExpectingSuccess(["ACL", "WHOAMI"]).string else { return }
+        try await connection.commandExpectingSuccess(["CLIENT", "KILL", "USER", user, "TYPE", "normal"])
+    }
+
     /// Switches `users` back on; harmless when they already are (recovery may run twice).
     static func enable(_ users: [String], on connection: RedisConnection) async throws {
         for user in users {
