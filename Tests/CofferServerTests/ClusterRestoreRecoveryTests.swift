@@ -46,7 +46,7 @@ struct ClusterRestoreRecoveryTests {
             // Read now: once the restore has fenced the masters, `default` (which reads the map) is off.
             let (master, slots) = try #require(try await cluster.currentMasters().first)
 
-            let port = try #require(try await cluster.currentMasters().first?.server.port)
+            let port = master.port
             let instance = DCSInstance(
                 id: "instance-1", projectID: "project-1", name: "cluster", engine: "Redis", requestedEngineVersion: nil, host: "127.0.0.1",
                 port: port, accessUser: nil, password: "crash-pw", description: nil, status: "RUNNING", capacityGB: 1, specCode: nil,

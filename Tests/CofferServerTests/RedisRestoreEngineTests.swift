@@ -454,6 +454,7 @@ struct RedisRestoreEngineTests {
             }
         }
         while writes.withLock({ $0 }) < 20 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(writes.withLock { $0 } >= 20, "the stalled writer never wrote")
         let fresh = RedisRestoreEngine(blobs: fixture.blobs, logger: Logger(label: "coffer.test.recovery"), connectTimeout: .seconds(5), replication: nil)
         #expect(try await fresh.recover(request, from: checkpoint) == .rolledBack)
         await stalled.value

@@ -372,15 +372,16 @@ struct BackupRow: Encodable, Sendable {
         // SQLite's rows are read at each column's place in `selectList` (checked, by name otherwise), not by a name
         // lookup per value: a list page reads 19 columns of each of its records.
         let sqlite = row as? SQLiteHandleRow
-        func value<T: Decodable>(_ key: CodingKeys, _ type: T.Type) throws -> T {
-            if let sqlite { return try sqlite.decode(column: key.stringValue, position: Self.columns.firstIndex(of: key), as: type) }
-            return try row.decode(column: key.stringValue, as: type)
+        func value<T: Decodable>(_ key: CodingKeys, _ type: T.Type, at position: Int? = nil) throws -> T {
+            guard let sqlite else { return try row.decode(column: key.stringValue, as: type) }
+            return try sqlite.decode(column: key.stringValue, position: position ?? Self.columns.firstIndex(of: key), as: type)
         }
         // NULL checked first: SQLite's row decodes an `Optional` through a generic nested decoder, several
         // times the cost of the plain type (a list page has six optional columns a record).
         func optional<T: Decodable>(_ key: CodingKeys, _ type: T.Type) throws -> T? {
-            let isNil = try sqlite?.decodeNil(column: key.stringValue, position: Self.columns.firstIndex(of: key)) ?? row.decodeNil(column: key.stringValue)
-            return isNil ? nil : try value(key, type)
+            guard let sqlite else { return try row.decodeNil(column: key.stringValue) ? nil : row.decode(column: key.stringValue, as: type) }
+            let position = Self.columns.firstIndex(of: key)
+            return try sqlite.decodeNil(column: key.stringValue, position: position) ? nil : value(key, type, at: position)
         }
         func code<T: RawRepresentable<String>>(_ key: CodingKeys, _ type: T.Type) throws -> T {
             let raw = try value(key, String.self)
