@@ -1,4 +1,5 @@
 import CofferRedis
+import Foundation
 import NIOCore
 import Testing
 
@@ -76,9 +77,16 @@ struct RedisTopologyTests {
         #expect(replica.masterHost == "127.0.0.1")
         #expect(replica.masterPort == 17001)
         #expect(replica.masterLinkUp)
+        #expect(replica.replicaOffset == 14 && replica.isSyncedReplica)
+        // Right after a full sync from a fresh master: the link is up, but nothing of the stream has arrived yet.
+        let fresh = RedisReplicationInfo(RedisInfo(parsing: Captured.infoReplica.replacingOccurrences(of: "slave_repl_offset:14", with: "slave_repl_offset:0")))
+        #expect(fresh.masterLinkUp && !fresh.isSyncedReplica)
+        let down = RedisReplicationInfo(RedisInfo(parsing: Captured.infoReplica.replacingOccurrences(of: "master_link_status:up", with: "master_link_status:down")))
+        #expect(!down.isSyncedReplica)
         let master = RedisReplicationInfo(RedisInfo(parsing: Captured.infoMaster))
         #expect(master.isMaster)
         #expect(master.replicas == [.init(host: "127.0.0.1", port: 17005, state: "online")])
+        #expect(!master.isSyncedReplica)
     }
 
     @Test("hash slots: CRC16 of the key or of its hash tag", arguments: [

@@ -30,15 +30,17 @@ extension RedisInspector {
 
     /// The core form of `topology`, each node marked reachable or not (probed concurrently, each within the timeout).
     ///
-    /// A replica that answers the probe is also asked for its own `master_link_status`, which then decides its health:
-    /// the cluster's view of another node comes by gossip, and Redis 7.0's `CLUSTER SHARDS` calls a replica `loading`
-    /// until a ping has carried its replication offset, so a freshly synced replica looked unusable and its master
-    /// was forked instead.
+    /// A replica that answers the probe is also asked for its own replication state, which then decides its health
+    /// (``RedisReplicationInfo/isSyncedReplica``: link up, offset above 0). The cluster's view of another node comes by
+    /// gossip: Redis 7.0's `CLUSTER SHARDS` calls a replica `loading` until a ping has carried its offset, so a synced
+    /// replica looked unusable and its master was forked instead. The link alone is not enough either: right after a
+    /// full sync it is up while the writes since wait for the replica's first ACK (a backup from it then lacked a
+    /// second of writes; the SDK suite's cluster backup caught it).
     private func checked(_ topology: RedisTopology, readFrom endpoint: RedisEndpoint, now: Date) async -> DCSTopology {
         struct Probe: Sendable {
             var reachable: Bool
-            /// A replica's own answer: its link to the master is up.
-            var linkUp: Bool?
+            /// A replica's own answer: it is synced with its master.
+            var synced: Bool?
         }
         let nodes = topology.shards.flatMap { ($0.master.map { [$0] } ?? []) + $0.replicas }
         let probes = await withTaskGroup(of: (String, Probe).self) { group in
@@ -50,7 +52,7 @@ extension RedisInspector {
                     let answer = try? await RedisConnection.withConnection(to: probe, timeout: self.timeout, logger: self.logger) { connection in
                         guard !node.isMaster else { return Probe(reachable: true) }
                         let replication = try? await connection.info("replication")
-                        return Probe(reachable: true, linkUp: replication.map { RedisReplicationInfo($0).masterLinkUp })
+                        return Probe(reachable: true, synced: replication.map { RedisReplicationInfo($0).isSyncedReplica })
                     }
                     return (key, answer ?? Probe(reachable: false))
                 }
@@ -63,7 +65,7 @@ extension RedisInspector {
         func convert(_ node: RedisTopology.Node) -> DCSTopology.Node {
             let probe = probes["\(node.host):\(node.port)"]
             return DCSTopology.Node(
-                host: node.host, port: node.port, role: node.isMaster ? .master : .replica, healthy: probe?.linkUp ?? node.healthy,
+                host: node.host, port: node.port, role: node.isMaster ? .master : .replica, healthy: probe?.synced ?? node.healthy,
                 reachable: probe?.reachable ?? false)
         }
         let shards = topology.shards.map { shard in

@@ -180,8 +180,17 @@ package struct RedisReplicationInfo: Sendable, Equatable {
     package var masterPort: Int?
     /// For a replica: `master_link_status:up`.
     package var masterLinkUp: Bool
+    /// For a replica: how much of its master's stream it has processed (`slave_repl_offset`). After a full sync it
+    /// stays at the sync's offset (0 from a fresh master) until the master starts streaming, up to a second later:
+    /// the master waits for the replica's first `REPLCONF ACK`, and writes made meanwhile are not on the replica yet.
+    package var replicaOffset: Int64?
     /// For a master: its replicas.
     package var replicas: [Replica]
+
+    /// A replica to take a snapshot from, by Redis's own rule (`CLUSTER SHARDS` calls a replica `loading` while its
+    /// offset is 0) but asked first-hand rather than through gossip: its link is up and it has processed part of its
+    /// master's stream.
+    package var isSyncedReplica: Bool { !self.isMaster && self.masterLinkUp && (self.replicaOffset ?? 0) > 0 }
 
     /// Reads the `replication` section of `info`.
     package init(_ info: RedisInfo) {
@@ -190,6 +199,7 @@ package struct RedisReplicationInfo: Sendable, Equatable {
         self.masterHost = fields["master_host"]
         self.masterPort = fields["master_port"].flatMap { Int($0) }
         self.masterLinkUp = fields["master_link_status"] == "up"
+        self.replicaOffset = fields["slave_repl_offset"].flatMap { Int64($0) }
         var replicas: [(Int, Replica)] = []
         for (key, value) in fields where key.hasPrefix("slave") {
             guard let index = Int(key.dropFirst("slave".count)) else { continue }
