@@ -84,19 +84,14 @@ struct ClusterRestoreRecoveryTests {
             let tag = try #require((0..<100_000).lazy.map { "stray{\($0)}" }.first { key in slots.contains { $0.contains(RedisSlot.slot(of: key)) } })
             let stalledConnection = try await RedisConnection.connect(
                 to: master.endpoint(username: "coffer-restore-restore-1", password: "crash-pw"), timeout: .seconds(5), logger: Logger(label: "t"))
-            let writes = Mutex(0)
-            let stalled = Task {
-                while (try? await stalledConnection.commandExpectingSuccess(["SET", "\(tag):\(writes.withLock { $0 })", "x"])) != nil {
-                    writes.withLock { $0 += 1 }
-                }
-            }
-            while writes.withLock({ $0 }) < 20 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
-            #expect(writes.withLock { $0 } >= 20, "the stalled writer never wrote")
+            let stalled = StrayWriter(stalledConnection, keyPrefix: tag)
+            try await stalled.waitForWrites(20, until: deadline)
+            #expect(stalled.writes >= 20, "the stalled writer never wrote")
 
             let fresh = RedisRestoreEngine(blobs: blobs, logger: Logger(label: "coffer.test.cluster-recovery"), connectTimeout: .seconds(5), replication: nil)
             for round in 1...2 {
                 #expect(try await fresh.recover(request, from: checkpoint) == .rolledBack, "round \(round)")
-                await stalled.value
+                await stalled.stopped()
                 DCSClusterRestoreTests.expectSame(try await cluster.snapshot(), current)
                 for master in try await cluster.currentMasters() {
                     let connection = try await master.server.connect()

@@ -447,17 +447,12 @@ struct RedisRestoreEngineTests {
 
         // A writer of the cancelled attempt is still connected, as a node that stalled past its lease would be: it
         // writes until the recovery closes its connection, and none of its writes may outlive the rollback.
-        let writes = Mutex(0)
-        let stalled = Task {
-            while (try? await temporary.commandExpectingSuccess(["SET", "stray:\(writes.withLock { $0 })", "x"])) != nil {
-                writes.withLock { $0 += 1 }
-            }
-        }
-        while writes.withLock({ $0 }) < 20 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
-        #expect(writes.withLock { $0 } >= 20, "the stalled writer never wrote")
+        let stalled = StrayWriter(temporary, keyPrefix: "stray")
+        try await stalled.waitForWrites(20, until: deadline)
+        #expect(stalled.writes >= 20, "the stalled writer never wrote")
         let fresh = RedisRestoreEngine(blobs: fixture.blobs, logger: Logger(label: "coffer.test.recovery"), connectTimeout: .seconds(5), replication: nil)
         #expect(try await fresh.recover(request, from: checkpoint) == .rolledBack)
-        await stalled.value
+        await stalled.stopped()
         await temporary.close()
         let admin2 = try await fixture.server.connect()
         let recovered = try await Self.state(admin2)
